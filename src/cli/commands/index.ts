@@ -1,0 +1,6 @@
+import type { Command } from 'commander';
+
+/** Each command module exports a function that adds its subcommand(s) to the program. */
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { UsageError } from '../util/errors.ts';
+import { commands } from './commands/index.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('pipeline')
+    .description('Learned pruning at initialization: IRP survival tables, AutoS, handcrafted criteria, EarlyCroP')
+    .option('--backend <name>', 'compute backend: auto|tensorflow-gpu|tensorflow|wasm|cpu (env PIPELINE_BACKEND)')
+    .showHelpAfterError(false)
+    .exitOverride();
+  for (const register of commands) register(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code (0 ok, 1 bug, 2 bad input). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
+      return 2; // commander already printed its one-line message
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`pipeline: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`pipeline: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
