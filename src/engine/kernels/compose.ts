@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs';
+
+type Attrs = Record<string, unknown>;
+
+/**
+ * Runs other kernels of the same backend from inside a kernel implementation (below the tape, so
+ * nothing is recorded for autodiff) and frees every intermediate except the ones handed back.
+ */
+export class KernelComposer {
+  private readonly temps: tf.TensorInfo[] = [];
+
+  constructor(private readonly backend: tf.KernelBackend, private readonly backendName: string) {}
+
+  run(kernelName: string, inputs: Record<string, tf.TensorInfo>, attrs: Attrs = {}): tf.TensorInfo {
+    const kernel = tf.getKernel(kernelName, this.backendName);
+    if (kernel === undefined) throw new Error(`kernel ${kernelName} is not registered for ${this.backendName}`);
+    const out = kernel.kernelFunc({ inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap });
+    const info = Array.isArray(out) ? out[0] : out;
+    this.temps.push(info);
+    return info;
+  }
+
+  reshape(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  transpose(x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  pad(x: tf.TensorInfo, paddings: Array<[number, number]>): tf.TensorInfo {
+    if (paddings.every(([a, b]) => a === 0 && b === 0)) return x;
+    return this.run('PadV2', { x }, { paddings, constantValue: 0 });
+  }
+
+  slice(x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+    if (size.every((s, i) => s === x.shape[i]) && begin.every((b) => b === 0)) return x;
+    return this.run('Slice', { x }, { begin, size });
+  }
+
+  /** Frees all intermediates except `keep`. */
+  finish(keep: tf.TensorInfo): tf.TensorInfo {
+    for (const t of this.temps) if (t !== keep) this.backend.disposeData(t.dataId);
+    return keep;
+  }
+}

@@ -1,0 +1,213 @@
+import * as tf from '@tensorflow/tfjs';
+import { KernelComposer } from './compose.ts';
+
+/**
+ * Conv2DBackpropFilter and Conv2DBackpropInput composed from forward kernels (Conv2D with dilation,
+ * transposes, pads, matmul), for backends whose own versions are missing or slow (wasm: none for the
+ * filter, a naive loop for the input). Both are exact rewrites, not approximations:
+ *
+ *   dW[i,j,ci,co] = Σ_{n,p,q} xpad[n, p·s+i, q·s+j, ci] · dy[n,p,q,co]
+ *     = conv( xᵀ [Cin,H,W,N], dyᵀ [Ho,Wo,N,Cout], stride 1, dilation s ) sliced to kh×kw
+ *   dx = conv( dy dilated by s and padded, W flipped in space with in/out swapped, stride 1 )
+ */
+
+interface ConvGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+}
+
+function geometry(
+  xShape: number[],
+  filterShape: number[],
+  attrs: tf.NamedAttrMap,
+): ConvGeometry {
+  const { strides, pad, dataFormat, dimRoundingMode, dilations } = attrs as unknown as tf.Conv2DBackpropFilterAttrs & {
+    dilations?: number | [number, number];
+  };
+  if (dataFormat !== undefined && dataFormat !== 'NHWC') throw new Error(`conv backprop: only NHWC is supported, got ${dataFormat}`);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations ?? 1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('conv backprop: dilated convolutions are not supported');
+  return {
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.padTop === 0 && g.padLeft === 0;
+
+export function conv2dBackpropFilter(
+  k: KernelComposer,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  filterShape: number[],
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
+  const g = geometry(x.shape, filterShape, attrs);
+  if (isPointwise(g)) {
+    // 1×1: dW = x_sᵀ · dy over all N·Ho·Wo positions, x_s the strided subsample of x.
+    let xs = x;
+    if (g.strideH !== 1 || g.strideW !== 1) {
+      xs = k.run(
+        'StridedSlice',
+        { x },
+        {
+          begin: [0, 0, 0, 0],
+          end: [g.batch, g.inH, g.inW, g.inC],
+          strides: [1, g.strideH, g.strideW, 1],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        },
+      );
+      xs = k.slice(xs, [0, 0, 0, 0], [g.batch, g.outH, g.outW, g.inC]);
+    }
+    const m = g.batch * g.outH * g.outW;
+    const prod = k.run(
+      'BatchMatMul',
+      { a: k.reshape(xs, [1, m, g.inC]), b: k.reshape(dy, [1, m, g.outC]) },
+      { transposeA: true, transposeB: false },
+    );
+    return k.finish(k.reshape(prod, [1, 1, g.inC, g.outC]));
+  }
+  // Spatial extent the dilated "filter" (dy) sweeps: kh + s·(Ho−1) rows of padded x.
+  const needH = g.kh + g.strideH * (g.outH - 1);
+  const needW = g.kw + g.strideW * (g.outW - 1);
+  const padBottom = Math.max(0, needH - g.inH - g.padTop);
+  const padRight = Math.max(0, needW - g.inW - g.padLeft);
+  const xt = k.transpose(x, [3, 1, 2, 0]); // [Cin, H, W, N]
+  const dyt = k.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Cout]
+  const conv = k.run(
+    'Conv2D',
+    { x: xt, filter: dyt },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [g.padTop, padBottom],
+        [g.padLeft, padRight],
+        [0, 0],
+      ],
+      dilations: [g.strideH, g.strideW],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    },
+  ); // [Cin, ≥kh, ≥kw, Cout]
+  const cut = k.slice(conv, [0, 0, 0, 0], [g.inC, g.kh, g.kw, g.outC]);
+  return k.finish(k.transpose(cut, [1, 2, 0, 3]));
+}
+
+export function conv2dBackpropInput(
+  k: KernelComposer,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  inputShape: number[],
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
+  const g = geometry(inputShape, filter.shape, attrs);
+  if (isPointwise(g) && g.strideH === 1 && g.strideW === 1) {
+    const m = g.batch * g.outH * g.outW;
+    const prod = k.run(
+      'BatchMatMul',
+      { a: k.reshape(dy, [1, m, g.outC]), b: k.reshape(filter, [1, g.inC, g.outC]) },
+      { transposeA: false, transposeB: true },
+    );
+    return k.finish(k.reshape(prod, [g.batch, g.inH, g.inW, g.inC]));
+  }
+  // Insert s−1 zeros after every row/column of dy (the trailing ones are trimmed or padded below).
+  let dil = dy;
+  if (g.strideH > 1 || g.strideW > 1) {
+    const r = k.reshape(dy, [g.batch, g.outH, 1, g.outW, 1, g.outC]);
+    const p = k.pad(r, [
+      [0, 0],
+      [0, 0],
+      [0, g.strideH - 1],
+      [0, 0],
+      [0, g.strideW - 1],
+      [0, 0],
+    ]);
+    dil = k.reshape(p, [g.batch, g.outH * g.strideH, g.outW * g.strideW, g.outC]);
+  }
+  const top = g.kh - 1 - g.padTop;
+  const left = g.kw - 1 - g.padLeft;
+  if (top < 0 || left < 0) throw new Error('conv backprop input: padding larger than the kernel is not supported');
+  // Rows needed: H + kh − 1 in total, of which `top` are leading zeros.
+  const bottom = g.inH + g.kh - 1 - top - dil.shape[1];
+  const right = g.inW + g.kw - 1 - left - dil.shape[2];
+  dil = k.slice(dil, [0, 0, 0, 0], [g.batch, dil.shape[1] + Math.min(0, bottom), dil.shape[2] + Math.min(0, right), g.outC]);
+  const flipped = k.transpose(k.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]); // [kh,kw,Cout,Cin]
+  const out = k.run(
+    'Conv2D',
+    { x: dil, filter: flipped },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, Math.max(0, bottom)],
+        [left, Math.max(0, right)],
+        [0, 0],
+      ],
+      dilations: [1, 1],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    },
+  );
+  return k.finish(out);
+}
+
+/** Registers the composed kernels for `backendName` (a backend with XNNPACK-style fast forward convs). */
+export function registerComposedConvBackprop(backendName: string): void {
+  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput']) {
+    if (tf.getKernel(name, backendName) !== undefined) tf.unregisterKernel(name, backendName);
+  }
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const filterShape = (attrs as unknown as tf.Conv2DBackpropFilterAttrs).filterShape;
+      return conv2dBackpropFilter(new KernelComposer(backend as tf.KernelBackend, backendName), x, dy, filterShape, attrs!);
+    },
+  });
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropInput',
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const inputShape = (attrs as unknown as tf.Conv2DBackpropInputAttrs).inputShape;
+      return conv2dBackpropInput(new KernelComposer(backend as tf.KernelBackend, backendName), dy, filter, inputShape, attrs!);
+    },
+  });
+}

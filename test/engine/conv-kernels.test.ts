@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { onBackend, randn, relErr } from './helpers.ts';
+
+interface Case {
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  cout: number;
+  k: number;
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+// Stride 1 and 2, 'same' and 'valid', 1×1 and 3×3, odd and even sizes, non-square inputs.
+const cases: Case[] = [];
+for (const k of [1, 3])
+  for (const stride of [1, 2])
+    for (const pad of ['same', 'valid'] as const)
+      for (const [h, w] of [
+        [8, 8],
+        [7, 9],
+      ])
+        cases.push({ n: 3, h, w, cin: 5, cout: 6, k, stride, pad });
+cases.push({ n: 2, h: 32, w: 32, cin: 16, cout: 32, k: 3, stride: 2, pad: 'same' });
+cases.push({ n: 2, h: 5, w: 5, cin: 3, cout: 4, k: 5, stride: 1, pad: 'valid' });
+
+const label = (c: Case) => `${c.k}x${c.k} stride ${c.stride} ${c.pad} ${c.h}x${c.w} ${c.cin}->${c.cout}`;
+
+describe('composed conv backprop kernels on wasm match the cpu backend', () => {
+  for (const [i, c] of cases.entries()) {
+    it(label(c), async () => {
+      const compute = () => {
+        const x = randn([c.n, c.h, c.w, c.cin], 100 + i) as tf.Tensor4D;
+        const filter = randn([c.k, c.k, c.cin, c.cout], 200 + i) as tf.Tensor4D;
+        const out = tf.conv2d(x, filter, c.stride, c.pad);
+        const dy = randn(out.shape, 300 + i) as tf.Tensor4D;
+        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+          strides: [c.stride, c.stride],
+          pad: c.pad,
+          dataFormat: 'NHWC',
+          filterShape: filter.shape,
+        }) as tf.Tensor;
+        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+          strides: [c.stride, c.stride],
+          pad: c.pad,
+          dataFormat: 'NHWC',
+          inputShape: x.shape,
+        }) as tf.Tensor;
+        return [dw, dx];
+      };
+      const [dwCpu, dxCpu] = await onBackend('cpu', compute);
+      const [dwWasm, dxWasm] = await onBackend('wasm', compute);
+      expect(relErr(dwWasm, dwCpu)).toBeLessThan(1e-4);
+      expect(relErr(dxWasm, dxCpu)).toBeLessThan(1e-4);
+    });
+  }
+
+  it('a conv training gradient (tf.grads) agrees across backends and is not all zeros', async () => {
+    const compute = () => {
+      const x = randn([4, 9, 9, 3], 7) as tf.Tensor4D;
+      const w1 = randn([3, 3, 3, 8], 8, 0.3) as tf.Tensor4D;
+      const w2 = randn([1, 1, 8, 4], 9, 0.3) as tf.Tensor4D;
+      const f = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.conv2d(tf.relu(tf.conv2d(x, a as tf.Tensor4D, 2, 'same')) as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'))) as tf.Scalar;
+      return tf.grads(f)([w1, w2]);
+    };
+    const cpu = await onBackend('cpu', compute);
+    const wasm = await onBackend('wasm', compute);
+    for (let i = 0; i < 2; i++) {
+      expect(Math.max(...cpu[i].map(Math.abs))).toBeGreaterThan(1e-3);
+      expect(relErr(wasm[i], cpu[i])).toBeLessThan(1e-4);
+    }
+  });
+
+  it('pool gradient kernels agree across backends', async () => {
+    const compute = () => {
+      const x = randn([2, 6, 6, 3], 11) as tf.Tensor4D;
+      const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), randn([2, 3, 3, 3], 12))) as tf.Scalar;
+      const g = (a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, 2, 2, 'valid'), randn([2, 3, 3, 3], 13))) as tf.Scalar;
+      return [tf.grad(f)(x), tf.grad(g)(x)];
+    };
+    const cpu = await onBackend('cpu', compute);
+    const wasm = await onBackend('wasm', compute);
+    expect(relErr(wasm[0], cpu[0])).toBeLessThan(1e-6);
+    expect(relErr(wasm[1], cpu[1])).toBeLessThan(1e-6);
+  });
+});
