@@ -13,8 +13,8 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, stride = 1, pad: Padding 
 }
 
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  const y = tf.matMul(x, w);
-  return b ? tf.add(y, b) : y;
+  const y = tf.matMul(x, w) as tf.Tensor2D;
+  return b ? (tf.add(y, b) as tf.Tensor2D) : y;
 }
 
 export interface BatchStats {

@@ -9,7 +9,19 @@ type Attrs = Record<string, unknown>;
 export class KernelComposer {
   private readonly temps: tf.TensorInfo[] = [];
 
-  constructor(private readonly backend: tf.KernelBackend, private readonly backendName: string) {}
+  constructor(readonly backend: tf.KernelBackend, private readonly backendName: string) {}
+
+  /** Wraps host values as a backend tensor owned by this composer. */
+  adopt({ shape, values }: { shape: number[]; values: Float32Array }): tf.TensorInfo {
+    const be = this.backend as tf.KernelBackend & {
+      makeOutput?(shape: number[], dtype: tf.DataType, offset?: number, values?: Float32Array): tf.TensorInfo;
+    };
+    const info = be.makeOutput
+      ? be.makeOutput(shape, 'float32', undefined, values)
+      : { dataId: be.write(values, shape, 'float32'), shape, dtype: 'float32' as const };
+    this.temps.push(info);
+    return info;
+  }
 
   run(kernelName: string, inputs: Record<string, tf.TensorInfo>, attrs: Attrs = {}): tf.TensorInfo {
     const kernel = tf.getKernel(kernelName, this.backendName);

@@ -74,30 +74,13 @@ export function conv2dBackpropFilter(
   attrs: tf.NamedAttrMap,
 ): tf.TensorInfo {
   const g = geometry(x.shape, filterShape, attrs);
-  if (isPointwise(g)) {
-    // 1×1: dW = x_sᵀ · dy over all N·Ho·Wo positions, x_s the strided subsample of x.
-    let xs = x;
-    if (g.strideH !== 1 || g.strideW !== 1) {
-      xs = k.run(
-        'StridedSlice',
-        { x },
-        {
-          begin: [0, 0, 0, 0],
-          end: [g.batch, g.inH, g.inW, g.inC],
-          strides: [1, g.strideH, g.strideW, 1],
-          beginMask: 0,
-          endMask: 0,
-          ellipsisMask: 0,
-          newAxisMask: 0,
-          shrinkAxisMask: 0,
-        },
-      );
-      xs = k.slice(xs, [0, 0, 0, 0], [g.batch, g.outH, g.outW, g.inC]);
-    }
+  if (isPointwise(g) && g.strideH === 1 && g.strideW === 1) {
+    // 1×1: dW = xᵀ · dy over all N·H·W positions. (Strided 1×1 goes through the dilated conv below,
+    // which measured faster on wasm than a StridedSlice subsample + matmul.)
     const m = g.batch * g.outH * g.outW;
     const prod = k.run(
       'BatchMatMul',
-      { a: k.reshape(xs, [1, m, g.inC]), b: k.reshape(dy, [1, m, g.outC]) },
+      { a: k.reshape(x, [1, m, g.inC]), b: k.reshape(dy, [1, m, g.outC]) },
       { transposeA: true, transposeB: false },
     );
     return k.finish(k.reshape(prod, [1, 1, g.inC, g.outC]));
@@ -127,6 +110,23 @@ export function conv2dBackpropFilter(
   ); // [Cin, ≥kh, ≥kw, Cout]
   const cut = k.slice(conv, [0, 0, 0, 0], [g.inC, g.kh, g.kw, g.outC]);
   return k.finish(k.transpose(cut, [1, 2, 0, 3]));
+}
+
+/**
+ * W[kh,kw,Cin,Cout] → W'[i,j,co,ci] = W[kh−1−i, kw−1−j, ci, co], on the host: filters are small and
+ * wasm's Reverse kernel measured ~1 ms per call on them.
+ */
+function flipFilter(backend: tf.KernelBackend, filter: tf.TensorInfo): { shape: number[]; values: Float32Array } {
+  const [kh, kw, cin, cout] = filter.shape;
+  const w = backend.readSync(filter.dataId) as Float32Array;
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const src = ((kh - 1 - i) * kw + (kw - 1 - j)) * cin * cout;
+      const dst = (i * kw + j) * cout * cin;
+      for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) out[dst + co * cin + ci] = w[src + ci * cout + co];
+    }
+  return { shape: [kh, kw, cout, cin], values: out };
 }
 
 export function conv2dBackpropInput(
@@ -167,7 +167,7 @@ export function conv2dBackpropInput(
   const bottom = g.inH + g.kh - 1 - top - dil.shape[1];
   const right = g.inW + g.kw - 1 - left - dil.shape[2];
   dil = k.slice(dil, [0, 0, 0, 0], [g.batch, dil.shape[1] + Math.min(0, bottom), dil.shape[2] + Math.min(0, right), g.outC]);
-  const flipped = k.transpose(k.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]); // [kh,kw,Cout,Cin]
+  const flipped = k.adopt(flipFilter(k.backend, filter)); // [kh,kw,Cout,Cin]
   const out = k.run(
     'Conv2D',
     { x: dil, filter: flipped },

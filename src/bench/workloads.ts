@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendInfo } from '../engine/backend.ts';
+import { grad, hvp } from '../engine/hvp.ts';
+import { crossEntropy } from '../engine/ops.ts';
+import { createModel, initParams, type ModelName, type ParamMap } from '../models/index.ts';
+import { sgdStep } from '../train/sgd.ts';
+
+export interface BenchOptions {
+  model: ModelName;
+  width?: number;
+  batch: number;
+  repeat: number;
+  seed?: number;
+}
+
+/** Same keys as shared/reference/torch_bench.py, plus the backend. */
+export interface BenchResult {
+  engine: string;
+  backend: string;
+  model: string;
+  width: number;
+  batch: number;
+  threads: number | null;
+  prunable: number;
+  forward_ms: number;
+  train_step_ms: number;
+  grasp_hg_ms: number;
+}
+
+function medianMs(fn: () => void, repeat: number): number {
+  fn(); // warm-up: kernel setup, XNNPACK operator creation
+  const times: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const mid = Math.floor(times.length / 2);
+  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  return Math.round(median * 100) / 100;
+}
+
+/** Forward (train-mode BN, no tape), one SGD train step and GraSP's Hg (T = 200, one batch). */
+export function runBench(opts: BenchOptions, backend: BackendInfo): BenchResult {
+  const model = createModel(opts.model, { width: opts.width });
+  const params: ParamMap = initParams(model, opts.seed ?? 0);
+  const [h, w, c] = model.config.inputShape;
+  const x = tf.randomNormal([opts.batch, h, w, c], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const y = tf.tensor1d(Array.from({ length: opts.batch }, (_, i) => i % model.config.numClasses), 'int32');
+  const weights = model.prunable.map((p) => p.name);
+
+  const forward = () => tf.tidy(() => model.forward(params, x, true).logits.dataSync());
+  const momentum: Record<string, tf.Tensor> = {};
+  const step = () => sgdStep(model, params, momentum, x, y, { lr: 0.01, momentum: 0.9 });
+  const loss = (ws: tf.Tensor[]) => {
+    const p = { ...params };
+    weights.forEach((n, i) => (p[n] = ws[i]));
+    return crossEntropy(model.forward(p, x, true).logits, y, 200);
+  };
+  const graspHg = () => {
+    const theta = weights.map((n) => params[n]);
+    const g = grad(loss, theta);
+    const hg = hvp(loss, theta, g);
+    hg[hg.length - 1].dataSync();
+    tf.dispose([...g, ...hg]);
+  };
+
+  const result: BenchResult = {
+    engine: `tfjs-${backend.tfjsVersion}-${backend.name}`,
+    backend: backend.name,
+    model: opts.model,
+    width: model.config.width,
+    batch: opts.batch,
+    threads: backend.threads,
+    prunable: model.prunable.reduce((n, p) => n + p.size, 0),
+    forward_ms: medianMs(forward, opts.repeat),
+    train_step_ms: medianMs(step, opts.repeat),
+    grasp_hg_ms: medianMs(graspHg, Math.max(1, Math.floor(opts.repeat / 2))),
+  };
+  tf.dispose([x, y, ...Object.values(params), ...Object.values(momentum)]);
+  return result;
+}

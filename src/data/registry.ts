@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { usage } from '../util/errors.ts';
+import { loadCifar } from './cifar.ts';
+import { loadIdxDir } from './idx.ts';
+import { loadMnistEmbedded } from './mnist-embedded.ts';
+import { NORMALIZATION } from './normalize.ts';
+import { makeSynthetic, type SyntheticOptions } from './synthetic.ts';
+import type { Dataset } from './types.ts';
+
+export interface LoadOptions {
+  /** Directory holding the dataset's files (overrides the default location). */
+  dataDir?: string;
+  synthetic?: SyntheticOptions;
+}
+
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+const loaders: Record<string, (opts: LoadOptions) => Dataset> = {
+  mnist: (opts) => {
+    if (opts.dataDir !== undefined) usage('mnist is embedded and takes no --data-dir; use dataset mnist-idx for MNIST IDX files');
+    return loadMnistEmbedded();
+  },
+  'mnist-idx': (opts) => {
+    const fix = 'pass --data-dir <dir with train-/t10k-images-idx3-ubyte[.gz] and train-/t10k-labels-idx1-ubyte[.gz]>';
+    if (opts.dataDir === undefined) usage(`mnist-idx needs a data directory; ${fix}`);
+    const splits = loadIdxDir(path.resolve(opts.dataDir), 10, { what: 'mnist-idx', fix });
+    return { name: 'mnist-idx', ...splits, numClasses: 10, ...copy(NORMALIZATION.mnist), augment: false };
+  },
+  'fashion-mnist': (opts) => {
+    const fix = 'install Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data-dir <dir with the 4 IDX files>';
+    const dir = path.resolve(opts.dataDir ?? FASHION_MNIST_DIR);
+    const splits = loadIdxDir(dir, 10, { what: 'fashion-mnist', fix });
+    return { name: 'fashion-mnist', ...splits, numClasses: 10, ...copy(NORMALIZATION.fashionMnist), augment: false };
+  },
+  cifar10: (opts) => loadCifar('cifar10', opts.dataDir),
+  cifar100: (opts) => loadCifar('cifar100', opts.dataDir),
+  synthetic: (opts) => {
+    if (opts.dataDir !== undefined) usage('synthetic data is generated and takes no --data-dir; drop --data-dir');
+    return makeSynthetic(opts.synthetic);
+  },
+};
+
+function copy(c: { readonly mean: readonly number[]; readonly std: readonly number[] }): { mean: number[]; std: number[] } {
+  return { mean: [...c.mean], std: [...c.std] };
+}
+
+export function datasetNames(): string[] {
+  return Object.keys(loaders);
+}
+
+/** Loads a dataset by name. The embedded mnist is decoded once per process and shared: treat splits as read-only. */
+export function loadDataset(name: string, opts: LoadOptions = {}): Dataset {
+  const load = Object.hasOwn(loaders, name) ? loaders[name] : undefined;
+  if (!load) usage(`unknown dataset "${name}"; use one of: ${datasetNames().join(', ')}`);
+  return load(opts);
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** A temporary sibling of `path` (same directory, so the final rename stays on one filesystem). */
+export function tempPathFor(path: string): string {
+  return `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Moves a finished, fsynced temporary file over `path`; readers see the old file or the new one, never a part. */
+export function commitTempFile(tempPath: string, path: string): void {
+  renameSync(tempPath, path);
+  syncDirectory(dirname(path));
+}
+
+/** Writes `data` to `path` atomically: temp file in the same directory, fsync, rename. Creates parent dirs. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tempPath = tempPathFor(path);
+  try {
+    const fd = openSync(tempPath, 'w');
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      for (let written = 0; written < bytes.byteLength; ) {
+        written += writeSync(fd, bytes, written, bytes.byteLength - written);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    commitTempFile(tempPath, path);
+  } catch (err) {
+    rmSync(tempPath, { force: true });
+    throw err;
+  }
+}
+
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tempPath = tempPathFor(path);
+  try {
+    const handle = await open(tempPath, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tempPath, path);
+    syncDirectory(dirname(path));
+  } catch (err) {
+    await rm(tempPath, { force: true });
+    throw err;
+  }
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Appends one JSON line (JSON Lines) to `path`, creating it and its parent dirs. A single append write,
+ * so concurrent writers do not interleave within a line for lines of ordinary size.
+ */
+export function appendJsonLine(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  appendFileSync(path, `${JSON.stringify(value)}\n`);
+}
+
+/** Makes a rename durable across power loss; not possible on every platform (Windows), hence best-effort. */
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // best-effort
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Progress for long loops. On an interactive terminal: a live bar with ETA. Elsewhere (logs, pipes):
+ * a plain line at most every `intervalMs`, plus a final line. With PIPELINE_QUIET or CI set, only the
+ * final line.
+ */
+import cliProgress from 'cli-progress';
+
+export type ProgressExtra = Record<string, string | number>;
+
+export interface ProgressOptions {
+  total: number;
+  label: string;
+  /** Name of one step, e.g. 'batch'; default 'it'. */
+  unit?: string;
+  /** Minimum time between plain lines; default 30 s. */
+  intervalMs?: number;
+  /** Default process.stderr. */
+  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Milliseconds clock, injectable for tests; default Date.now. */
+  now?: () => number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Progress {
+  /** `done` steps of `total` finished; `extra` fields (e.g. epoch, loss) are merged and shown. */
+  update(done: number, extra?: ProgressExtra): void;
+  /** Prints the final line (plain mode) or closes the bar. Safe to call twice. */
+  stop(): void;
+}
+
+export function createProgress(options: ProgressOptions): Progress {
+  const env = options.env ?? process.env;
+  const stream = options.stream ?? process.stderr;
+  const quiet = isSet(env.PIPELINE_QUIET) || isSet(env.CI);
+  return stream.isTTY && !quiet ? barProgress(options, stream) : lineProgress(options, stream, quiet);
+}
+
+function barProgress(options: ProgressOptions, stream: NodeJS.WritableStream): Progress {
+  const unit = options.unit ?? 'it';
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format: `${options.label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration_formatted} elapsed, ETA {eta_formatted}{extra}`,
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let extra: ProgressExtra = {};
+  let stopped = false;
+  bar.start(options.total, 0, { extra: '' });
+  return {
+    update(done, more) {
+      if (stopped) return;
+      extra = { ...extra, ...more };
+      bar.update(done, { extra: formatExtra(extra) });
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      bar.stop();
+    },
+  };
+}
+
+function lineProgress(options: ProgressOptions, stream: NodeJS.WritableStream, finalOnly: boolean): Progress {
+  const { total, label } = options;
+  const unit = options.unit ?? 'it';
+  const intervalMs = options.intervalMs ?? 30_000;
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  let lastPrintedAt = startedAt;
+  let done = 0;
+  let extra: ProgressExtra = {};
+  let stopped = false;
+
+  const line = (at: number, final: boolean): string => {
+    const elapsedMs = at - startedAt;
+    const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
+    const percent = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
+    const timing = final
+      ? `in ${formatDuration(elapsedMs)}`
+      : `ETA ${rate > 0 ? formatDuration(((total - done) / rate) * 1000) : '?'}`;
+    return `${label}: ${done}/${total} ${unit} (${percent}%), ${formatNumber(rate)} ${unit}/s, ${timing}${formatExtra(extra)}\n`;
+  };
+
+  return {
+    update(value, more) {
+      if (stopped) return;
+      done = value;
+      extra = { ...extra, ...more };
+      const at = now();
+      if (!finalOnly && at - lastPrintedAt >= intervalMs) {
+        lastPrintedAt = at;
+        stream.write(line(at, false));
+      }
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      stream.write(line(now(), true));
+    },
+  };
+}
+
+function formatExtra(extra: ProgressExtra): string {
+  const fields = Object.entries(extra).map(([key, value]) => `${key}=${typeof value === 'number' ? formatNumber(value) : value}`);
+  return fields.length > 0 ? ` | ${fields.join(' ')}` : '';
+}
+
+function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+}
+
+function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** CI=false or CI=0 (seen in some setups) means unset. */
+function isSet(value: string | undefined): boolean {
+  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
+}
