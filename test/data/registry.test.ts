@@ -1,0 +1,36 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CIFAR_LAYOUTS } from '../../src/data/cifar.ts';
+import { NORMALIZATION } from '../../src/data/normalize.ts';
+import { datasetNames, loadDataset } from '../../src/data/registry.ts';
+import { expectUsageError } from './helpers.ts';
+
+const registry = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../datasets/registry.json'), 'utf8')) as {
+  datasets: Array<{ name: string; classes: number; shape: number[]; split: { train: number; test: number } | null; mean: number[] | null; std: number[] | null; augment: boolean; archive?: { url: string; md5: string; folder: string } }>;
+};
+const doc = (name: string) => registry.datasets.find((d) => d.name === name)!;
+
+describe('dataset registry', () => {
+  it('documents exactly the loadable datasets', () => {
+    expect(registry.datasets.map((d) => d.name).sort()).toEqual(datasetNames().sort());
+  });
+
+  it('rejects an unknown name, listing the known ones', () => {
+    expectUsageError(() => loadDataset('cifar-11'), /unknown dataset "cifar-11"/, /mnist, mnist-idx, fashion-mnist, cifar10, cifar100, synthetic/);
+    expectUsageError(() => loadDataset('toString'), /unknown dataset/);
+  });
+
+  it('registry.json agrees with the loaders', () => {
+    const mnist = loadDataset('mnist');
+    expect(doc('mnist')).toMatchObject({ classes: 10, shape: mnist.train.shape, split: { train: mnist.train.n, test: mnist.test.n }, mean: mnist.mean, std: mnist.std, augment: false });
+    expect(doc('fashion-mnist')).toMatchObject({ mean: [...NORMALIZATION.fashionMnist.mean], std: [...NORMALIZATION.fashionMnist.std] });
+    expect(doc('mnist-idx')).toMatchObject({ mean: [...NORMALIZATION.mnist.mean], std: [...NORMALIZATION.mnist.std] });
+    for (const name of ['cifar10', 'cifar100'] as const) {
+      expect(doc(name)).toMatchObject({ classes: CIFAR_LAYOUTS[name].numClasses, shape: [32, 32, 3], mean: [...NORMALIZATION[name].mean], std: [...NORMALIZATION[name].std], augment: true });
+      expect(doc(name).archive?.folder).toBe(CIFAR_LAYOUTS[name].folder);
+    }
+    expect(doc('cifar10').archive).toMatchObject({ url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530' });
+    expect(doc('cifar100').archive).toMatchObject({ url: 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8' });
+  });
+});

@@ -1,0 +1,33 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, configHash, isFinished, markFinished, runDir } from '../../src/io/rundir.ts';
+import { UsageError } from '../../src/util/errors.ts';
+
+describe('run directories', () => {
+  it('canonical JSON sorts keys at every level and drops undefined fields', () => {
+    expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: undefined, x: 2 }], c: undefined } })).toBe('{"a":{"d":[{"x":2,"z":1}]},"b":1}');
+  });
+
+  it('hash is the first 12 hex digits of sha256 of the canonical JSON, independent of key order', () => {
+    const expected = createHash('sha256').update('{"lr":0.1,"model":"resnet18"}').digest('hex').slice(0, 12);
+    expect(configHash({ model: 'resnet18', lr: 0.1 })).toBe(expected);
+    expect(configHash({ lr: 0.1, model: 'resnet18', seed: undefined })).toBe(expected);
+    expect(configHash({ lr: 0.2, model: 'resnet18' })).not.toBe(expected);
+  });
+
+  it('runDir is <root>/<kind>_<hash> and rejects kinds that are not plain names', () => {
+    expect(runDir('/runs', 'train', { a: 1 })).toBe(`/runs/train_${configHash({ a: 1 })}`);
+    expect(() => runDir('/runs', '../escape', {})).toThrow(UsageError);
+    expect(() => runDir('/runs', '', {})).toThrow(UsageError);
+  });
+
+  it('a run is finished once the DONE marker is written', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'rundir-test-')), 'train_abc');
+    expect(isFinished(dir)).toBe(false);
+    markFinished(dir);
+    expect(isFinished(dir)).toBe(true);
+  });
+});
