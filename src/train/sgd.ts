@@ -21,7 +21,8 @@ export function sgdStep(
   y: tf.Tensor1D,
   opts: SgdOptions,
 ): number {
-  const { loss, grads, buffers } = lossAndGrads(model, params, x, y);
+  const { loss, correct, grads, buffers } = lossAndGrads(model, params, x, y);
+  correct.dispose();
   const mu = opts.momentum ?? 0;
   const wd = opts.weightDecay ?? 0;
   for (const [name, g] of Object.entries(grads)) {

@@ -24,9 +24,10 @@ export function lossAndGrads(
   params: ParamMap,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
-): { loss: tf.Scalar; grads: Record<string, tf.Tensor>; buffers: Record<string, tf.Tensor> } {
+): { loss: tf.Scalar; correct: tf.Scalar; grads: Record<string, tf.Tensor>; buffers: Record<string, tf.Tensor> } {
   const names = trainableNames(model);
   const buffers: Record<string, tf.Tensor> = {};
+  let correct: tf.Scalar | undefined;
   const { value, grads } = tf.tidy(() => {
     const f = (...ts: tf.Tensor[]) => {
       const p: ParamMap = { ...params };
@@ -38,11 +39,17 @@ export function lossAndGrads(
         buffers[m] = tf.keep(tf.add(tf.mul(params[m], 1 - BN_MOMENTUM), tf.mul(stats.mean, BN_MOMENTUM)));
         buffers[v] = tf.keep(tf.add(tf.mul(params[v], 1 - BN_MOMENTUM), tf.mul(stats.variance, BN_MOMENTUM)));
       }
+      correct = tf.keep(countCorrect(out.logits, y));
       return ops.crossEntropy(out.logits, y);
     };
     return tf.valueAndGrads(f)(names.map((n) => params[n]));
   });
   const g: Record<string, tf.Tensor> = {};
   names.forEach((n, i) => (g[n] = grads[i]));
-  return { loss: value as tf.Scalar, grads: g, buffers };
+  return { loss: value as tf.Scalar, correct: correct!, grads: g, buffers };
+}
+
+/** Number of rows whose arg-max logit is the label (ties go to the lowest class, as torch.argmax). */
+export function countCorrect(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(y, 'int32')), 'int32'));
 }

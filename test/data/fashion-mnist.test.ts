@@ -5,7 +5,7 @@ import { FASHION_MNIST_DIR, loadDataset } from '../../src/data/registry.ts';
 const exists = fs.existsSync(FASHION_MNIST_DIR);
 
 describe('fashion-mnist from the Debian package', () => {
-  it.skipIf(!exists)('loads 60,000 / 10,000 balanced 28×28 images (skipped: install Debian package dataset-fashion-mnist)', () => {
+  it.skipIf(!exists)(`loads 60,000 / 10,000 balanced 28×28 images${exists ? '' : ' (skipped: install Debian package dataset-fashion-mnist)'}`, () => {
     const ds = loadDataset('fashion-mnist');
     expect(ds.train.n).toBe(60000);
     expect(ds.test.n).toBe(10000);

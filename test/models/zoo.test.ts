@@ -67,10 +67,10 @@ describe('model zoo', () => {
     const a = initParams(m, 3);
     const b = initParams(m, 3);
     const c = initParams(m, 4);
-    const w = a['features.conv4'].dataSync(); // 3×3×256×512
+    const w = Array.from(a['features.conv4'].dataSync()); // 3×3×256×512
     const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
     expect(std).toBeCloseTo(Math.sqrt(2 / (9 * 512)), 3); // kaiming normal, fan_out
-    const fc = a['fc'].dataSync();
+    const fc = Array.from(a['fc'].dataSync());
     expect(Math.max(...fc.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(512));
     expect(Array.from(a['fc'].dataSync())).toEqual(Array.from(b['fc'].dataSync()));
     expect(Array.from(a['fc'].dataSync())).not.toEqual(Array.from(c['fc'].dataSync()));
@@ -97,7 +97,7 @@ describe('wasm training', () => {
       const p = initParams(m, 0);
       const x = tf.randomNormal([16, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
       const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32');
-      const momentum = {};
+      const momentum: Record<string, tf.Tensor> = {};
       const losses = Array.from({ length: 5 }, () => sgdStep(m, p, momentum, x, y, { lr: 0.05, momentum: 0.9 }));
       expect(losses.every(Number.isFinite)).toBe(true);
       expect(losses[4]).toBeLessThan(losses[0] - 0.1);

@@ -1,0 +1,120 @@
+import type { Command } from 'commander';
+import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../../train/config.ts';
+import { runTraining } from '../../train/run.ts';
+import { usage } from '../../util/errors.ts';
+import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+
+interface TrainFlags {
+  config?: string;
+  model?: string;
+  width?: number;
+  dataset?: string;
+  dataDir?: string;
+  epochs?: number;
+  steps?: number;
+  batchSize?: number;
+  optimizer?: string;
+  lr?: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  schedule?: string;
+  milestones?: string;
+  gamma?: number;
+  seed?: number;
+  mask?: string;
+  out?: string;
+  resume?: boolean;
+  force?: boolean;
+}
+
+const nonNegative = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) usage(`${flag} must be a number ≥ 0, got '${v}'`);
+  return n;
+};
+
+/** Flags → a partial config to lay over the preset. */
+export function trainOverrides(f: TrainFlags): Record<string, unknown> {
+  return {
+    model: f.model,
+    width: f.width,
+    dataset: f.dataset,
+    dataDir: f.dataDir,
+    epochs: f.epochs,
+    steps: f.steps,
+    batchSize: f.batchSize,
+    seed: f.seed,
+    optimizer: { type: f.optimizer, lr: f.lr, momentum: f.momentum, nesterov: f.nesterov, weightDecay: f.weightDecay },
+    schedule: {
+      type: f.schedule,
+      gamma: f.gamma,
+      milestones: f.milestones?.split(',').map((s) => {
+        const n = Number(s);
+        if (!Number.isFinite(n) || n < 0) usage(`--milestones must be comma-separated epochs, got '${f.milestones}'`);
+        return n;
+      }),
+    },
+  };
+}
+
+/** Adds the trainer's hyperparameter flags to a command (shared by train, prune --train, irp). */
+export function addTrainerFlags(cmd: Command): Command {
+  return cmd
+    .option('--epochs <n>', 'training epochs', positiveInt('--epochs'))
+    .option('--steps <n>', 'stop after this many optimizer steps', positiveInt('--steps'))
+    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
+    .option('--optimizer <name>', 'sgd | adam')
+    .option('--lr <x>', 'learning rate', positiveNumber('--lr'))
+    .option('--momentum <x>', 'SGD momentum', nonNegative('--momentum'))
+    .option('--nesterov', 'Nesterov momentum')
+    .option('--weight-decay <x>', 'L2 weight decay', nonNegative('--weight-decay'))
+    .option('--schedule <name>', 'constant | multistep | cosine | onecycle')
+    .option('--milestones <list>', 'multistep epochs, e.g. 60,120')
+    .option('--gamma <x>', 'multistep factor', positiveNumber('--gamma'))
+    .option('--seed <n>', 'seed (init, data order, augmentation)', nonNegative('--seed'));
+}
+
+export function resolveTrainConfig(f: TrainFlags) {
+  const overrides = trainOverrides(f);
+  let base: Record<string, unknown> = {};
+  let source = 'command line';
+  if (f.config) {
+    base = readPreset(f.config);
+    source = f.config;
+  } else if (f.model) {
+    const preset = defaultTrainPreset(f.model, f.dataset ?? 'mnist');
+    if (preset) {
+      base = readPreset(preset);
+      source = preset;
+    }
+  }
+  const merged = mergeConfig(base, overrides);
+  if (merged.model === undefined) usage('no model given: pass --model <name> or --config <preset>');
+  return parseTrainConfig(merged, source);
+}
+
+export function registerTrain(program: Command): void {
+  const cmd = program
+    .command('train')
+    .description('train a (optionally masked) model; writes metrics.jsonl, checkpoint.safetensors, result.json, manifest.json')
+    .option('--config <file>', 'JSON preset (default: pipelines/train-<model>-<dataset>.json when it exists)')
+    .option('--model <name>', 'model name')
+    .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
+    .option('--dataset <name>', 'dataset name (default mnist)')
+    .option('--data-dir <dir>', 'dataset directory override')
+    .option('--mask <file>', 'masks.arrow to train under (pruned weights stay exactly zero)')
+    .option('--out <dir>', 'output directory (default runs/train_<config hash>)')
+    .option('--resume', 'continue from the directory’s checkpoint')
+    .option('--force', 'rerun even if the directory holds a finished run');
+  addTrainerFlags(cmd).action(async (flags: TrainFlags, c: Command) => {
+    const config = resolveTrainConfig(flags);
+    const backend = await backendFrom(c);
+    const r = runTraining({ config, maskFile: flags.mask, out: flags.out, resume: flags.resume, force: flags.force, backend });
+    const f = r.final;
+    process.stdout.write(
+      `${r.skipped ? 'already finished' : 'finished'}: ${r.dir}  test accuracy ${f ? (100 * f.test_accuracy).toFixed(2) : '?'}%` +
+        `  density ${(100 * r.density).toFixed(2)}%  backend ${backend.name}\n`,
+    );
+  });
+}

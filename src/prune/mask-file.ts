@@ -1,0 +1,66 @@
+import { Binary, Field, Int32, List, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { readArrowFile, writeArrowFile } from '../io/arrow.ts';
+import { usage } from '../util/errors.ts';
+import type { Masks } from './masks.ts';
+
+/**
+ * Mask file (Arrow IPC, uncompressed), one row per prunable tensor:
+ *   layer: utf8            tensor name (e.g. stage2.block0.conv1)
+ *   shape: list<int32>     tensor shape in tfjs layout (conv [kh,kw,cin,cout], dense [in,out])
+ *   kept:  int32           number of ones
+ *   bits:  binary          keep-flags of the row-major flat tensor, packed 8 per byte, least
+ *                          significant bit first (numpy: np.unpackbits(b, bitorder='little')[:size])
+ */
+export const MASK_FORMAT = 'pipeline-mask-v1';
+
+export function packBits(bits: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bits.length / 8));
+  for (let i = 0; i < bits.length; i++) if (bits[i]) out[i >> 3] |= 1 << (i & 7);
+  return out;
+}
+
+export function unpackBits(bytes: Uint8Array, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (bytes[i >> 3] >> (i & 7)) & 1;
+  return out;
+}
+
+export function writeMaskFile(path: string, masks: Masks, shapes: Map<string, number[]>, metadata: Record<string, unknown> = {}): void {
+  const names = [...masks.keys()];
+  const table = new Table({
+    layer: vectorFromArray(names, new Utf8()),
+    shape: vectorFromArray(
+      names.map((n) => shapes.get(n)!),
+      new List(new Field('item', new Int32(), false)),
+    ),
+    kept: vectorFromArray(
+      names.map((n) => masks.get(n)!.reduce((a, b) => a + b, 0)),
+      new Int32(),
+    ),
+    bits: vectorFromArray(
+      names.map((n) => packBits(masks.get(n)!)),
+      new Binary(),
+    ),
+  });
+  writeArrowFile(path, table, { format: MASK_FORMAT, ...metadata });
+}
+
+export function readMaskFile(path: string): Masks {
+  const table = readArrowFile(path);
+  const schema: Schema = table.schema;
+  if (schema.metadata.get('format') !== MASK_FORMAT) {
+    usage(`${path} is not a mask file (format '${schema.metadata.get('format') ?? 'none'}'); pass a masks.arrow written by 'pipeline prune'`);
+  }
+  const masks: Masks = new Map();
+  const layer = table.getChild('layer')!;
+  const shape = table.getChild('shape')!;
+  const bits = table.getChild('bits')!;
+  for (let i = 0; i < table.numRows; i++) {
+    const dims = Array.from(shape.get(i) as Iterable<number>);
+    const size = dims.reduce((a, b) => a * b, 1);
+    const packed = bits.get(i) as Uint8Array;
+    if (packed.length !== Math.ceil(size / 8)) usage(`${path}: mask '${layer.get(i)}' has ${packed.length} bytes for ${size} entries; the file is corrupt`);
+    masks.set(String(layer.get(i)), unpackBits(packed, size));
+  }
+  return masks;
+}

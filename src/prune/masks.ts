@@ -1,0 +1,39 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Model } from '../models/types.ts';
+import type { MaskTensors } from '../train/optimizer.ts';
+import { usage } from '../util/errors.ts';
+
+/** 0/1 keep-flags per prunable tensor (flat, in the tensor's own row-major layout). */
+export type Masks = Map<string, Uint8Array>;
+
+/** Every mask must name a prunable tensor of `model` and have its size; missing tensors stay dense. */
+export function checkMasksFit(masks: Masks, model: Model, source: string): void {
+  const byName = new Map(model.prunable.map((p) => [p.name, p]));
+  for (const [name, bits] of masks) {
+    const p = byName.get(name);
+    if (!p) usage(`${source}: mask for '${name}', which is not a prunable tensor of ${model.config.name}; build the mask for this model`);
+    if (bits.length !== p.size) {
+      usage(`${source}: mask '${name}' has ${bits.length} entries but the tensor has ${p.size} (shape ${p.shape.join('×')}); build the mask for this model/width`);
+    }
+  }
+}
+
+export function maskTensors(masks: Masks, model: Model): MaskTensors {
+  const out: MaskTensors = {};
+  for (const p of model.prunable) {
+    const bits = masks.get(p.name);
+    if (bits) out[p.name] = tf.tensor(Float32Array.from(bits), p.shape);
+  }
+  return out;
+}
+
+export function maskDensity(masks: Masks, model: Model): number {
+  let kept = 0;
+  let total = 0;
+  for (const p of model.prunable) {
+    const bits = masks.get(p.name);
+    total += p.size;
+    kept += bits ? bits.reduce((a, b) => a + b, 0) : p.size;
+  }
+  return kept / total;
+}

@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
+import type { Model, ParamMap } from '../models/types.ts';
+import type { Masks } from '../prune/masks.ts';
+import { usage } from '../util/errors.ts';
+import type { OptimizerState } from './optimizer.ts';
+
+/**
+ * One safetensors file holds everything a run needs to continue:
+ *   <name>                    every model tensor (weights, biases, BN γ/β and running stats), F32,
+ *                             tfjs layouts: conv [kh,kw,cin,cout] (PyTorch: permute(3,2,0,1)),
+ *                             dense [in,out] (PyTorch: transpose)
+ *   optimizer.<slot>.<name>   optimizer state (momentum, or Adam's m and v)
+ *   mask.<name>               0/1 keep-flags (U8) of masked tensors
+ * Metadata: format, epoch (completed), step (global), optimizer_t, config_hash.
+ */
+export const CHECKPOINT_FORMAT = 'pipeline-checkpoint-v1';
+
+export interface CheckpointState {
+  params: ParamMap;
+  optimizer: OptimizerState;
+  masks?: Masks;
+  epoch: number;
+  step: number;
+  configHash: string;
+}
+
+export function saveCheckpoint(path: string, state: CheckpointState): void {
+  const tensors = new Map<string, SafeTensor>();
+  const f32 = (t: tf.Tensor): SafeTensor => ({ dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array });
+  for (const [name, t] of Object.entries(state.params)) tensors.set(name, f32(t));
+  for (const [slot, byName] of Object.entries(state.optimizer.slots)) {
+    for (const [name, t] of Object.entries(byName)) tensors.set(`optimizer.${slot}.${name}`, f32(t));
+  }
+  for (const [name, bits] of state.masks ?? []) tensors.set(`mask.${name}`, { dtype: 'U8', shape: [bits.length], data: bits });
+  saveSafetensors(path, tensors, {
+    format: CHECKPOINT_FORMAT,
+    epoch: String(state.epoch),
+    step: String(state.step),
+    optimizer_t: String(state.optimizer.t),
+    config_hash: state.configHash,
+  });
+}
+
+export function loadCheckpoint(path: string, model: Model, configHash?: string): CheckpointState {
+  if (!fs.existsSync(path)) usage(`checkpoint ${path} not found: run without --resume to start fresh`);
+  const { tensors, metadata } = loadSafetensors(path);
+  if (metadata.format !== CHECKPOINT_FORMAT) usage(`${path} is not a pipeline checkpoint (format '${metadata.format ?? 'none'}')`);
+  if (configHash && metadata.config_hash !== configHash) {
+    usage(`${path} was written by a different configuration (hash ${metadata.config_hash}, now ${configHash}); resume with the same settings or use a new --out`);
+  }
+  const params: ParamMap = {};
+  for (const spec of model.specs) {
+    const t = tensors[spec.name];
+    if (!t || t.shape.join() !== spec.shape.join()) usage(`${path}: tensor '${spec.name}' is missing or has the wrong shape for ${model.config.name}`);
+    params[spec.name] = tf.tensor(t.data as Float32Array, spec.shape);
+  }
+  const optimizer: OptimizerState = { slots: {}, t: Number(metadata.optimizer_t ?? 0) };
+  const masks: Masks = new Map();
+  for (const [key, t] of Object.entries(tensors)) {
+    if (key.startsWith('optimizer.')) {
+      const [, slot, ...rest] = key.split('.');
+      (optimizer.slots[slot] ??= {})[rest.join('.')] = tf.tensor(t.data as Float32Array, t.shape);
+    } else if (key.startsWith('mask.')) {
+      masks.set(key.slice(5), t.data as Uint8Array);
+    }
+  }
+  return {
+    params,
+    optimizer,
+    masks: masks.size ? masks : undefined,
+    epoch: Number(metadata.epoch),
+    step: Number(metadata.step),
+    configHash: metadata.config_hash,
+  };
+}

@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { usage } from '../util/errors.ts';
+
+export const OptimizerSchema = z
+  .object({
+    type: z.enum(['sgd', 'adam']).default('sgd'),
+    lr: z.number().positive().default(0.1),
+    momentum: z.number().min(0).max(1).default(0.9),
+    nesterov: z.boolean().default(false),
+    weightDecay: z.number().min(0).default(0),
+    betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.999]),
+    eps: z.number().positive().default(1e-8),
+  })
+  .strict();
+
+export const ScheduleSchema = z
+  .object({
+    type: z.enum(['constant', 'multistep', 'cosine', 'onecycle']).default('constant'),
+    /** multistep: epochs (fractions of the run when < 1) at which lr is multiplied by gamma. */
+    milestones: z.array(z.number().nonnegative()).default([]),
+    gamma: z.number().positive().default(0.1),
+    /** onecycle: fraction of the run spent warming up from lr/25 to lr. */
+    warmup: z.number().min(0).max(1).default(0.3),
+  })
+  .strict();
+
+export const TrainConfigSchema = z
+  .object({
+    model: z.string(),
+    width: z.number().positive().optional(),
+    batchNorm: z.boolean().optional(),
+    dataset: z.string().default('mnist'),
+    dataDir: z.string().optional(),
+    epochs: z.number().int().positive().default(3),
+    /** Caps the run at this many optimizer steps (overrides epochs when smaller). */
+    steps: z.number().int().positive().optional(),
+    batchSize: z.number().int().positive().default(64),
+    optimizer: OptimizerSchema.default({}),
+    schedule: ScheduleSchema.default({}),
+    seed: z.number().int().nonnegative().default(0),
+    evalBatchSize: z.number().int().positive().default(500),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+/** Turns a zod failure into one line naming the offending key and what to do. */
+export function describeZodError(err: z.ZodError, source: string): string {
+  const issue = err.issues[0];
+  const where = issue.path.length ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    return `${source}: unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')} at ${where}; remove or rename them`;
+  }
+  return `${source}: invalid value at '${where}': ${issue.message}`;
+}
+
+export function parseTrainConfig(input: unknown, source: string): TrainConfig {
+  const result = TrainConfigSchema.safeParse(input);
+  if (!result.success) usage(describeZodError(result.error, source));
+  return result.data;
+}
+
+/** Reads a JSON preset; missing files and bad JSON are one-line usage errors. */
+export function readPreset(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    usage(`preset ${file} not found: pass an existing JSON file (see pipelines/)`);
+  }
+  try {
+    const value = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch (err) {
+    usage(`preset ${file} is not a JSON object (${(err as Error).message}); fix the file`);
+  }
+}
+
+/** Deep-merges plain objects (overrides win; undefined values are ignored). */
+export function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? mergeConfig(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export const PIPELINES_DIR = path.resolve(import.meta.dirname, '../../pipelines');
+
+/** The default training preset for a model/dataset pair, if the project ships one. */
+export function defaultTrainPreset(model: string, dataset: string): string | undefined {
+  const file = path.join(PIPELINES_DIR, `train-${model}-${dataset}.json`);
+  return fs.existsSync(file) ? file : undefined;
+}

@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { epochOrder, iterateBatches, makeBatch } from '../data/batches.ts';
+import type { Dataset } from '../data/types.ts';
+import { appendJsonLine, writeFileAtomic } from '../io/atomic.ts';
+import type { Model, ParamMap } from '../models/types.ts';
+import { type Masks, maskTensors } from '../prune/masks.ts';
+import { createProgress } from '../util/progress.ts';
+import { Rng } from '../util/rng.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { TrainConfig } from './config.ts';
+import { evaluate } from './evaluate.ts';
+import { Optimizer } from './optimizer.ts';
+import { learningRate } from './schedule.ts';
+import { lossAndGrads } from './step.ts';
+
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  lr: number;
+  train_loss: number;
+  train_accuracy: number;
+  test_loss: number;
+  test_accuracy: number;
+  seconds: number;
+}
+
+export interface TrainOptions {
+  config: TrainConfig;
+  /** Hash of the resolved config; a checkpoint from another config is refused on resume. */
+  configHash: string;
+  model: Model;
+  dataset: Dataset;
+  /** θ₀; consumed (the trainer owns and replaces these tensors). */
+  params: ParamMap;
+  masks?: Masks;
+  /** Where checkpoint.safetensors and metrics.jsonl go; none = in-memory run. */
+  outDir?: string;
+  resume?: boolean;
+  /** Called after each epoch's checkpoint; returning 'stop' ends the run there (used to simulate a kill). */
+  onEpoch?: (m: EpochMetrics) => void | 'stop';
+  label?: string;
+}
+
+export interface TrainResult {
+  params: ParamMap;
+  metrics: EpochMetrics[];
+  /** Training ended because of onEpoch's 'stop', not because it finished. */
+  stopped: boolean;
+}
+
+const AUGMENT_STREAM = 0xa06e;
+
+export function stepsPerEpoch(config: TrainConfig, n: number): number {
+  return Math.ceil(n / config.batchSize);
+}
+
+export function totalSteps(config: TrainConfig, n: number): number {
+  const full = config.epochs * stepsPerEpoch(config, n);
+  return config.steps ? Math.min(config.steps, full) : full;
+}
+
+function readMetrics(file: string, upToEpoch: number): EpochMetrics[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as EpochMetrics)
+    .filter((m) => m.epoch <= upToEpoch);
+}
+
+/**
+ * Trains with masks held exactly (pruned weights zero at every forward, optimizer state zeroed),
+ * evaluates after every epoch, checkpoints atomically each epoch, and resumes bit-identically:
+ * the data order and augmentation of epoch e depend only on (seed, e).
+ */
+export function train(opts: TrainOptions): TrainResult {
+  const { config, model, dataset } = opts;
+  const n = dataset.train.n;
+  const perEpoch = stepsPerEpoch(config, n);
+  const total = totalSteps(config, n);
+  const epochs = Math.ceil(total / perEpoch);
+  const ckptFile = opts.outDir ? path.join(opts.outDir, 'checkpoint.safetensors') : undefined;
+  const metricsFile = opts.outDir ? path.join(opts.outDir, 'metrics.jsonl') : undefined;
+  let params = opts.params;
+  let masks = opts.masks;
+  const optimizer = new Optimizer(config.optimizer);
+  let startEpoch = 0;
+  let step = 0;
+  let metrics: EpochMetrics[] = [];
+
+  if (opts.resume && ckptFile && fs.existsSync(ckptFile)) {
+    const ck = loadCheckpoint(ckptFile, model, opts.configHash);
+    tf.dispose(Object.values(params));
+    params = ck.params;
+    masks = ck.masks ?? masks;
+    optimizer.setState(ck.optimizer);
+    startEpoch = ck.epoch;
+    step = ck.step;
+    metrics = readMetrics(metricsFile!, ck.epoch);
+    writeFileAtomic(metricsFile!, metrics.map((m) => JSON.stringify(m) + '\n').join(''));
+  } else if (metricsFile && fs.existsSync(metricsFile)) {
+    fs.rmSync(metricsFile);
+  }
+
+  const maskT = masks ? maskTensors(masks, model) : undefined;
+  if (maskT) {
+    for (const [name, m] of Object.entries(maskT)) {
+      const masked = tf.mul(params[name], m);
+      params[name].dispose();
+      params[name] = masked;
+    }
+  }
+
+  const progress = createProgress({ total, label: opts.label ?? 'train', unit: 'batch' });
+  let stopped = false;
+  for (let epoch = startEpoch; epoch < epochs && step < total; epoch++) {
+    const started = performance.now();
+    const order = epochOrder(n, config.seed, epoch);
+    const augmentRng = new Rng((config.seed ^ AUGMENT_STREAM) >>> 0).fork(epoch);
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    let lr = learningRate(config, step, total, perEpoch);
+    for (const idx of iterateBatches(dataset.train, order, config.batchSize)) {
+      if (step >= total) break;
+      lr = learningRate(config, step, total, perEpoch);
+      const { x, y } = makeBatch(dataset.train, idx, { dataset, augmentRng });
+      const out = lossAndGrads(model, params, x, y);
+      optimizer.step(params, out.grads, lr, maskT);
+      for (const [name, t] of Object.entries(out.buffers)) {
+        params[name].dispose();
+        params[name] = t;
+      }
+      lossSum += out.loss.dataSync()[0] * idx.length;
+      correct += out.correct.dataSync()[0];
+      seen += idx.length;
+      tf.dispose([x, y, out.loss, out.correct, ...Object.values(out.grads)]);
+      step++;
+      progress.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: (lossSum / seen).toFixed(4) });
+    }
+    const test = evaluate(model, params, dataset, dataset.test, config.evalBatchSize);
+    const m: EpochMetrics = {
+      epoch: epoch + 1,
+      step,
+      lr,
+      train_loss: lossSum / Math.max(1, seen),
+      train_accuracy: correct / Math.max(1, seen),
+      test_loss: test.loss,
+      test_accuracy: test.accuracy,
+      seconds: (performance.now() - started) / 1000,
+    };
+    metrics.push(m);
+    if (metricsFile) appendJsonLine(metricsFile, m);
+    if (ckptFile) {
+      saveCheckpoint(ckptFile, { params, optimizer: optimizer.getState(), masks, epoch: epoch + 1, step, configHash: opts.configHash });
+    }
+    if (opts.onEpoch?.(m) === 'stop') {
+      stopped = true;
+      break;
+    }
+  }
+  progress.stop();
+  optimizer.dispose();
+  if (maskT) tf.dispose(Object.values(maskT));
+  return { params, metrics, stopped };
+}
