@@ -97,6 +97,7 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
   const requested = parseBackendChoice(choice);
   const name = requested === 'auto' ? resolveAuto() : requested;
   if (active && active.name === name) return active;
+  tf.enableProdMode(); // no debug checks; also silences tfjs's console banners
   registerSecondOrderGradients();
   if (name === 'tensorflow' || name === 'tensorflow-gpu') await activateNative(name);
   else if (name === 'wasm') await activateWasm();

@@ -45,7 +45,7 @@ export function prepareTrainRun(config: TrainConfig, maskFile?: string): { model
 }
 
 /** `pipeline train`: an idempotent, resumable run in a hashed directory. */
-export function runTraining(req: TrainRunRequest): TrainRunResult {
+export async function runTraining(req: TrainRunRequest): Promise<TrainRunResult> {
   const started = new Date();
   const { config } = req;
   const { model, dataset, masks } = prepareTrainRun(config, req.maskFile);
@@ -61,7 +61,7 @@ export function runTraining(req: TrainRunRequest): TrainRunResult {
   if (req.force) fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
-  const result = train({
+  const result = await train({
     config,
     configHash: hash,
     model,

@@ -52,6 +52,9 @@ export interface TrainResult {
 
 const AUGMENT_STREAM = 0xa06e;
 
+/** Long synchronous loops starve timers, signals and test-runner RPC; let them run between batches. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function stepsPerEpoch(config: TrainConfig, n: number): number {
   return Math.ceil(n / config.batchSize);
 }
@@ -76,7 +79,7 @@ function readMetrics(file: string, upToEpoch: number): EpochMetrics[] {
  * evaluates after every epoch, checkpoints atomically each epoch, and resumes bit-identically:
  * the data order and augmentation of epoch e depend only on (seed, e).
  */
-export function train(opts: TrainOptions): TrainResult {
+export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config, model, dataset } = opts;
   const n = dataset.train.n;
   const perEpoch = stepsPerEpoch(config, n);
@@ -139,6 +142,7 @@ export function train(opts: TrainOptions): TrainResult {
       seen += idx.length;
       tf.dispose([x, y, out.loss, out.correct, ...Object.values(out.grads)]);
       step++;
+      await yieldToEventLoop();
       progress.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: (lossSum / seen).toFixed(4) });
     }
     const test = evaluate(model, params, dataset, dataset.test, config.evalBatchSize);

@@ -110,7 +110,7 @@ export function registerTrain(program: Command): void {
   addTrainerFlags(cmd).action(async (flags: TrainFlags, c: Command) => {
     const config = resolveTrainConfig(flags);
     const backend = await backendFrom(c);
-    const r = runTraining({ config, maskFile: flags.mask, out: flags.out, resume: flags.resume, force: flags.force, backend });
+    const r = await runTraining({ config, maskFile: flags.mask, out: flags.out, resume: flags.resume, force: flags.force, backend });
     const f = r.final;
     process.stdout.write(
       `${r.skipped ? 'already finished' : 'finished'}: ${r.dir}  test accuracy ${f ? (100 * f.test_accuracy).toFixed(2) : '?'}%` +
