@@ -2,6 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 
 type Attrs = Record<string, unknown>;
 
+type HeapBackend = tf.KernelBackend & {
+  makeOutput?(shape: number[], dtype: tf.DataType, offset?: number, values?: Float32Array): tf.TensorInfo;
+  typedArrayFromHeap?(info: tf.TensorInfo): Float32Array;
+};
+
 /**
  * Runs other kernels of the same backend from inside a kernel implementation (below the tape, so
  * nothing is recorded for autodiff) and frees every intermediate except the ones handed back.
@@ -10,6 +15,23 @@ export class KernelComposer {
   private readonly temps: tf.TensorInfo[] = [];
 
   constructor(readonly backend: tf.KernelBackend, private readonly backendName: string) {}
+
+  /**
+   * A new uninitialized float32 tensor and a writable host view of it. Views of the wasm heap are
+   * invalidated when the heap grows, so take all views after the last allocation.
+   */
+  alloc(shape: number[]): tf.TensorInfo {
+    const be = this.backend as HeapBackend;
+    const info = be.makeOutput ? be.makeOutput(shape, 'float32') : { dataId: be.write(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, 'float32'), shape, dtype: 'float32' as const };
+    this.temps.push(info);
+    return info;
+  }
+
+  /** Host view (wasm: of the heap, no copy; cpu: the backing array) of a float32 tensor. */
+  view(info: tf.TensorInfo): Float32Array {
+    const be = this.backend as HeapBackend;
+    return (be.typedArrayFromHeap ? be.typedArrayFromHeap(info) : be.readSync(info.dataId)) as Float32Array;
+  }
 
   /** Wraps host values as a backend tensor owned by this composer. */
   adopt({ shape, values }: { shape: number[]; values: Float32Array }): tf.TensorInfo {
