@@ -1,0 +1,116 @@
+import type { Command } from 'commander';
+import { CRITERIA } from '../../prune/criteria/index.ts';
+import { type PruneConfig, runPrune } from '../../prune/run.ts';
+import { usage } from '../../util/errors.ts';
+import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+import { addTrainerFlags, resolveTrainConfig } from './train.ts';
+
+interface PruneFlags {
+  criterion: string;
+  model: string;
+  width?: number;
+  dataset: string;
+  dataDir?: string;
+  inputShape?: string;
+  classes?: number;
+  density?: string;
+  sparsity?: string;
+  scope: string;
+  samplesPerClass: number;
+  bnMode?: string;
+  seed?: number;
+  iterations?: number;
+  minLayerDensity?: string;
+  temperature: number;
+  chunkSize?: number;
+  dumpScores?: boolean;
+  train?: boolean;
+  config?: string;
+  out?: string;
+  force?: boolean;
+  [trainerFlag: string]: unknown;
+}
+
+function fraction(flag: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) usage(`${flag} must be a number, got '${v}'`);
+  return n;
+}
+
+export function pruneConfigFrom(f: PruneFlags): PruneConfig {
+  if ((f.density === undefined) === (f.sparsity === undefined)) usage('give exactly one of --density (kept fraction) or --sparsity (removed fraction)');
+  const density = f.density !== undefined ? fraction('--density', f.density) : 1 - fraction('--sparsity', f.sparsity!);
+  if (!(density > 0 && density <= 1)) {
+    usage(f.density !== undefined ? `--density ${f.density} is outside (0, 1]` : `--sparsity ${f.sparsity} is outside [0, 1)`);
+  }
+  if (f.scope !== 'global' && f.scope !== 'layer') usage(`--scope must be global or layer, got '${f.scope}'`);
+  if (f.bnMode !== undefined && f.bnMode !== 'train' && f.bnMode !== 'eval') usage(`--bn-mode must be train or eval, got '${f.bnMode}'`);
+  let inputShape: [number, number, number] | undefined;
+  if (f.inputShape) {
+    const dims = f.inputShape.split(/[,x×]/).map(Number);
+    if (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0)) usage(`--input-shape must be H,W,C (e.g. 32,32,3), got '${f.inputShape}'`);
+    inputShape = dims as [number, number, number];
+  }
+  const seed = f.seed ?? 0;
+  return {
+    criterion: f.criterion,
+    model: f.model,
+    width: f.width,
+    dataset: f.dataset,
+    dataDir: f.dataDir,
+    inputShape,
+    numClasses: f.classes,
+    density,
+    scope: f.scope,
+    samplesPerClass: f.samplesPerClass,
+    bnMode: f.bnMode as PruneConfig['bnMode'],
+    seed,
+    iterations: f.iterations,
+    minLayerDensity: f.minLayerDensity !== undefined ? fraction('--min-layer-density', f.minLayerDensity) : undefined,
+    temperature: f.temperature,
+    chunkSize: f.chunkSize,
+    dumpScores: Boolean(f.dumpScores),
+    train: f.train
+      ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
+      : undefined,
+  };
+}
+
+export function registerPrune(program: Command): void {
+  const cmd = program
+    .command('prune')
+    .description('prune a model at initialization; writes masks.arrow, report.json, layer-density.svg (and scores.arrow, train/)')
+    .requiredOption('--criterion <name>', `one of ${Object.keys(CRITERIA).join(', ')}`)
+    .requiredOption('--model <name>', 'model name')
+    .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
+    .option('--dataset <name>', "dataset for scoring and training ('none' for data-free criteria)", 'mnist')
+    .option('--data-dir <dir>', 'dataset directory override')
+    .option('--input-shape <H,W,C>', "model input with --dataset none")
+    .option('--classes <n>', 'class count with --dataset none', positiveInt('--classes'))
+    .option('--density <x>', 'kept fraction of prunable weights, in (0, 1]')
+    .option('--sparsity <y>', 'removed fraction, in [0, 1)')
+    .option('--scope <s>', 'global | layer', 'global')
+    .option('--samples-per-class <n>', 'scoring sample: the first n training examples of each class', positiveInt('--samples-per-class'), 10)
+    .option('--bn-mode <m>', "BN during scoring: train | eval (default: the criterion's reference)")
+    .option('--iterations <k>', 'prune in k geometric rounds, re-scoring each (default 1; synflow 100)', positiveInt('--iterations'))
+    .option('--min-layer-density <x>', 'no tensor keeps less than this fraction')
+    .option('--temperature <T>', "GraSP's logit temperature", positiveNumber('--temperature'), 200)
+    .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))
+    .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
+    .option('--train', 'train the pruned network and report test accuracy')
+    .option('--config <file>', 'trainer preset for --train (default pipelines/train-<model>-<dataset>.json)')
+    .option('--out <dir>', 'output directory (default runs/prune-<criterion>_<config hash>)')
+    .option('--force', 'recompute a finished directory');
+  addTrainerFlags(cmd).action(async (flags: PruneFlags, c: Command) => {
+    const config = pruneConfigFrom(flags);
+    const backend = await backendFrom(c);
+    const r = await runPrune(config, { out: flags.out, force: flags.force, backend });
+    const rep = r.report;
+    process.stdout.write(
+      `${r.skipped ? 'already finished' : 'finished'}: ${r.dir}  ${rep.criterion} density ${(100 * rep.density).toFixed(3)}%` +
+        (rep.grad_norm_ratio !== null ? `  grad-norm ratio ${rep.grad_norm_ratio.toFixed(3)}` : '') +
+        (rep.test_accuracy !== undefined ? `  test accuracy ${(100 * rep.test_accuracy).toFixed(2)}%` : '') +
+        `  backend ${backend.name}\n`,
+    );
+  });
+}

@@ -1,0 +1,19 @@
+import { usage } from '../../util/errors.ts';
+import { grasp, graspAbs } from './grasp.ts';
+import { magnitude } from './magnitude.ts';
+import { random } from './random.ts';
+import { snip } from './snip.ts';
+import { synflow } from './synflow.ts';
+import type { Criterion } from './types.ts';
+
+export const CRITERIA: Record<string, Criterion> = Object.fromEntries(
+  [random, magnitude, snip, grasp, graspAbs, synflow].map((c) => [c.name, c]),
+);
+
+export function getCriterion(name: string): Criterion {
+  const c = CRITERIA[name];
+  if (!c) usage(`unknown criterion '${name}': choose one of ${Object.keys(CRITERIA).join(', ')}`);
+  return c;
+}
+
+export type { Criterion, ScoreOutput, ScoringInput } from './types.ts';

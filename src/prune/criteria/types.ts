@@ -1,0 +1,42 @@
+import type { Model, ParamMap } from '../../models/types.ts';
+import type { BnMode, Features, ScoringBatches } from '../features.ts';
+import type { Masks } from '../masks.ts';
+
+export interface ScoringInput {
+  model: Model;
+  /** θ₀: every model tensor (prunable weights, biases, BN). */
+  params: ParamMap;
+  /** The scoring sample; absent for data-free criteria. */
+  data?: ScoringBatches;
+  bnMode: BnMode;
+  /** Current mask during iterative pruning (pruned weights are excluded from ranking anyway). */
+  masks?: Masks;
+  seed: number;
+  /** Round of iterative pruning, 0-based (random draws fresh scores per round). */
+  round: number;
+  /** GraSP's temperature. */
+  temperature: number;
+}
+
+export interface ScoreOutput {
+  /** Keep-scores per prunable tensor: higher = keep. */
+  scores: Map<string, Float32Array>;
+  /** θ, g, Hg at the scored point, when the criterion computed them (for --dump-scores). */
+  features?: Features;
+}
+
+/** A pruning criterion: one file each under src/prune/criteria/. */
+export interface Criterion {
+  name: string;
+  description: string;
+  needsData: boolean;
+  /** BN mode the reference scores with, used when --bn-mode is not given. */
+  defaultBnMode: BnMode;
+  /** Prunes in this many internal rounds toward the target (SynFlow: 100). */
+  defaultIterations: number;
+  score(input: ScoringInput): ScoreOutput;
+}
+
+export function mapTensors(features: Map<string, Float32Array>, f: (v: Float32Array, name: string) => Float32Array): Map<string, Float32Array> {
+  return new Map([...features].map(([n, v]) => [n, f(v, n)]));
+}

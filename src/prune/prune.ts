@@ -1,0 +1,63 @@
+import type { Model, ParamMap } from '../models/types.ts';
+import type { Criterion } from './criteria/types.ts';
+import { type BnMode, computeFeatures, type Features, type ScoringBatches } from './features.ts';
+import type { Masks } from './masks.ts';
+import { roundDensity, type Scope, selectMasks } from './select.ts';
+
+export interface PruneRequest {
+  criterion: Criterion;
+  model: Model;
+  params: ParamMap;
+  data?: ScoringBatches;
+  density: number;
+  scope: Scope;
+  minLayerDensity?: number;
+  /** Rounds toward the target (geometric); default the criterion's own (SynFlow 100, others 1). */
+  iterations?: number;
+  bnMode: BnMode;
+  seed: number;
+  temperature: number;
+  onRound?: (round: number, rounds: number) => void;
+}
+
+export interface PruneResult {
+  masks: Masks;
+  /** Keep-scores of the last round. */
+  scores: Map<string, Float32Array>;
+  /** θ, g, Hg from the last round when the criterion computed them. */
+  features?: Features;
+  rounds: number;
+}
+
+/** Scores and masks at initialization; iterative rounds re-score the masked network. */
+export function prune(req: PruneRequest): PruneResult {
+  const rounds = req.iterations ?? req.criterion.defaultIterations;
+  let masks: Masks | undefined;
+  let last: { scores: Map<string, Float32Array>; features?: Features } | undefined;
+  for (let r = 0; r < rounds; r++) {
+    req.onRound?.(r, rounds);
+    last = req.criterion.score({
+      model: req.model,
+      params: req.params,
+      data: req.data,
+      bnMode: req.bnMode,
+      masks,
+      seed: req.seed,
+      round: r,
+      temperature: req.temperature,
+    });
+    masks = selectMasks(req.model, last.scores, {
+      density: roundDensity(req.density, r, rounds),
+      scope: req.scope,
+      minLayerDensity: req.minLayerDensity,
+      alive: masks,
+      criterion: req.criterion.name,
+    });
+  }
+  return { masks: masks!, scores: last!.scores, features: last!.features, rounds };
+}
+
+/** θ, g, Hg (GraSP's, temperature T) at θ₀ of the dense net: the columns of --dump-scores and of the IRP table. */
+export function initFeatures(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode, temperature: number): Features {
+  return computeFeatures(model, params, data, { bnMode, temperature, withHg: true });
+}

@@ -1,0 +1,216 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset } from '../data/registry.ts';
+import { sampleChunks, scoringSample } from '../data/scoring-sample.ts';
+import type { Dataset } from '../data/types.ts';
+import type { BackendInfo } from '../engine/backend.ts';
+import { writeJsonAtomic } from '../io/atomic.ts';
+import { writeManifest } from '../io/manifest.ts';
+import { configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
+import { createModel, initParams, type Model } from '../models/index.ts';
+import type { TrainConfig } from '../train/config.ts';
+import { train } from '../train/trainer.ts';
+import { usage } from '../util/errors.ts';
+import { getCriterion } from './criteria/index.ts';
+import { type BnMode, gradientNorm, type ScoringBatches } from './features.ts';
+import { writeMaskFile } from './mask-file.ts';
+import { maskDensity } from './masks.ts';
+import { initFeatures, prune } from './prune.ts';
+import { writeScoreTable } from './score-table.ts';
+import type { Scope } from './select.ts';
+
+export interface PruneConfig {
+  criterion: string;
+  model: string;
+  width?: number;
+  /** 'none' for data-free criteria (then inputShape/numClasses say what the model sees). */
+  dataset: string;
+  dataDir?: string;
+  inputShape?: [number, number, number];
+  numClasses?: number;
+  density: number;
+  scope: Scope;
+  samplesPerClass: number;
+  /** Default: the criterion's reference mode (GraSP/SNIP train, SynFlow eval). */
+  bnMode?: BnMode;
+  seed: number;
+  iterations?: number;
+  minLayerDensity?: number;
+  temperature: number;
+  /** Scoring-sample chunk (memory knob); default the whole sample. */
+  chunkSize?: number;
+  dumpScores: boolean;
+  /** Train the pruned network afterwards with this trainer config. */
+  train?: TrainConfig;
+}
+
+export interface LayerReport {
+  name: string;
+  size: number;
+  kept: number;
+  density: number;
+}
+
+export interface PruneReport {
+  criterion: string;
+  model: string;
+  width: number;
+  dataset: string;
+  density: number;
+  target_density: number;
+  sparsity: number;
+  scope: Scope;
+  iterations: number;
+  bn_mode: BnMode;
+  samples_per_class: number | null;
+  seed: number;
+  layers: LayerReport[];
+  grad_norm_ratio: number | null;
+  test_accuracy?: number;
+  test_loss?: number;
+  seconds: { score: number; train?: number };
+}
+
+interface Prepared {
+  model: Model;
+  dataset?: Dataset;
+  data?: ScoringBatches;
+  bnMode: BnMode;
+}
+
+/** Checks everything about the request before any output exists. */
+export function preparePrune(config: PruneConfig): Prepared {
+  const criterion = getCriterion(config.criterion);
+  if (!(config.density > 0 && config.density <= 1)) usage(`density ${config.density} is outside (0, 1]: pass --density in (0, 1] or --sparsity in [0, 1)`);
+  if (config.minLayerDensity !== undefined && !(config.minLayerDensity >= 0 && config.minLayerDensity <= 1)) {
+    usage(`--min-layer-density ${config.minLayerDensity} is outside [0, 1]`);
+  }
+  let dataset: Dataset | undefined;
+  if (config.dataset === 'none') {
+    if (criterion.needsData) usage(`criterion '${criterion.name}' needs scoring data but --dataset none was given: pass a dataset (e.g. --dataset mnist)`);
+  } else {
+    dataset = loadDataset(config.dataset, { dataDir: config.dataDir });
+  }
+  const model = createModel(config.model, {
+    width: config.width,
+    inputShape: dataset?.train.shape ?? config.inputShape,
+    numClasses: dataset?.numClasses ?? config.numClasses,
+  });
+  let data: ScoringBatches | undefined;
+  if (dataset) {
+    const sample = scoringSample(dataset, config.samplesPerClass);
+    const chunk = config.chunkSize ?? sample.n;
+    data = { n: sample.n, chunks: () => sampleChunks(dataset, sample, chunk) };
+  }
+  return { model, dataset, data, bnMode: config.bnMode ?? criterion.defaultBnMode };
+}
+
+export interface PruneRunResult {
+  dir: string;
+  skipped: boolean;
+  report: PruneReport;
+}
+
+/** `pipeline prune`: masks.arrow, report.json, (scores.arrow), (train/), manifest.json in a hashed directory. */
+export async function runPrune(config: PruneConfig, opts: { out?: string; force?: boolean; backend: BackendInfo; plot?: (dir: string, report: PruneReport) => Promise<void> }): Promise<PruneRunResult> {
+  const started = new Date();
+  const { model, dataset, data, bnMode } = preparePrune(config);
+  const identity = { ...config, bnMode, backend: opts.backend.name };
+  const dir = opts.out ?? runDir('runs', `prune-${config.criterion}`, identity);
+  if (isFinished(dir) && !opts.force) {
+    return { dir, skipped: true, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) };
+  }
+  const criterion = getCriterion(config.criterion);
+  const theta0 = initParams(model, config.seed);
+  const t0 = performance.now();
+  const result = prune({
+    criterion,
+    model,
+    params: theta0,
+    data,
+    density: config.density,
+    scope: config.scope,
+    minLayerDensity: config.minLayerDensity,
+    iterations: config.iterations,
+    bnMode,
+    seed: config.seed,
+    temperature: config.temperature,
+  });
+  const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, theta0, data!, bnMode, config.temperature)) : undefined;
+  const gradNormRatio = data ? gradientNorm(model, theta0, data, bnMode, result.masks) / gradientNorm(model, theta0, data, bnMode) : null;
+  const scoreSeconds = (performance.now() - t0) / 1000;
+
+  const layers: LayerReport[] = model.prunable.map((p) => {
+    const kept = result.masks.get(p.name)!.reduce((a, b) => a + b, 0);
+    return { name: p.name, size: p.size, kept, density: kept / p.size };
+  });
+  const density = maskDensity(result.masks, model);
+  const report: PruneReport = {
+    criterion: criterion.name,
+    model: model.config.name,
+    width: model.config.width,
+    dataset: config.dataset,
+    density,
+    target_density: config.density,
+    sparsity: 1 - density,
+    scope: config.scope,
+    iterations: result.rounds,
+    bn_mode: bnMode,
+    samples_per_class: data ? config.samplesPerClass : null,
+    seed: config.seed,
+    layers,
+    grad_norm_ratio: gradNormRatio,
+    seconds: { score: scoreSeconds },
+  };
+
+  if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
+  writeMaskFile(path.join(dir, 'masks.arrow'), result.masks, shapes, { criterion: criterion.name, model: model.config.name, width: model.config.width, density });
+  if (features) {
+    writeScoreTable(path.join(dir, 'scores.arrow'), model, features, result.scores, result.masks, {
+      criterion: criterion.name,
+      model: model.config.name,
+      width: model.config.width,
+      dataset: config.dataset,
+      bn_mode: bnMode,
+      temperature: config.temperature,
+      seed: config.seed,
+    });
+  }
+  if (config.train) {
+    if (!dataset) usage('--train needs a dataset: pass --dataset');
+    const t1 = performance.now();
+    const trained = await train({
+      config: config.train,
+      configHash: configHash({ ...identity, train: config.train }),
+      model,
+      dataset,
+      params: theta0,
+      masks: result.masks,
+      outDir: path.join(dir, 'train'),
+      resume: true,
+      label: `train ${criterion.name} ${(100 * density).toFixed(2)}%`,
+    });
+    const final = trained.metrics.at(-1)!;
+    report.test_accuracy = final.test_accuracy;
+    report.test_loss = final.test_loss;
+    report.seconds.train = (performance.now() - t1) / 1000;
+    tf.dispose(Object.values(trained.params));
+  } else {
+    tf.dispose(Object.values(theta0));
+  }
+  if (opts.plot) await opts.plot(dir, report);
+  writeJsonAtomic(path.join(dir, 'report.json'), report);
+  writeManifest(dir, {
+    command: 'prune',
+    config,
+    resolved: { ...config, bnMode, iterations: result.rounds, out: dir },
+    backend: opts.backend,
+    timings: report.seconds,
+    startedAt: started,
+  });
+  markFinished(dir);
+  return { dir, skipped: false, report };
+}

@@ -1,0 +1,53 @@
+import { Field, Float32, Int32, makeVector, Schema, Uint8 } from 'apache-arrow';
+import { openArrowFileWriter, recordBatch, StringDictionary, toMetadata } from '../io/arrow.ts';
+import type { Model } from '../models/types.ts';
+import type { Features } from './features.ts';
+import type { Masks } from './masks.ts';
+
+/**
+ * Per-weight table (Arrow IPC, uncompressed), one record batch per prunable tensor, rows in the
+ * tensor's row-major order: layer (dictionary utf8), index (int32, flat index in the tensor),
+ * theta, grad, hg, score (float32), kept (uint8 0/1). The IRP survival table uses the same names.
+ */
+export function writeScoreTable(
+  path: string,
+  model: Model,
+  features: Features,
+  scores: Map<string, Float32Array>,
+  masks: Masks,
+  metadata: Record<string, unknown>,
+): void {
+  const layers = new StringDictionary(model.prunable.map((p) => p.name));
+  const schema = new Schema(
+    [
+      layers.field('layer'),
+      new Field('index', new Int32(), false),
+      new Field('theta', new Float32(), false),
+      new Field('grad', new Float32(), false),
+      new Field('hg', new Float32(), false),
+      new Field('score', new Float32(), false),
+      new Field('kept', new Uint8(), false),
+    ],
+    toMetadata(metadata),
+  );
+  const writer = openArrowFileWriter(path, schema);
+  try {
+    model.prunable.forEach((p, code) => {
+      writer.write(
+        recordBatch(schema, {
+          layer: layers.fromIndices(new Int32Array(p.size).fill(code)),
+          index: makeVector(Int32Array.from({ length: p.size }, (_, i) => i)),
+          theta: makeVector(features.theta.get(p.name)!),
+          grad: makeVector(features.grad.get(p.name)!),
+          hg: makeVector(features.hg!.get(p.name)!),
+          score: makeVector(scores.get(p.name)!),
+          kept: makeVector(masks.get(p.name)!),
+        }),
+      );
+    });
+    writer.close();
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+}
