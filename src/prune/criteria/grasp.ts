@@ -1,5 +1,15 @@
-import { computeFeatures } from '../features.ts';
+import { computeFeatures, type Features } from '../features.ts';
 import type { Criterion } from './types.ts';
+
+/** Keep-scores θ ⊙ Hg (GraSP) or |θ ⊙ Hg| (gradient-norm preservation) from computed features. */
+export function thetaHgScores(features: Pick<Features, 'theta' | 'hg'>, abs: boolean): Map<string, Float32Array> {
+  return new Map(
+    [...features.theta].map(([n, t]) => {
+      const hg = features.hg!.get(n)!;
+      return [n, Float32Array.from(t, (v, i) => (abs ? Math.abs(v * hg[i]) : v * hg[i]))];
+    }),
+  );
+}
 
 /**
  * GraSP (Wang et al. 2020): S = −θ ⊙ Hg with logits/T (T = 200); the weights with the largest S are
@@ -13,8 +23,7 @@ export const grasp: Criterion = {
   defaultIterations: 1,
   score: ({ model, params, data, bnMode, masks, temperature }) => {
     const features = computeFeatures(model, params, data!, { bnMode, temperature, withHg: true, masks });
-    const scores = new Map([...features.theta].map(([n, t]) => [n, Float32Array.from(t, (v, i) => v * features.hg!.get(n)![i])]));
-    return { scores, features };
+    return { scores: thetaHgScores(features, false), features };
   },
 };
 
@@ -25,9 +34,8 @@ export const graspAbs: Criterion = {
   needsData: true,
   defaultBnMode: 'train',
   defaultIterations: 1,
-  score: (input) => {
-    const { scores, features } = grasp.score(input);
-    for (const s of scores.values()) for (let i = 0; i < s.length; i++) s[i] = Math.abs(s[i]);
-    return { scores, features };
+  score: ({ model, params, data, bnMode, masks, temperature }) => {
+    const features = computeFeatures(model, params, data!, { bnMode, temperature, withHg: true, masks });
+    return { scores: thetaHgScores(features, true), features };
   },
 };

@@ -1,0 +1,114 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/engine/backend.ts';
+import { readArrowFile } from '../../src/io/arrow.ts';
+import { CRITERIA } from '../../src/prune/criteria/index.ts';
+import { readMaskFile } from '../../src/prune/mask-file.ts';
+import { runPrune, type PruneConfig } from '../../src/prune/run.ts';
+import { UsageError } from '../../src/util/errors.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-prune-'));
+
+const base: PruneConfig = {
+  criterion: 'snip',
+  model: 'lenet300',
+  dataset: 'mnist',
+  density: 0.1,
+  scope: 'global',
+  samplesPerClass: 10,
+  seed: 0,
+  temperature: 200,
+  dumpScores: true,
+};
+
+describe('pipeline prune', () => {
+  it('writes masks, report and a per-weight score table that agree with each other', async () => {
+    const backend = await initBackend('wasm');
+    const dir = path.join(tmp(), 'run');
+    const { report } = await runPrune({ ...base, criterion: 'grasp' }, { out: dir, backend });
+    const total = 266_200;
+    expect(report.criterion).toBe('grasp');
+    expect(report.layers.map((l) => l.name)).toEqual(['fc1', 'fc2', 'fc3']);
+    expect(report.layers.reduce((n, l) => n + l.kept, 0)).toBe(Math.round(0.1 * total));
+    expect(report.density).toBeCloseTo(Math.round(0.1 * total) / total, 12);
+    expect(report.grad_norm_ratio).toBeGreaterThan(0);
+    const masks = readMaskFile(path.join(dir, 'masks.arrow'));
+    report.layers.forEach((l) => expect(masks.get(l.name)!.reduce((a, b) => a + b, 0)).toBe(l.kept));
+    const table = readArrowFile(path.join(dir, 'scores.arrow'));
+    expect(table.numRows).toBe(total);
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['layer', 'index', 'theta', 'grad', 'hg', 'score', 'kept']);
+    // grasp's keep-score column is theta · hg row by row, and kept agrees with the mask file.
+    const theta = table.getChild('theta')!.toArray() as Float32Array;
+    const hg = table.getChild('hg')!.toArray() as Float32Array;
+    const score = table.getChild('score')!.toArray() as Float32Array;
+    const kept = table.getChild('kept')!.toArray() as Uint8Array;
+    for (let i = 0; i < total; i += 997) expect(score[i]).toBe(Math.fround(theta[i] * hg[i]));
+    expect(kept.reduce((a, b) => a + b, 0)).toBe(Math.round(0.1 * total));
+    expect(Array.from(kept.subarray(0, 784 * 300))).toEqual(Array.from(masks.get('fc1')!));
+    for (const f of ['report.json', 'manifest.json', 'DONE']) expect(fs.existsSync(path.join(dir, f))).toBe(true);
+    // Same config + seed + backend → identical masks.
+    const again = path.join(tmp(), 'run');
+    await runPrune({ ...base, criterion: 'grasp' }, { out: again, backend });
+    expect(fs.readFileSync(path.join(again, 'masks.arrow'))).toEqual(fs.readFileSync(path.join(dir, 'masks.arrow')));
+  });
+
+  it('--train trains the pruned net and reports its test accuracy', async () => {
+    const backend = await initBackend('wasm');
+    const dir = path.join(tmp(), 'run');
+    const config: PruneConfig = { ...base, dumpScores: false, train: { ...(await import('../../src/cli/commands/train.ts')).resolveTrainConfig({ model: 'lenet300', dataset: 'mnist', epochs: 1 }) } };
+    const { report } = await runPrune(config, { out: dir, backend });
+    expect(report.test_accuracy).toBeGreaterThan(0.85);
+    expect(fs.existsSync(path.join(dir, 'train', 'checkpoint.safetensors'))).toBe(true);
+  });
+
+  it('NaN scores stop the run with the tensor named and nothing written', async () => {
+    const backend = await initBackend('wasm');
+    CRITERIA['nan-test'] = { ...CRITERIA.magnitude, name: 'nan-test', score: (input) => {
+      const out = CRITERIA.magnitude.score(input);
+      out.scores.get('fc2')![5] = Number.NaN;
+      return out;
+    } };
+    const dir = path.join(tmp(), 'run');
+    try {
+      await expect(runPrune({ ...base, criterion: 'nan-test' }, { out: dir, backend })).rejects.toThrow(/non-finite score\(s\) in tensor 'fc2'/);
+      await expect(runPrune({ ...base, criterion: 'nan-test' }, { out: dir, backend })).rejects.toBeInstanceOf(UsageError);
+      expect(fs.existsSync(dir)).toBe(false);
+    } finally {
+      delete CRITERIA['nan-test'];
+    }
+  });
+
+  for (const [name, args, pattern] of [
+    ['density above 1', ['--density', '1.5'], /--density 1.5 is outside \(0, 1\]/],
+    ['density 0', ['--density', '0'], /outside \(0, 1\]/],
+    ['sparsity 1', ['--sparsity', '1'], /--sparsity 1 is outside \[0, 1\)/],
+    ['both density and sparsity', ['--density', '0.1', '--sparsity', '0.9'], /exactly one of --density/],
+    ['a data criterion without data', ['--density', '0.1', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10'], /needs scoring data/],
+    ['unknown criterion', ['--density', '0.1', '--criterion', 'obd'], /unknown criterion 'obd'/],
+  ] as const) {
+    it(`bad input: ${name} → one line, exit 2, nothing written`, () => {
+      const out = path.join(tmp(), 'out');
+      const criterion = args.includes('--criterion') ? [] : ['--criterion', 'snip'];
+      const r = run('prune', ...criterion, '--model', 'lenet300', ...args, '--out', out);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+  }
+
+  it('data-free criteria run with --dataset none', () => {
+    const out = path.join(tmp(), 'out');
+    const r = run('prune', '--criterion', 'synflow', '--model', 'lenet5', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--sparsity', '0.9', '--iterations', '5', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+    expect(report.grad_norm_ratio).toBeNull();
+    expect(report.iterations).toBe(5);
+    expect(report.layers.reduce((n: number, l: { kept: number }) => n + l.kept, 0)).toBe(Math.round(0.1 * 61_470));
+  });
+});
