@@ -93,7 +93,7 @@ describe('pipeline prune', () => {
   ] as const) {
     it(`bad input: ${name} → one line, exit 2, nothing written`, () => {
       const out = path.join(tmp(), 'out');
-      const criterion = args.includes('--criterion') ? [] : ['--criterion', 'snip'];
+      const criterion = (args as readonly string[]).includes('--criterion') ? [] : ['--criterion', 'snip'];
       const r = run('prune', ...criterion, '--model', 'lenet300', ...args, '--out', out);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
