@@ -48,8 +48,23 @@ export function datasetNames(): string[] {
   return Object.keys(loaders);
 }
 
+/**
+ * `synthetic:HxWxC[:classes[:nTrain]]` names a synthetic set of that shape from the command line,
+ * e.g. synthetic:32x32x3:10:1000.
+ */
+function parseSyntheticName(name: string): SyntheticOptions {
+  const [, shape, classes, nTrain] = name.split(':');
+  const dims = (shape ?? '').split('x').map(Number);
+  const numbers = [...dims, Number(classes ?? 10), Number(nTrain ?? 1000)];
+  if (dims.length !== 3 || !numbers.every((d) => Number.isInteger(d) && d > 0)) {
+    usage(`bad synthetic dataset '${name}': write synthetic:HxWxC[:classes[:nTrain]], e.g. synthetic:32x32x3:10`);
+  }
+  return { shape: dims as [number, number, number], numClasses: Number(classes ?? 10), nTrain: Number(nTrain ?? 1000) };
+}
+
 /** Loads a dataset by name. The embedded mnist is decoded once per process and shared: treat splits as read-only. */
 export function loadDataset(name: string, opts: LoadOptions = {}): Dataset {
+  if (name.startsWith('synthetic:')) return loaders.synthetic({ ...opts, synthetic: { ...opts.synthetic, ...parseSyntheticName(name) } });
   const load = Object.hasOwn(loaders, name) ? loaders[name] : undefined;
   if (!load) usage(`unknown dataset "${name}"; use one of: ${datasetNames().join(', ')}`);
   return load(opts);

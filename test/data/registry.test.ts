@@ -34,3 +34,14 @@ describe('dataset registry', () => {
     expect(doc('cifar100').archive).toMatchObject({ url: 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8' });
   });
 });
+
+describe('synthetic datasets named on the command line', () => {
+  it('synthetic:HxWxC:classes:nTrain sets shape, classes and size', async () => {
+    const { loadDataset } = await import('../../src/data/registry.ts');
+    const ds = loadDataset('synthetic:32x32x3:4:40');
+    expect(ds.train.shape).toEqual([32, 32, 3]);
+    expect(ds.numClasses).toBe(4);
+    expect(ds.train.n).toBe(40);
+    expect(() => loadDataset('synthetic:32x32')).toThrow(/synthetic:HxWxC/);
+  });
+});
