@@ -69,7 +69,7 @@ export interface PruneReport {
   grad_norm_ratio: number | null;
   test_accuracy?: number;
   test_loss?: number;
-  seconds: { score: number; train?: number };
+  seconds: { score: number; grad_norm: number; train?: number };
 }
 
 interface Prepared {
@@ -137,9 +137,11 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     seed: config.seed,
     temperature: config.temperature,
   });
-  const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, theta0, data!, bnMode, config.temperature)) : undefined;
-  const gradNormRatio = data ? gradientNorm(model, theta0, data, bnMode, result.masks) / gradientNorm(model, theta0, data, bnMode) : null;
   const scoreSeconds = (performance.now() - t0) / 1000;
+  const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, theta0, data!, bnMode, config.temperature)) : undefined;
+  const t1 = performance.now();
+  const gradNormRatio = data ? gradientNorm(model, theta0, data, bnMode, result.masks) / gradientNorm(model, theta0, data, bnMode) : null;
+  const gradNormSeconds = (performance.now() - t1) / 1000;
 
   const layers: LayerReport[] = model.prunable.map((p) => {
     const kept = result.masks.get(p.name)!.reduce((a, b) => a + b, 0);
@@ -161,7 +163,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     seed: config.seed,
     layers,
     grad_norm_ratio: gradNormRatio,
-    seconds: { score: scoreSeconds },
+    seconds: { score: scoreSeconds, grad_norm: gradNormSeconds },
   };
 
   if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
@@ -181,7 +183,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
   }
   if (config.train) {
     if (!dataset) usage('--train needs a dataset: pass --dataset');
-    const t1 = performance.now();
+    const t2 = performance.now();
     const trained = await train({
       config: config.train,
       configHash: configHash({ ...identity, train: config.train }),
@@ -196,7 +198,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     const final = trained.metrics.at(-1)!;
     report.test_accuracy = final.test_accuracy;
     report.test_loss = final.test_loss;
-    report.seconds.train = (performance.now() - t1) / 1000;
+    report.seconds.train = (performance.now() - t2) / 1000;
     tf.dispose(Object.values(trained.params));
   } else {
     tf.dispose(Object.values(theta0));
