@@ -1,3 +1,4 @@
+import type { Scores } from './select.ts';
 import type { Model, ParamMap } from '../models/types.ts';
 import type { Criterion } from './criteria/types.ts';
 import { type BnMode, computeFeatures, type Features, type ScoringBatches } from './features.ts';
@@ -23,7 +24,7 @@ export interface PruneRequest {
 export interface PruneResult {
   masks: Masks;
   /** Keep-scores of the last round. */
-  scores: Map<string, Float32Array>;
+  scores: Scores;
   /** θ, g, Hg from the last round when the criterion computed them. */
   features?: Features;
   rounds: number;
@@ -33,7 +34,7 @@ export interface PruneResult {
 export function prune(req: PruneRequest): PruneResult {
   const rounds = req.iterations ?? req.criterion.defaultIterations;
   let masks: Masks | undefined;
-  let last: { scores: Map<string, Float32Array>; features?: Features } | undefined;
+  let last: { scores: Scores; features?: Features } | undefined;
   for (let r = 0; r < rounds; r++) {
     req.onRound?.(r, rounds);
     last = req.criterion.score({

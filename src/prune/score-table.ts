@@ -1,3 +1,4 @@
+import type { Scores } from './select.ts';
 import { Field, Float32, Int32, makeVector, Schema, Uint8 } from 'apache-arrow';
 import { openArrowFileWriter, recordBatch, StringDictionary, toMetadata } from '../io/arrow.ts';
 import type { Model } from '../models/types.ts';
@@ -13,7 +14,7 @@ export function writeScoreTable(
   path: string,
   model: Model,
   features: Features,
-  scores: Map<string, Float32Array>,
+  scores: Scores,
   masks: Masks,
   metadata: Record<string, unknown>,
 ): void {
@@ -40,7 +41,7 @@ export function writeScoreTable(
           theta: makeVector(features.theta.get(p.name)!),
           grad: makeVector(features.grad.get(p.name)!),
           hg: makeVector(features.hg!.get(p.name)!),
-          score: makeVector(scores.get(p.name)!),
+          score: makeVector(Float32Array.from(scores.get(p.name)!)),
           kept: makeVector(masks.get(p.name)!),
         }),
       );

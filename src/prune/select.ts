@@ -4,6 +4,9 @@ import type { Masks } from './masks.ts';
 
 export type Scope = 'global' | 'layer';
 
+/** Keep-scores per prunable tensor (float64 where a composite key needs the precision, e.g. lottery). */
+export type Scores = Map<string, Float32Array | Float64Array>;
+
 export interface SelectOptions {
   /** Kept fraction of all prunable weights, in [0, 1]. */
   density: number;
@@ -17,7 +20,7 @@ export interface SelectOptions {
 }
 
 /** NaN/±Inf scores are a bug or an overflow upstream: refuse them, naming the tensor. */
-export function checkFinite(scores: Map<string, Float32Array>, criterion: string): void {
+export function checkFinite(scores: Scores, criterion: string): void {
   for (const [name, s] of scores) {
     let bad = 0;
     for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) bad++;
@@ -29,7 +32,7 @@ export function checkFinite(scores: Map<string, Float32Array>, criterion: string
 
 interface Candidate {
   name: string;
-  scores: Float32Array;
+  scores: Float32Array | Float64Array;
   /** Candidate flags (alive and not yet chosen). */
   open: Uint8Array;
 }
@@ -43,7 +46,7 @@ function keepTop(cands: Candidate[], k: number, keep: Masks): void {
   let count = 0;
   for (const c of cands) for (let i = 0; i < c.open.length; i++) count += c.open[i];
   if (k > count) k = count;
-  const values = new Float32Array(count);
+  const values = new Float64Array(count);
   let j = 0;
   for (const c of cands) for (let i = 0; i < c.open.length; i++) if (c.open[i]) values[j++] = c.scores[i];
   values.sort();
@@ -65,7 +68,7 @@ function keepTop(cands: Candidate[], k: number, keep: Masks): void {
 }
 
 /** Exact-count masks from keep-scores (higher = keep). */
-export function selectMasks(model: Model, scores: Map<string, Float32Array>, opts: SelectOptions): Masks {
+export function selectMasks(model: Model, scores: Scores, opts: SelectOptions): Masks {
   const { density, scope } = opts;
   if (!(density >= 0 && density <= 1)) throw new RangeError(`density must be in [0, 1], got ${density}`);
   checkFinite(scores, opts.criterion ?? 'scores');

@@ -75,3 +75,21 @@ export function loadCheckpoint(path: string, model: Model, configHash?: string):
     configHash: metadata.config_hash,
   };
 }
+
+/** Just the model tensors (F32, tfjs layouts), e.g. a rewind point. */
+export function saveParams(path: string, params: ParamMap): void {
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, t] of Object.entries(params)) tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array });
+  saveSafetensors(path, tensors, { format: 'pipeline-params-v1' });
+}
+
+export function loadParams(path: string, model: Model): ParamMap {
+  const { tensors } = loadSafetensors(path);
+  const params: ParamMap = {};
+  for (const spec of model.specs) {
+    const t = tensors[spec.name];
+    if (!t || t.shape.join() !== spec.shape.join()) usage(`${path}: tensor '${spec.name}' is missing or has the wrong shape for ${model.config.name}`);
+    params[spec.name] = tf.tensor(t.data as Float32Array, spec.shape);
+  }
+  return params;
+}

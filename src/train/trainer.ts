@@ -8,7 +8,7 @@ import type { Model, ParamMap } from '../models/types.ts';
 import { type Masks, maskTensors } from '../prune/masks.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, saveParams } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
 import { evaluate } from './evaluate.ts';
 import { Optimizer } from './optimizer.ts';
@@ -41,6 +41,8 @@ export interface TrainOptions {
   /** Called after each epoch's checkpoint; returning 'stop' ends the run there (used to simulate a kill). */
   onEpoch?: (m: EpochMetrics) => void | 'stop';
   label?: string;
+  /** Also save the parameters after this epoch (1-based) to this safetensors file (late rewinding). */
+  snapshot?: { epoch: number; path: string };
 }
 
 export interface TrainResult {
@@ -117,6 +119,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   }
 
+  if (opts.snapshot?.epoch === 0 && !fs.existsSync(opts.snapshot.path)) saveParams(opts.snapshot.path, params);
   const progress = createProgress({ total, label: opts.label ?? 'train', unit: 'batch' });
   let stopped = false;
   for (let epoch = startEpoch; epoch < epochs && step < total; epoch++) {
@@ -161,6 +164,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (ckptFile) {
       saveCheckpoint(ckptFile, { params, optimizer: optimizer.getState(), masks, epoch: epoch + 1, step, configHash: opts.configHash });
     }
+    if (opts.snapshot && opts.snapshot.epoch === epoch + 1) saveParams(opts.snapshot.path, params);
     if (opts.onEpoch?.(m) === 'stop') {
       stopped = true;
       break;

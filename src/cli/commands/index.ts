@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.ts';
 import { registerData } from './data.ts';
+import { registerIrp } from './irp.ts';
 import { registerPrune } from './prune.ts';
 import { registerTrain } from './train.ts';
 
 /** Each command module exports a function that adds its subcommand(s) to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench, registerData, registerTrain, registerPrune];
+export const commands: RegisterCommand[] = [registerBench, registerData, registerTrain, registerPrune, registerIrp];

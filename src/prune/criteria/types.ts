@@ -1,3 +1,4 @@
+import type { Scores } from '../select.ts';
 import type { Model, ParamMap } from '../../models/types.ts';
 import type { BnMode, Features, ScoringBatches } from '../features.ts';
 import type { Masks } from '../masks.ts';
@@ -20,7 +21,7 @@ export interface ScoringInput {
 
 export interface ScoreOutput {
   /** Keep-scores per prunable tensor: higher = keep. */
-  scores: Map<string, Float32Array>;
+  scores: Scores;
   /** θ, g, Hg at the scored point, when the criterion computed them (for --dump-scores). */
   features?: Features;
 }

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { parseIrpConfig } from '../../irp/config.ts';
+import { runIrp } from '../../irp/run.ts';
+import { mergeConfig, readPreset } from '../../train/config.ts';
+import { usage } from '../../util/errors.ts';
+import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+
+interface IrpFlags {
+  config?: string;
+  model?: string;
+  width?: number;
+  dataset?: string;
+  dataDir?: string;
+  criterion?: string;
+  rounds?: string;
+  finalDensity?: string;
+  schedule?: string;
+  epochsPerRound?: number;
+  rewind?: string;
+  seed?: number;
+  out?: string;
+  force?: boolean;
+}
+
+const number = (flag: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) usage(`${flag} must be a number, got '${v}'`);
+  return n;
+};
+
+export function registerIrp(program: Command): void {
+  program
+    .command('irp')
+    .description('iterative rewind pruning; writes survival.arrow (per-weight rounds survived + θ₀, g, Hg) and manifest.json')
+    .option('--config <file>', 'JSON preset, e.g. pipelines/irp-lenet300-mnist.json')
+    .option('--model <name>', 'model name')
+    .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
+    .option('--dataset <name>', 'dataset name')
+    .option('--data-dir <dir>', 'dataset directory override')
+    .option('--criterion <name>', 'pruning criterion each round (default magnitude)')
+    .option('--rounds <E>', 'pruning rounds (≥ 1)')
+    .option('--final-density <d>', 'kept fraction after the last round, in (0, 1)')
+    .option('--schedule <s>', 'equal-count | geometric')
+    .option('--epochs-per-round <n>', 'training epochs per round', positiveInt('--epochs-per-round'))
+    .option('--rewind <r>', "'init' (θ₀) or 'epoch:K' (late rewinding)")
+    .option('--seed <n>', 'seed', positiveInt('--seed'))
+    .option('--out <dir>', 'run directory (default runs/irp_<config hash>)')
+    .option('--force', 'replace the directory and recompute')
+    .action(async (f: IrpFlags, c: Command) => {
+      const base = f.config ? readPreset(f.config) : {};
+      const merged = mergeConfig(base, {
+        model: f.model,
+        width: f.width,
+        dataset: f.dataset,
+        dataDir: f.dataDir,
+        criterion: f.criterion,
+        rounds: number('--rounds', f.rounds),
+        finalDensity: number('--final-density', f.finalDensity),
+        schedule: f.schedule,
+        epochsPerRound: f.epochsPerRound,
+        rewind: f.rewind,
+        seed: f.seed,
+      });
+      if (merged.model === undefined) usage('no model given: pass --model <name> or --config <preset>');
+      const config = parseIrpConfig(merged, f.config ?? 'command line');
+      const backend = await backendFrom(c);
+      const r = await runIrp(config, { out: f.out, force: f.force, backend });
+      const last = r.rounds.at(-1)!;
+      process.stdout.write(
+        `${r.skipped ? 'already finished' : 'finished'}: ${r.dir}/survival.arrow  ${r.rounds.length} rounds, final density ${(100 * last.density).toFixed(2)}%` +
+          `  test accuracy ${(100 * last.test_accuracy).toFixed(2)}% (dense ${(100 * r.dense_test_accuracy).toFixed(2)}%)  backend ${backend.name}\n`,
+      );
+    });
+}
