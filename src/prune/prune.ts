@@ -18,6 +18,7 @@ export interface PruneRequest {
   bnMode: BnMode;
   seed: number;
   temperature: number;
+  table?: string;
   onRound?: (round: number, rounds: number) => void;
 }
 
@@ -46,6 +47,7 @@ export function prune(req: PruneRequest): PruneResult {
       seed: req.seed,
       round: r,
       temperature: req.temperature,
+      table: req.table,
     });
     masks = selectMasks(req.model, last.scores, {
       density: roundDensity(req.density, r, rounds),

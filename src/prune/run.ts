@@ -41,6 +41,8 @@ export interface PruneConfig {
   /** Scoring-sample chunk (memory knob); default the whole sample. */
   chunkSize?: number;
   dumpScores: boolean;
+  /** Survival table for the lottery criterion. */
+  table?: string;
   /** Train the pruned network afterwards with this trainer config. */
   train?: TrainConfig;
 }
@@ -86,6 +88,8 @@ export function preparePrune(config: PruneConfig): Prepared {
   if (config.minLayerDensity !== undefined && !(config.minLayerDensity >= 0 && config.minLayerDensity <= 1)) {
     usage(`--min-layer-density ${config.minLayerDensity} is outside [0, 1]`);
   }
+  if (criterion.name === 'lottery' && !config.table) usage("criterion 'lottery' needs --table <survival.arrow> from 'pipeline irp'");
+  if (config.table && !fs.existsSync(config.table)) usage(`survival table ${config.table} not found: run 'pipeline irp' first`);
   let dataset: Dataset | undefined;
   if (config.dataset === 'none') {
     if (criterion.needsData) usage(`criterion '${criterion.name}' needs scoring data but --dataset none was given: pass a dataset (e.g. --dataset mnist)`);
@@ -136,6 +140,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     bnMode,
     seed: config.seed,
     temperature: config.temperature,
+    table: config.table,
   });
   const scoreSeconds = (performance.now() - t0) / 1000;
   const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, theta0, data!, bnMode, config.temperature)) : undefined;

@@ -24,6 +24,7 @@ interface PruneFlags {
   temperature: number;
   chunkSize?: number;
   dumpScores?: boolean;
+  table?: string;
   train?: boolean;
   config?: string;
   out?: string;
@@ -70,6 +71,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     temperature: f.temperature,
     chunkSize: f.chunkSize,
     dumpScores: Boolean(f.dumpScores),
+    table: f.table,
     train: f.train
       ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
       : undefined,
@@ -96,6 +98,7 @@ export function registerPrune(program: Command): void {
     .option('--min-layer-density <x>', 'no tensor keeps less than this fraction')
     .option('--temperature <T>', "GraSP's logit temperature", positiveNumber('--temperature'), 200)
     .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))
+    .option('--table <file>', "survival.arrow from 'pipeline irp' (criterion lottery)")
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
     .option('--train', 'train the pruned network and report test accuracy')
     .option('--config <file>', 'trainer preset for --train (default pipelines/train-<model>-<dataset>.json)')

@@ -1,5 +1,6 @@
 import { usage } from '../../util/errors.ts';
 import { grasp, graspAbs } from './grasp.ts';
+import { lottery } from './lottery.ts';
 import { magnitude } from './magnitude.ts';
 import { random } from './random.ts';
 import { snip } from './snip.ts';
@@ -7,7 +8,7 @@ import { synflow } from './synflow.ts';
 import type { Criterion } from './types.ts';
 
 export const CRITERIA: Record<string, Criterion> = Object.fromEntries(
-  [random, magnitude, snip, grasp, graspAbs, synflow].map((c) => [c.name, c]),
+  [random, magnitude, snip, grasp, graspAbs, synflow, lottery].map((c) => [c.name, c]),
 );
 
 export function getCriterion(name: string): Criterion {

@@ -17,6 +17,8 @@ export interface ScoringInput {
   round: number;
   /** GraSP's temperature. */
   temperature: number;
+  /** Survival table (lottery). */
+  table?: string;
 }
 
 export interface ScoreOutput {

@@ -1,0 +1,46 @@
+import { readArrowFile } from '../../io/arrow.ts';
+import { usage } from '../../util/errors.ts';
+import type { Criterion } from './types.ts';
+
+/** Order-preserving map of a float32 to uint32 (IEEE-754 bits, negatives flipped). */
+function orderedBits(view: DataView, v: number): number {
+  view.setFloat32(0, v);
+  const bits = view.getUint32(0);
+  return bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+}
+
+/**
+ * The lottery-ticket baseline (GraSP's "LT" rows): keep the weights that survived the most IRP rounds,
+ * ties broken by the last round's criterion score. Keys are rounds·2³² + ordered bits of that score,
+ * exact in float64.
+ */
+export const lottery: Criterion = {
+  name: 'lottery',
+  description: 'longest IRP survivors from a survival table (--table), ties by the last round’s score',
+  needsData: false,
+  defaultBnMode: 'eval',
+  defaultIterations: 1,
+  score: ({ model, table }) => {
+    if (!table) usage("criterion 'lottery' needs --table <survival.arrow> from 'pipeline irp'");
+    const t = readArrowFile(table);
+    const meta = t.schema.metadata;
+    if (meta.get('format') !== 'pipeline-survival-v1') usage(`${table} is not a survival table (format '${meta.get('format') ?? 'none'}')`);
+    if (meta.get('model') !== model.config.name || Number(meta.get('width')) !== model.config.width) {
+      usage(`${table} was made for ${meta.get('model')} width ${meta.get('width')}, not ${model.config.name} width ${model.config.width}; prune the same model`);
+    }
+    const total = model.prunable.reduce((n, p) => n + p.size, 0);
+    if (t.numRows !== total) usage(`${table} has ${t.numRows} rows but ${model.config.name} has ${total} prunable weights`);
+    const rounds = t.getChild('rounds_survived')!.toArray() as Uint8Array;
+    const last = t.getChild('final_score')!.toArray() as Float32Array;
+    const view = new DataView(new ArrayBuffer(4));
+    let offset = 0;
+    const scores = new Map<string, Float64Array>();
+    for (const p of model.prunable) {
+      const s = new Float64Array(p.size);
+      for (let i = 0; i < p.size; i++) s[i] = rounds[offset + i] * 2 ** 32 + orderedBits(view, last[offset + i]);
+      scores.set(p.name, s);
+      offset += p.size;
+    }
+    return { scores };
+  },
+};
