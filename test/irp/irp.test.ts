@@ -1,0 +1,141 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/engine/backend.ts';
+import { readArrowFile } from '../../src/io/arrow.ts';
+import { parseIrpConfig } from '../../src/irp/config.ts';
+import { runIrp } from '../../src/irp/run.ts';
+import { createModel, initParams } from '../../src/models/index.ts';
+import { readMaskFile } from '../../src/prune/mask-file.ts';
+import { runPrune } from '../../src/prune/run.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-irp-'));
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+
+const small = { model: 'lenet300', width: 0.5, dataset: 'mnist', rounds: 4, finalDensity: 0.05, epochsPerRound: 1, train: { batchSize: 128, optimizer: { lr: 0.05 } } };
+
+describe('pipeline irp on lenet300 / embedded mnist', () => {
+  it('writes a survival table with one row per weight, the schedule’s histogram and θ₀ features', async () => {
+    const backend = await initBackend('wasm');
+    const dir = path.join(tmp(), 'run');
+    const config = parseIrpConfig(small, 'test');
+    const r = await runIrp(config, { out: dir, backend });
+    expect(r.rounds).toHaveLength(4);
+    const file = path.join(dir, 'survival.arrow');
+    const bytes = fs.readFileSync(file);
+    expect(bytes.subarray(0, 6).toString()).toBe('ARROW1'); // IPC file format, readable by pyarrow/polars
+    expect(bytes.subarray(bytes.length - 6).toString()).toBe('ARROW1');
+    const t = readArrowFile(file);
+    const model = createModel('lenet300', { width: 0.5 });
+    const n = model.prunable.reduce((s, p) => s + p.size, 0);
+    expect(t.numRows).toBe(n);
+    expect(t.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
+      'layer:Dictionary<Int32, Utf8>',
+      'index:Int32',
+      'theta:Float32',
+      'grad:Float32',
+      'hg:Float32',
+      'rounds_survived:Uint8',
+      'score:Float32',
+      'final_score:Float32',
+    ]);
+    const meta = t.schema.metadata;
+    for (const key of ['model', 'width', 'dataset', 'criterion', 'schedule', 'rounds', 'densities', 'seed', 'backend', 'package_version', 'layers']) expect(meta.has(key)).toBe(true);
+    expect(JSON.parse(meta.get('densities')!)).toEqual([1 - 0.95 / 4, 1 - 0.95 / 2, 1 - (3 * 0.95) / 4, 0.05].map((d, i) => (i === 3 ? d : expect.closeTo(d, 12))));
+    // Equal-count: each value 0..E−1 holds (1 − d)·N/E weights (±1 rounding), E holds d·N.
+    const c = t.getChild('rounds_survived')!.toArray() as Uint8Array;
+    const hist = new Array(5).fill(0);
+    for (const v of c) hist[v]++;
+    for (let v = 0; v < 4; v++) expect(Math.abs(hist[v] - (0.95 * n) / 4)).toBeLessThanOrEqual(1);
+    expect(hist[4]).toBe(Math.round(0.05 * n));
+    const score = t.getChild('score')!.toArray() as Float32Array;
+    for (let i = 0; i < n; i += 1013) expect(score[i]).toBe(Math.fround(c[i] / 4));
+    // theta is θ₀ of the dense network, in layer order.
+    const theta = t.getChild('theta')!.toArray() as Float32Array;
+    const theta0 = initParams(model, 0);
+    expect(Array.from(theta.subarray(0, 1000))).toEqual(Array.from(theta0.fc1.dataSync().subarray(0, 1000)));
+    const layer = t.getChild('layer')!;
+    expect(layer.get(0)).toBe('fc1');
+    expect(layer.get(n - 1)).toBe('fc3');
+    // The lottery ticket at the final density is exactly the last round's mask.
+    const lt = await runPrune(
+      { criterion: 'lottery', table: file, model: 'lenet300', width: 0.5, dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      { out: path.join(dir, 'lt'), backend },
+    );
+    const ltMasks = readMaskFile(path.join(lt.dir, 'masks.arrow'));
+    const last = readMaskFile(path.join(dir, 'round-03', 'masks.arrow'));
+    for (const p of model.prunable) expect(Array.from(ltMasks.get(p.name)!)).toEqual(Array.from(last.get(p.name)!));
+    // A finished run is skipped.
+    const again = await runIrp(config, { out: dir, backend });
+    expect(again.skipped).toBe(true);
+  });
+
+  it('a SIGKILL in the middle of a round, then resuming, gives a byte-identical table', async () => {
+    const root = tmp();
+    const preset = path.join(root, 'irp.json');
+    fs.writeFileSync(preset, JSON.stringify({ ...small, rounds: 2, epochsPerRound: 2 }));
+    const full = path.join(root, 'full');
+    const killed = path.join(root, 'killed');
+    expect(cli('irp', '--config', preset, '--out', full).status).toBe(0);
+    // Kill once round 1 has checkpointed its first of two epochs.
+    const child = spawn(process.execPath, [bin, 'irp', '--config', preset, '--out', killed], { stdio: 'ignore', env: { ...process.env, PIPELINE_QUIET: '1' } });
+    const marker = path.join(killed, 'round-01', 'train', 'checkpoint.safetensors');
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (fs.existsSync(marker)) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 20);
+      child.on('exit', () => {
+        clearInterval(timer);
+        reject(new Error('the run finished before it could be killed'));
+      });
+    });
+    await new Promise((r) => child.on('exit', r));
+    expect(fs.existsSync(path.join(killed, 'survival.arrow'))).toBe(false);
+    const resumed = cli('irp', '--config', preset, '--out', killed);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(killed, 'survival.arrow'))).toEqual(fs.readFileSync(path.join(full, 'survival.arrow')));
+  });
+
+  it('smoke: resnet18 (width 4) on synthetic 32×32 data, 2 rounds', async () => {
+    const backend = await initBackend('wasm');
+    const config = parseIrpConfig({ model: 'resnet18', width: 4, dataset: 'synthetic:32x32x3:10:200', rounds: 2, finalDensity: 0.2, epochsPerRound: 1, rewind: 'epoch:1', samplesPerClass: 2, train: { batchSize: 50 } }, 'test');
+    const r = await runIrp(config, { out: path.join(tmp(), 'run'), backend });
+    expect(r.rounds.map((x) => x.density)).toEqual([0.6, 0.2]);
+    const t = readArrowFile(path.join(r.dir, 'survival.arrow'));
+    expect(t.numRows).toBe(createModel('resnet18', { width: 4 }).prunable.reduce((s, p) => s + p.size, 0));
+    expect(fs.existsSync(path.join(r.dir, 'dense', 'rewind.safetensors'))).toBe(true);
+  });
+
+  for (const [name, extra, pattern] of [
+    ['rounds < 1', ['--rounds', '0'], /rounds must be ≥ 1/],
+    ['final density 1', ['--final-density', '1'], /final density must be in \(0, 1\)/],
+    ['final density 0', ['--final-density', '0'], /final density must be in \(0, 1\)/],
+    ['rewind epoch beyond training', ['--rewind', 'epoch:5'], /rewind epoch 5 is beyond the 1 training epochs/],
+  ] as const) {
+    it(`bad input: ${name} → one line, exit 2, nothing written`, () => {
+      const out = path.join(tmp(), 'out');
+      const r = cli('irp', '--model', 'lenet300', '--epochs-per-round', '1', ...extra, '--out', out);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+  }
+
+  it('bad input: a directory holding a different config’s run is refused and left as it was', () => {
+    const out = path.join(tmp(), 'out');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify({ model: 'vgg11' }));
+    const r = cli('irp', '--model', 'lenet300', '--epochs-per-round', '1', '--out', out);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/different configuration/);
+    expect(fs.readdirSync(out)).toEqual(['config.json']);
+  });
+});
