@@ -180,6 +180,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
     package_version: pkg.version,
     feature_bn_mode: config.featureBnMode,
     temperature: config.temperature,
+    samples_per_class: config.samplesPerClass,
     rewind: config.rewind,
   });
   const summary = { rounds, dense_test_accuracy: denseAccuracy };

@@ -10,7 +10,7 @@ import type { Features } from '../prune/features.ts';
  *   rounds_survived (uint8, 0..E), score (float32, rounds_survived / E),
  *   final_score (float32, the criterion's keep-score in the last round; lottery ties break on it).
  * Schema metadata: model, width, dataset, criterion, schedule, rounds, densities (per round), seed,
- * backend, package_version, feature_bn_mode, temperature, rewind, and `layers`: a JSON array of
+ * backend, package_version, feature_bn_mode, temperature, samples_per_class, rewind, and `layers`: a JSON array of
  * { name, kind, shape, fan_in, fan_out, kernel_size, depth } in forward order.
  */
 export function writeSurvivalTable(

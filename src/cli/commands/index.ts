@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.ts';
 import { registerData } from './data.ts';
+import { registerFitAutos } from './fit-autos.ts';
 import { registerIrp } from './irp.ts';
 import { registerPrune } from './prune.ts';
 import { registerTrain } from './train.ts';
@@ -8,4 +9,4 @@ import { registerTrain } from './train.ts';
 /** Each command module exports a function that adds its subcommand(s) to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench, registerData, registerTrain, registerPrune, registerIrp];
+export const commands: RegisterCommand[] = [registerBench, registerData, registerTrain, registerPrune, registerIrp, registerFitAutos];

@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { writeJsonAtomic } from '../io/atomic.ts';
+import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
+import { usage } from '../util/errors.ts';
+import type { FeatureName } from './features.ts';
+import type { ScorerSpec, ScorerWeights } from './scorer.ts';
+
+export const AUTOS_FORMAT = 'pipeline-autos-v1';
+
+/** autos.json: everything needed to compute the same inputs on a new network. */
+export interface AutosMeta {
+  format: string;
+  features: FeatureName[];
+  normalization: 'per-tensor-rms';
+  scorer: ScorerSpec;
+  /** How the training tables computed g and Hg; prune recomputes them the same way. */
+  feature_bn_mode: 'train' | 'eval';
+  temperature: number;
+  samples_per_class: number | null;
+  sources: string[];
+}
+
+export function saveAutos(dir: string, meta: AutosMeta, weights: ScorerWeights): void {
+  const t = new Map<string, SafeTensor>();
+  weights.forEach(({ w, b }, i) => {
+    t.set(`layer${i}.w`, { dtype: 'F32', shape: w.shape, data: w.dataSync() as Float32Array });
+    t.set(`layer${i}.b`, { dtype: 'F32', shape: b.shape, data: b.dataSync() as Float32Array });
+  });
+  saveSafetensors(path.join(dir, 'weights.safetensors'), t, { format: AUTOS_FORMAT });
+  writeJsonAtomic(path.join(dir, 'autos.json'), meta);
+}
+
+export function loadAutos(dir: string, requested?: FeatureName[]): { meta: AutosMeta; weights: ScorerWeights } {
+  const file = path.join(dir, 'autos.json');
+  if (!fs.existsSync(file)) usage(`${dir} holds no AutoS model (autos.json missing): run 'pipeline fit-autos' first`);
+  const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as AutosMeta;
+  if (meta.format !== AUTOS_FORMAT) usage(`${file} has format '${meta.format}', expected ${AUTOS_FORMAT}; refit with this version`);
+  if (requested && requested.join(',') !== meta.features.join(',')) {
+    usage(`AutoS model ${dir} was fitted on features ${meta.features.join(',')}, not ${requested.join(',')}; refit or drop --features`);
+  }
+  const { tensors } = loadSafetensors(path.join(dir, 'weights.safetensors'));
+  const weights = [...meta.scorer.hidden, 1].map((_, i) => {
+    const w = tensors[`layer${i}.w`];
+    const b = tensors[`layer${i}.b`];
+    if (!w || !b) usage(`${dir}/weights.safetensors lacks layer ${i}; the model directory is corrupt`);
+    return { w: tf.tensor2d(w.data as Float32Array, w.shape as [number, number]), b: tf.tensor1d(b.data as Float32Array) };
+  });
+  if (weights[0].w.shape[0] !== meta.features.length) usage(`${dir}: scorer input width ${weights[0].w.shape[0]} ≠ ${meta.features.length} features; the model directory is corrupt`);
+  return { meta, weights };
+}

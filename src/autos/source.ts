@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import { readArrowBatches } from '../io/arrow.ts';
+import { usage } from '../util/errors.ts';
+import type { LayerDescriptor, TensorColumns } from './features.ts';
+
+export interface SourceTensor extends TensorColumns {
+  source: string;
+  layer: LayerDescriptor;
+  /** Survival label in [0, 1] (rounds_survived / E). */
+  y: Float32Array;
+  rounds: Uint8Array;
+}
+
+export interface SourceTable {
+  path: string;
+  metadata: Map<string, string>;
+  tensors: SourceTensor[];
+}
+
+const REQUIRED = ['layer', 'theta', 'grad', 'rounds_survived', 'score'];
+
+/** Reads a survival table batch by batch, keeping only the columns AutoS needs. */
+export async function readSurvivalSource(path: string, needHg: boolean): Promise<SourceTable> {
+  if (!fs.existsSync(path)) usage(`survival table ${path} not found: run 'pipeline irp' first`);
+  const parts = new Map<string, { theta: Float32Array[]; grad: Float32Array[]; hg: Float32Array[]; y: Float32Array[]; rounds: Uint8Array[] }>();
+  let metadata: Map<string, string> | undefined;
+  let rows = 0;
+  for await (const batch of readArrowBatches(path)) {
+    if (!metadata) {
+      metadata = batch.schema.metadata;
+      const names = batch.schema.fields.map((f) => f.name);
+      const missing = [...REQUIRED, ...(needHg ? ['hg'] : [])].filter((c) => !names.includes(c));
+      if (missing.length) usage(`${path} lacks column(s) ${missing.join(', ')}; pass a survival table from 'pipeline irp'${needHg ? " or drop hg from --features" : ''}`);
+      if (!metadata.has('layers')) usage(`${path} has no 'layers' metadata; pass a survival table from 'pipeline irp'`);
+    }
+    rows += batch.numRows;
+    const layer = batch.getChild('layer')!;
+    const col = (n: string) => batch.getChild(n)!.toArray();
+    const theta = col('theta') as Float32Array;
+    const grad = col('grad') as Float32Array;
+    const hg = needHg ? (col('hg') as Float32Array) : undefined;
+    const y = col('score') as Float32Array;
+    const rounds = col('rounds_survived') as Uint8Array;
+    let start = 0;
+    while (start < batch.numRows) {
+      const name = String(layer.get(start));
+      let end = start + 1;
+      while (end < batch.numRows && layer.get(end) === name) end++;
+      const p = parts.get(name) ?? { theta: [], grad: [], hg: [], y: [], rounds: [] };
+      p.theta.push(theta.slice(start, end));
+      p.grad.push(grad.slice(start, end));
+      if (hg) p.hg.push(hg.slice(start, end));
+      p.y.push(y.slice(start, end));
+      p.rounds.push(rounds.slice(start, end));
+      parts.set(name, p);
+      start = end;
+    }
+  }
+  if (!metadata || rows === 0) usage(`${path} holds no rows; pass a non-empty survival table`);
+  const descriptors = JSON.parse(metadata.get('layers')!) as LayerDescriptor[];
+  const concat = <T extends Float32Array | Uint8Array>(xs: T[], make: (n: number) => T): T => {
+    const out = make(xs.reduce((n, x) => n + x.length, 0));
+    let o = 0;
+    for (const x of xs) {
+      out.set(x, o);
+      o += x.length;
+    }
+    return out;
+  };
+  const tensors = descriptors
+    .filter((d) => parts.has(d.name))
+    .map((d) => {
+      const p = parts.get(d.name)!;
+      return {
+        source: path,
+        layer: d,
+        theta: concat(p.theta, (n) => new Float32Array(n)),
+        grad: concat(p.grad, (n) => new Float32Array(n)),
+        hg: needHg ? concat(p.hg, (n) => new Float32Array(n)) : undefined,
+        y: concat(p.y, (n) => new Float32Array(n)),
+        rounds: concat(p.rounds, (n) => new Uint8Array(n)),
+      };
+    });
+  return { path, metadata, tensors };
+}
