@@ -19,6 +19,9 @@ export interface PruneRequest {
   seed: number;
   temperature: number;
   table?: string;
+  autos?: string;
+  /** Per-tensor kept counts for a round's density, given that round's scores (layer allocation). */
+  allocate?: (scores: Scores, density: number) => Map<string, number>;
   onRound?: (round: number, rounds: number) => void;
 }
 
@@ -48,9 +51,12 @@ export function prune(req: PruneRequest): PruneResult {
       round: r,
       temperature: req.temperature,
       table: req.table,
+      autos: req.autos,
     });
+    const density = roundDensity(req.density, r, rounds);
     masks = selectMasks(req.model, last.scores, {
-      density: roundDensity(req.density, r, rounds),
+      density,
+      counts: req.allocate?.(last.scores, density),
       scope: req.scope,
       minLayerDensity: req.minLayerDensity,
       alive: masks,

@@ -8,7 +8,7 @@ import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
-import { createModel, initParams, type Model } from '../models/index.ts';
+import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
 import { usage } from '../util/errors.ts';
@@ -16,7 +16,10 @@ import { getCriterion } from './criteria/index.ts';
 import { type BnMode, gradientNorm, type ScoringBatches } from './features.ts';
 import { writeMaskFile } from './mask-file.ts';
 import { maskDensity } from './masks.ts';
-import { initFeatures, prune } from './prune.ts';
+import { countsFromShares, checkAllocation, erkCounts } from './allocation.ts';
+import { CRITERIA } from './criteria/index.ts';
+import { initFeatures, prune, type PruneRequest } from './prune.ts';
+import { loadAutos } from '../autos/model-file.ts';
 import { writeScoreTable } from './score-table.ts';
 import type { Scope } from './select.ts';
 
@@ -43,6 +46,10 @@ export interface PruneConfig {
   dumpScores: boolean;
   /** Survival table for the lottery criterion. */
   table?: string;
+  /** Fitted AutoS model directory for the autos criterion. */
+  autos?: string;
+  /** Layer allocation: global | layer | erk | learned (autos) | <criterion> (its per-layer counts). Default global. */
+  allocation?: string;
   /** Train the pruned network afterwards with this trainer config. */
   train?: TrainConfig;
 }
@@ -63,6 +70,7 @@ export interface PruneReport {
   target_density: number;
   sparsity: number;
   scope: Scope;
+  allocation: string;
   iterations: number;
   bn_mode: BnMode;
   samples_per_class: number | null;
@@ -89,6 +97,17 @@ export function preparePrune(config: PruneConfig): Prepared {
     usage(`--min-layer-density ${config.minLayerDensity} is outside [0, 1]`);
   }
   if (criterion.name === 'lottery' && !config.table) usage("criterion 'lottery' needs --table <survival.arrow> from 'pipeline irp'");
+  let bnDefault = criterion.defaultBnMode;
+  if (criterion.name === 'autos') {
+    if (!config.autos) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
+    bnDefault = loadAutos(config.autos).meta.feature_bn_mode;
+  }
+  const allocation = config.allocation ?? 'global';
+  checkAllocation(allocation, Object.keys(CRITERIA));
+  if (allocation === 'learned' && criterion.name !== 'autos') usage("--allocation learned needs --criterion autos (it allocates by AutoS's predicted survival)");
+  if (allocation !== 'global' && allocation !== 'layer' && (config.iterations ?? criterion.defaultIterations) > 1) {
+    usage(`--allocation ${allocation} works with single-round pruning; drop --iterations or use --allocation global`);
+  }
   if (config.table && !fs.existsSync(config.table)) usage(`survival table ${config.table} not found: run 'pipeline irp' first`);
   let dataset: Dataset | undefined;
   if (config.dataset === 'none') {
@@ -107,7 +126,39 @@ export function preparePrune(config: PruneConfig): Prepared {
     const chunk = config.chunkSize ?? sample.n;
     data = { n: sample.n, chunks: () => sampleChunks(dataset, sample, chunk) };
   }
-  return { model, dataset, data, bnMode: config.bnMode ?? criterion.defaultBnMode };
+  return { model, dataset, data, bnMode: config.bnMode ?? bnDefault };
+}
+
+/** The per-round layer-allocation hook for prune(), or undefined for plain global/layer scope. */
+function allocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): PruneRequest['allocate'] {
+  const { model } = prepared;
+  const allocation = config.allocation ?? 'global';
+  if (allocation === 'global' || allocation === 'layer') return undefined;
+  if (allocation === 'erk') return (_scores, density) => erkCounts(model, density);
+  if (allocation === 'learned') {
+    return (scores, density) =>
+      countsFromShares(model, density, (i) => {
+        const s = scores.get(model.prunable[i].name)!;
+        let sum = 0;
+        for (let j = 0; j < s.length; j++) sum += Math.max(0, s[j]);
+        return sum; // size × mean predicted survival
+      });
+  }
+  const other = getCriterion(allocation);
+  return (_scores, density) => {
+    const { masks } = prune({
+      criterion: other,
+      model,
+      params: theta0,
+      data: prepared.data,
+      density,
+      scope: 'global',
+      bnMode: config.bnMode ?? other.defaultBnMode,
+      seed: config.seed,
+      temperature: config.temperature,
+    });
+    return new Map([...masks].map(([n, bits]) => [n, bits.reduce((a, b) => a + b, 0)]));
+  };
 }
 
 export interface PruneRunResult {
@@ -119,7 +170,8 @@ export interface PruneRunResult {
 /** `pipeline prune`: masks.arrow, report.json, (scores.arrow), (train/), manifest.json in a hashed directory. */
 export async function runPrune(config: PruneConfig, opts: { out?: string; force?: boolean; backend: BackendInfo; plot?: (dir: string, report: PruneReport) => Promise<void> }): Promise<PruneRunResult> {
   const started = new Date();
-  const { model, dataset, data, bnMode } = preparePrune(config);
+  const prepared = preparePrune(config);
+  const { model, dataset, data, bnMode } = prepared;
   const identity = { ...config, bnMode, backend: opts.backend.name };
   const dir = opts.out ?? runDir('runs', `prune-${config.criterion}`, identity);
   if (isFinished(dir) && !opts.force) {
@@ -134,13 +186,15 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     params: theta0,
     data,
     density: config.density,
-    scope: config.scope,
+    scope: config.allocation === 'layer' ? 'layer' : config.scope,
+    allocate: allocator(config, prepared, theta0),
     minLayerDensity: config.minLayerDensity,
     iterations: config.iterations,
     bnMode,
     seed: config.seed,
     temperature: config.temperature,
     table: config.table,
+    autos: config.autos,
   });
   const scoreSeconds = (performance.now() - t0) / 1000;
   const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, theta0, data!, bnMode, config.temperature)) : undefined;
@@ -161,7 +215,8 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     density,
     target_density: config.density,
     sparsity: 1 - density,
-    scope: config.scope,
+    scope: config.allocation === 'layer' ? 'layer' : config.scope,
+    allocation: config.allocation ?? 'global',
     iterations: result.rounds,
     bn_mode: bnMode,
     samples_per_class: data ? config.samplesPerClass : null,

@@ -17,6 +17,8 @@ export interface SelectOptions {
   alive?: Masks;
   /** Named in error messages. */
   criterion?: string;
+  /** Kept count per tensor (a layer allocation); overrides scope and the density's global ranking. */
+  counts?: Map<string, number>;
 }
 
 /** NaN/±Inf scores are a bug or an overflow upstream: refuse them, naming the tensor. */
@@ -80,6 +82,10 @@ export function selectMasks(model: Model, scores: Scores, opts: SelectOptions): 
     return { name: p.name, scores: s, open: alive ? Uint8Array.from(alive) : new Uint8Array(p.size).fill(1) };
   });
   const total = model.prunable.reduce((n, p) => n + p.size, 0);
+  if (opts.counts) {
+    cands.forEach((c) => keepTop([c], opts.counts!.get(c.name) ?? 0, keep));
+    return keep;
+  }
   if (scope === 'layer') {
     cands.forEach((c, i) => keepTop([c], Math.round(density * model.prunable[i].size), keep));
     return keep;

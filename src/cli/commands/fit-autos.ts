@@ -57,7 +57,7 @@ export function registerFitAutos(program: Command): void {
     .option('--hidden <widths>', 'MLP hidden widths', '64,64')
     .option('--activation <a>', 'relu | tanh', 'relu')
     .option('--loss <l>', 'mse (reference) | rank (pairwise logistic)', 'mse')
-    .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 0.001)
+    .option('--lr <x>', 'Adam learning rate (reference: 0.01)', positiveNumber('--lr'), 0.01)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 1024)
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'), 10)
     .option('--seed <n>', 'seed', (v: string) => Number(v), 0)

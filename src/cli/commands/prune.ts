@@ -25,6 +25,8 @@ interface PruneFlags {
   chunkSize?: number;
   dumpScores?: boolean;
   table?: string;
+  autos?: string;
+  allocation?: string;
   train?: boolean;
   config?: string;
   out?: string;
@@ -72,6 +74,8 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     chunkSize: f.chunkSize,
     dumpScores: Boolean(f.dumpScores),
     table: f.table,
+    autos: f.autos,
+    allocation: f.allocation,
     train: f.train
       ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
       : undefined,
@@ -99,6 +103,8 @@ export function registerPrune(program: Command): void {
     .option('--temperature <T>', "GraSP's logit temperature", positiveNumber('--temperature'), 200)
     .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))
     .option('--table <file>', "survival.arrow from 'pipeline irp' (criterion lottery)")
+    .option('--autos <dir>', "fitted AutoS model directory from 'pipeline fit-autos' (criterion autos)")
+    .option('--allocation <a>', 'layer allocation: global | layer | erk | learned (autos) | <criterion>: its per-layer counts, ranking inside each layer by this criterion', 'global')
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
     .option('--train', 'train the pruned network and report test accuracy')
     .option('--config <file>', 'trainer preset for --train (default pipelines/train-<model>-<dataset>.json)')

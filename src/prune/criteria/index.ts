@@ -1,4 +1,5 @@
 import { usage } from '../../util/errors.ts';
+import { autos } from './autos.ts';
 import { grasp, graspAbs } from './grasp.ts';
 import { lottery } from './lottery.ts';
 import { magnitude } from './magnitude.ts';
@@ -8,7 +9,7 @@ import { synflow } from './synflow.ts';
 import type { Criterion } from './types.ts';
 
 export const CRITERIA: Record<string, Criterion> = Object.fromEntries(
-  [random, magnitude, snip, grasp, graspAbs, synflow, lottery].map((c) => [c.name, c]),
+  [random, magnitude, snip, grasp, graspAbs, synflow, lottery, autos].map((c) => [c.name, c]),
 );
 
 export function getCriterion(name: string): Criterion {

@@ -19,6 +19,8 @@ export interface ScoringInput {
   temperature: number;
   /** Survival table (lottery). */
   table?: string;
+  /** Fitted AutoS model directory (autos). */
+  autos?: string;
 }
 
 export interface ScoreOutput {

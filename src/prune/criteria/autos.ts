@@ -1,0 +1,33 @@
+import { featureMatrix, type LayerDescriptor } from '../../autos/features.ts';
+import { loadAutos } from '../../autos/model-file.ts';
+import { scoreRows } from '../../autos/scorer.ts';
+import * as tf from '@tensorflow/tfjs';
+import { usage } from '../../util/errors.ts';
+import { computeFeatures } from '../features.ts';
+import type { Criterion } from './types.ts';
+
+/**
+ * AutoS: the fitted scorer applied to the same per-tensor-normalized features at θ₀ (g and Hg with the
+ * BN mode and temperature its training tables used), one prediction per weight.
+ */
+export const autos: Criterion = {
+  name: 'autos',
+  description: 'learned survival predictor (pipeline fit-autos) on θ₀, g, Hg and layer descriptors',
+  needsData: true,
+  defaultBnMode: 'eval',
+  defaultIterations: 1,
+  score: ({ model, params, data, masks, autos: dir }) => {
+    if (!dir) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
+    const { meta, weights } = loadAutos(dir);
+    const withHg = meta.features.some((f) => f === 'hg' || f === 'theta_hg');
+    const features = computeFeatures(model, params, data!, { bnMode: meta.feature_bn_mode, temperature: meta.temperature, withHg, masks });
+    const scores = new Map<string, Float32Array>();
+    for (const p of model.prunable) {
+      const layer: LayerDescriptor = { name: p.name, kind: p.kind, shape: p.shape, fan_in: p.fanIn, fan_out: p.fanOut, kernel_size: p.kernelSize, depth: p.depth };
+      const x = featureMatrix({ theta: features.theta.get(p.name)!, grad: features.grad.get(p.name)!, hg: features.hg?.get(p.name) }, layer, meta.features);
+      scores.set(p.name, scoreRows(meta.scorer, weights, x));
+    }
+    tf.dispose(weights.flatMap(({ w, b }) => [w, b]));
+    return { scores, features: features.hg ? features : undefined };
+  },
+};
