@@ -5,6 +5,7 @@ import path from 'node:path';
 import { usage } from '../util/errors.ts';
 import { registerComposedConvBackprop } from './kernels/conv-backprop.ts';
 import { registerHostMaxPoolGrad } from './kernels/max-pool-grad.ts';
+import { registerHostBatchNorm } from './kernels/batch-norm.ts';
 import { registerSecondOrderGradients } from './gradients/index.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -87,6 +88,7 @@ async function activateWasm(): Promise<void> {
   if (!(await tf.setBackend('wasm'))) usage('the wasm backend failed to initialize: check that @tensorflow/tfjs-backend-wasm is installed (npm ci)');
   registerComposedConvBackprop('wasm');
   registerHostMaxPoolGrad('wasm');
+  registerHostBatchNorm('wasm');
 }
 
 /**
@@ -101,7 +103,10 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
   registerSecondOrderGradients();
   if (name === 'tensorflow' || name === 'tensorflow-gpu') await activateNative(name);
   else if (name === 'wasm') await activateWasm();
-  else await tf.setBackend('cpu');
+  else {
+    await tf.setBackend('cpu');
+    registerHostBatchNorm('cpu');
+  }
   await tf.ready();
   active = {
     requested,

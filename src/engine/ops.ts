@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedBatchNormActive, fusedBatchNormEval, fusedBatchNormTrain } from './kernels/batch-norm.ts';
 
 /**
  * Network building blocks written only from primitives whose gradients are themselves
@@ -28,6 +29,10 @@ export const BN_EPS = 1e-5;
 /**
  * Batch norm over all axes but the last. Training mode normalizes with the batch's own (biased)
  * statistics and returns them for the running-average update; eval mode uses the running ones.
+ *
+ * On wasm and cpu this runs the fused host kernels of kernels/batch-norm.ts (one or two passes per
+ * tensor each way; gradients of every order registered in gradients/batch-norm.ts). Elsewhere
+ * (tensorflow backends), or with PIPELINE_BN_FUSED=0, it is composed from primitives.
  */
 export function batchNorm(
   x: tf.Tensor,
@@ -36,12 +41,17 @@ export function batchNorm(
   running: BatchStats,
   training: boolean,
 ): { y: tf.Tensor; batch?: BatchStats } {
+  const count = x.size / x.shape[x.rank - 1];
+  if (fusedBatchNormActive()) {
+    if (!training) return { y: fusedBatchNormEval(x, gamma, beta, running.mean, running.variance, BN_EPS) };
+    const [y, mean, variance] = fusedBatchNormTrain(x, gamma, beta, BN_EPS);
+    return { y, batch: { mean, variance: tf.mul(variance, count / Math.max(1, count - 1)) as tf.Tensor1D } };
+  }
   if (!training) {
     const scale = tf.div(gamma, tf.sqrt(tf.add(running.variance, BN_EPS)));
     return { y: tf.add(tf.mul(tf.sub(x, running.mean), scale), beta) };
   }
   const axes = x.shape.slice(0, -1).map((_, i) => i);
-  const count = x.size / x.shape[x.rank - 1];
   const mean = tf.mean(x, axes, true);
   const centered = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centered), axes, true);

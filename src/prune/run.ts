@@ -20,6 +20,7 @@ import { countsFromShares, checkAllocation, erkCounts } from './allocation.ts';
 import { CRITERIA } from './criteria/index.ts';
 import { initFeatures, prune, type PruneRequest } from './prune.ts';
 import { loadAutos } from '../autos/model-file.ts';
+import type { FeatureName } from '../autos/features.ts';
 import { writeScoreTable } from './score-table.ts';
 import type { Scope } from './select.ts';
 
@@ -48,6 +49,8 @@ export interface PruneConfig {
   table?: string;
   /** Fitted AutoS model directory for the autos criterion. */
   autos?: string;
+  /** Feature list the caller expects the AutoS model to use (checked against the model's spec). */
+  autosFeatures?: FeatureName[];
   /** Layer allocation: global | layer | erk | learned (autos) | <criterion> (its per-layer counts). Default global. */
   allocation?: string;
   /** Train the pruned network afterwards with this trainer config. */
@@ -100,7 +103,7 @@ export function preparePrune(config: PruneConfig): Prepared {
   let bnDefault = criterion.defaultBnMode;
   if (criterion.name === 'autos') {
     if (!config.autos) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
-    bnDefault = loadAutos(config.autos).meta.feature_bn_mode;
+    bnDefault = loadAutos(config.autos, config.autosFeatures).meta.feature_bn_mode;
   }
   const allocation = config.allocation ?? 'global';
   checkAllocation(allocation, Object.keys(CRITERIA));

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseFeatureList } from '../../autos/features.ts';
 import { CRITERIA } from '../../prune/criteria/index.ts';
 import { type PruneConfig, runPrune } from '../../prune/run.ts';
 import { usage } from '../../util/errors.ts';
@@ -26,6 +27,7 @@ interface PruneFlags {
   dumpScores?: boolean;
   table?: string;
   autos?: string;
+  features?: string;
   allocation?: string;
   train?: boolean;
   config?: string;
@@ -75,6 +77,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     dumpScores: Boolean(f.dumpScores),
     table: f.table,
     autos: f.autos,
+    autosFeatures: f.features ? parseFeatureList(f.features) : undefined,
     allocation: f.allocation,
     train: f.train
       ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
@@ -104,6 +107,7 @@ export function registerPrune(program: Command): void {
     .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))
     .option('--table <file>', "survival.arrow from 'pipeline irp' (criterion lottery)")
     .option('--autos <dir>', "fitted AutoS model directory from 'pipeline fit-autos' (criterion autos)")
+    .option('--features <list>', 'AutoS features the model must have been fitted on (checked)')
     .option('--allocation <a>', 'layer allocation: global | layer | erk | learned (autos) | <criterion>: its per-layer counts, ranking inside each layer by this criterion', 'global')
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
     .option('--train', 'train the pruned network and report test accuracy')

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchNormGradients } from './batch-norm.ts';
 import { comparisonGradients } from './comparison.ts';
 import { convGradients } from './conv.ts';
 import { poolGradients } from './pool.ts';
@@ -16,7 +17,7 @@ let registered = false;
 export function registerSecondOrderGradients(): void {
   if (registered) return;
   registered = true;
-  const configs = [...convGradients, ...poolGradients, ...comparisonGradients, ...recomputedGradients, stridedSliceGradient];
+  const configs = [...convGradients, ...poolGradients, ...comparisonGradients, ...recomputedGradients, stridedSliceGradient, ...batchNormGradients];
   const quiet = tf.env().getBool('DEBUG');
   for (const config of configs) {
     if (quiet) tf.env().set('DEBUG', false);

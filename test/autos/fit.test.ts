@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_FEATURES, featureMatrix } from '../../src/autos/features.ts';
+import { fitAutos, type FitConfig } from '../../src/autos/fit.ts';
+import { precisionAtDensity, spearman } from '../../src/autos/metrics.ts';
+import { initBackend } from '../../src/engine/backend.ts';
+import { parseIrpConfig } from '../../src/irp/config.ts';
+import { runIrp } from '../../src/irp/run.ts';
+import { runPrune } from '../../src/prune/run.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-autos-'));
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+
+const fitDefaults: Omit<FitConfig, 'tables'> = {
+  features: DEFAULT_FEATURES,
+  hidden: [64, 64],
+  activation: 'relu',
+  loss: 'mse',
+  lr: 0.01,
+  batchSize: 1024,
+  epochs: 10,
+  seed: 1,
+  maxRowsPerTensor: 200_000,
+  control: true,
+};
+
+describe('ranking metrics', () => {
+  it('spearman is 1 for a monotone map, −1 reversed, and averages ties', () => {
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1, 12);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
+    expect(spearman([1, 1, 2, 2], [1, 1, 2, 2])).toBeCloseTo(1, 12);
+  });
+  it('precision@density counts predicted top-k that reach the k-th survival level', () => {
+    // truth: 10 weights, top-2 by survival are indices 8 and 9.
+    const truth = [0, 0, 1, 1, 2, 2, 3, 3, 4, 5];
+    expect(precisionAtDensity([0, 0, 0, 0, 0, 0, 0, 0, 9, 8], truth, 0.2)).toBe(1);
+    expect(precisionAtDensity([9, 8, 0, 0, 0, 0, 0, 0, 0, 0], truth, 0.2)).toBe(0);
+    expect(precisionAtDensity([9, 0, 0, 0, 0, 0, 0, 0, 0, 8], truth, 0.2)).toBe(0.5);
+  });
+  it('features are normalized per tensor: scaling a tensor leaves its features unchanged', () => {
+    const layer = { name: 'l', kind: 'dense' as const, shape: [2, 2], fan_in: 2, fan_out: 2, kernel_size: 1, depth: 0.5 };
+    const cols = { theta: Float32Array.from([1, -2, 3, 4]), grad: Float32Array.from([0.1, 0.2, -0.3, 0.4]), hg: Float32Array.from([1, 1, 2, -2]) };
+    const scaled = { theta: cols.theta.map((v) => v * 8), grad: cols.grad.map((v) => v * 0.5), hg: cols.hg.map((v) => v * 4) };
+    expect(Array.from(featureMatrix(scaled, layer, DEFAULT_FEATURES))).toEqual(Array.from(featureMatrix(cols, layer, DEFAULT_FEATURES)).map((v) => expect.closeTo(v, 6)));
+  });
+});
+
+describe('fit-autos on the CPU IRP preset', () => {
+  it('beats |θ| and a shuffled-label control on the held-out tensor at the table’s final density, and prunes another architecture', async () => {
+    const backend = await initBackend('wasm');
+    const root = tmp();
+    const preset = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../pipelines/irp-lenet300-mnist.json'), 'utf8'));
+    const irp = await runIrp(parseIrpConfig(preset, 'preset'), { out: path.join(root, 'irp'), backend });
+    const table = path.join(irp.dir, 'survival.arrow');
+    const m = await fitAutos({ ...fitDefaults, tables: [table] }, path.join(root, 'autos'));
+    expect(m.validation_tensors).toEqual(['survival.arrow:fc2']);
+    const final = String(preset.finalDensity);
+    expect(m.autos.precision[final]).toBeGreaterThan(m.magnitude.precision[final]);
+    expect(m.autos.precision[final]).toBeGreaterThan(m.shuffled_control!.precision[final]);
+    expect(m.autos.spearman).toBeGreaterThan(m.shuffled_control!.spearman);
+    expect(fs.existsSync(path.join(root, 'autos', 'metrics.json'))).toBe(true);
+    // Transfer to a conv net with a per-layer allocation taken from grasp.
+    const { report } = await runPrune(
+      { criterion: 'autos', autos: path.join(root, 'autos'), allocation: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      { out: path.join(root, 'prune'), backend },
+    );
+    const grasp = await runPrune(
+      { criterion: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      { out: path.join(root, 'grasp'), backend },
+    );
+    expect(report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
+    // Bad input: a model dir fitted on other features than requested.
+    const r = cli('prune', '--criterion', 'autos', '--autos', path.join(root, 'autos'), '--features', 'theta,grad', '--model', 'lenet5', '--density', '0.1', '--out', path.join(root, 'x'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/was fitted on features theta,grad,hg,.* not theta,grad/);
+    expect(fs.existsSync(path.join(root, 'x'))).toBe(false);
+    const fit2 = cli('fit-autos', '--table', table, '--features', 'theta,grad,nonsense', '--out', path.join(root, 'bad'));
+    expect(fit2.status).toBe(2);
+    expect(fit2.stderr).toMatch(/unknown AutoS feature 'nonsense'/);
+  }, 300_000);
+});
+
+describe('fit-autos bad input', () => {
+  it('an empty or foreign Arrow file, and a table without a needed column, are one-line errors', async () => {
+    const root = tmp();
+    const empty = path.join(root, 'empty.arrow');
+    fs.writeFileSync(empty, '');
+    let r = cli('fit-autos', '--table', empty, '--out', path.join(root, 'o'));
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const { writeMaskFile } = await import('../../src/prune/mask-file.ts');
+    const foreign = path.join(root, 'masks.arrow');
+    writeMaskFile(foreign, new Map([['fc', new Uint8Array(4)]]), new Map([['fc', [2, 2]]]));
+    r = cli('fit-autos', '--table', foreign, '--out', path.join(root, 'o'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/lacks column\(s\) theta, grad, rounds_survived, score/);
+    expect(fs.existsSync(path.join(root, 'o'))).toBe(false);
+  });
+});
