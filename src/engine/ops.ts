@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedBatchNormActive, fusedBatchNormEval, fusedBatchNormTrain } from './kernels/batch-norm.ts';
 
 /**
- * Network building blocks written only from primitives whose gradients are themselves
- * differentiable (after registerSecondOrderGradients), so every forward pass supports exact
- * Hessian-vector products. No fused ops, no customGrad ops (tf.losses, tf.batchNorm).
+ * Network building blocks whose gradients are themselves differentiable (after
+ * registerSecondOrderGradients), so every forward pass supports exact Hessian-vector products:
+ * primitives, plus our own fused batch-norm kernels whose registered gradients are closed forms
+ * built from differentiable ops. No tfjs fused ops, no customGrad ops (tf.losses, tf.batchNorm).
  */
 
 export type Padding = 'same' | 'valid' | number;

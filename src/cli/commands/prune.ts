@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseFeatureList } from '../../autos/features.ts';
 import { CRITERIA } from '../../prune/criteria/index.ts';
+import { writeLayerDensityPlot } from '../../report/prune-plot.ts';
 import { type PruneConfig, runPrune } from '../../prune/run.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
@@ -117,7 +118,7 @@ export function registerPrune(program: Command): void {
   addTrainerFlags(cmd).action(async (flags: PruneFlags, c: Command) => {
     const config = pruneConfigFrom(flags);
     const backend = await backendFrom(c);
-    const r = await runPrune(config, { out: flags.out, force: flags.force, backend });
+    const r = await runPrune(config, { out: flags.out, force: flags.force, backend, plot: writeLayerDensityPlot });
     const rep = r.report;
     process.stdout.write(
       `${r.skipped ? 'already finished' : 'finished'}: ${r.dir}  ${rep.criterion} density ${(100 * rep.density).toFixed(3)}%` +

@@ -22,7 +22,8 @@ export class KernelComposer {
    */
   alloc(shape: number[]): tf.TensorInfo {
     const be = this.backend as HeapBackend;
-    const info = be.makeOutput ? be.makeOutput(shape, 'float32') : { dataId: be.write(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, 'float32'), shape, dtype: 'float32' as const };
+    // Only wasm's makeOutput has this signature (cpu's takes values first and returns a Tensor).
+    const info = be.typedArrayFromHeap && be.makeOutput ? be.makeOutput(shape, 'float32') : { dataId: be.write(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, 'float32'), shape, dtype: 'float32' as const };
     this.temps.push(info);
     return info;
   }
@@ -38,7 +39,7 @@ export class KernelComposer {
     const be = this.backend as tf.KernelBackend & {
       makeOutput?(shape: number[], dtype: tf.DataType, offset?: number, values?: Float32Array): tf.TensorInfo;
     };
-    const info = be.makeOutput
+    const info = be.typedArrayFromHeap && be.makeOutput
       ? be.makeOutput(shape, 'float32', undefined, values)
       : { dataId: be.write(values, shape, 'float32'), shape, dtype: 'float32' as const };
     this.temps.push(info);

@@ -1,0 +1,155 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_FEATURES, parseFeatureList } from '../autos/features.ts';
+import { fitAutos } from '../autos/fit.ts';
+import type { BackendInfo } from '../engine/backend.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { writeManifest } from '../io/manifest.ts';
+import { runIrp } from '../irp/run.ts';
+import { createModel } from '../models/index.ts';
+import { checkAllocation } from '../prune/allocation.ts';
+import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
+import { runPrune } from '../prune/run.ts';
+import { accuracyVsSparsityPlot, writeSvg } from '../report/plots.ts';
+import { writeLayerDensityPlot } from '../report/prune-plot.ts';
+import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../train/config.ts';
+import type { MainJobConfig } from './config.ts';
+
+export interface ResultRow {
+  criterion: string;
+  sparsity: number;
+  seed: number;
+  density: number;
+  test_accuracy: number;
+  test_loss: number;
+  grad_norm_ratio: number | null;
+  seconds: number;
+}
+
+/** 'autos@grasp' → criterion autos with the grasp allocation; plain names use global allocation. */
+export function splitCriterion(entry: string): { criterion: string; allocation: string } {
+  const [criterion, allocation = 'global'] = entry.split('@');
+  return { criterion, allocation };
+}
+
+export function validateMainJob(config: MainJobConfig): void {
+  createModel(config.irp.model, { width: config.irp.width });
+  createModel(config.prune.model, { width: config.prune.width });
+  for (const entry of config.prune.criteria) {
+    const { criterion, allocation } = splitCriterion(entry);
+    getCriterion(criterion);
+    checkAllocation(allocation, Object.keys(CRITERIA));
+  }
+  if (config.autos.features) parseFeatureList(config.autos.features.join(','));
+}
+
+function meanStd(xs: number[]): { mean: number; std: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std };
+}
+
+export function resultTables(rows: ResultRow[], criteria: string[], sparsities: number[]): { csv: string; markdown: string } {
+  const csv = ['criterion,sparsity,seed,density,test_accuracy,test_loss,grad_norm_ratio,seconds']
+    .concat(rows.map((r) => [r.criterion, r.sparsity, r.seed, r.density, r.test_accuracy, r.test_loss, r.grad_norm_ratio ?? '', r.seconds.toFixed(2)].join(',')))
+    .join('\n');
+  const head = `| criterion | ${sparsities.map((s) => `${(100 * s).toFixed(1)}% sparse`).join(' | ')} |`;
+  const rule = `|---|${sparsities.map(() => '---').join('|')}|`;
+  const lines = criteria.map((c) => {
+    const cells = sparsities.map((s) => {
+      const accs = rows.filter((r) => r.criterion === c && r.sparsity === s).map((r) => 100 * r.test_accuracy);
+      if (!accs.length) return '–';
+      const { mean, std } = meanStd(accs);
+      return accs.length > 1 ? `${mean.toFixed(2)} ± ${std.toFixed(2)}` : mean.toFixed(2);
+    });
+    return `| ${c} | ${cells.join(' | ')} |`;
+  });
+  return { csv: csv + '\n', markdown: ['Test accuracy (%), mean ± std over seeds', '', head, rule, ...lines].join('\n') + '\n' };
+}
+
+/** The main job: every stage in its own directory under `out`, finished stages skipped. */
+export async function runMainJob(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void): Promise<ResultRow[]> {
+  const started = new Date();
+  validateMainJob(config);
+  fs.mkdirSync(out, { recursive: true });
+  log(`stage 1/3: iterative rewind pruning of ${config.irp.model} on ${config.irp.dataset}`);
+  const irp = await runIrp(config.irp, { out: path.join(out, 'irp'), backend });
+  log(`  final density ${(100 * irp.rounds.at(-1)!.density).toFixed(2)}%: test accuracy ${(100 * irp.rounds.at(-1)!.test_accuracy).toFixed(2)}% (dense ${(100 * irp.dense_test_accuracy).toFixed(2)}%)`);
+
+  const autosDir = path.join(out, 'autos');
+  log('stage 2/3: fitting AutoS on the survival table');
+  if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
+    const m = await fitAutos(
+      {
+        tables: [path.join(irp.dir, 'survival.arrow')],
+        features: config.autos.features ? parseFeatureList(config.autos.features.join(',')) : DEFAULT_FEATURES,
+        hidden: config.autos.hidden,
+        activation: 'relu',
+        loss: config.autos.loss,
+        lr: config.autos.lr,
+        batchSize: 1024,
+        epochs: config.autos.epochs,
+        seed: config.autos.seed,
+        maxRowsPerTensor: 200_000,
+        control: false,
+      },
+      autosDir,
+    );
+    log(`  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})`);
+  }
+
+  const p = config.prune;
+  const preset = defaultTrainPreset(p.model, p.dataset);
+  const rows: ResultRow[] = [];
+  const jobs = p.criteria.flatMap((c) => p.sparsities.flatMap((s) => p.seeds.map((seed) => ({ entry: c, sparsity: s, seed }))));
+  log(`stage 3/3: pruning ${p.model} on ${p.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds), each trained`);
+  for (const [i, job] of jobs.entries()) {
+    const { criterion, allocation } = splitCriterion(job.entry);
+    const train = parseTrainConfig(mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: p.model, width: p.width, dataset: p.dataset, seed: job.seed }), 'main job');
+    const dir = path.join(out, 'prune', `${job.entry.replace('@', '-')}_s${job.sparsity}_seed${job.seed}`);
+    const r = await runPrune(
+      {
+        criterion,
+        allocation,
+        autos: criterion === 'autos' ? autosDir : undefined,
+        table: criterion === 'lottery' ? path.join(irp.dir, 'survival.arrow') : undefined,
+        model: p.model,
+        width: p.width,
+        dataset: p.dataset,
+        density: 1 - job.sparsity,
+        scope: 'global',
+        samplesPerClass: p.samplesPerClass,
+        seed: job.seed,
+        temperature: 200,
+        dumpScores: false,
+        train,
+      },
+      { out: dir, backend, plot: writeLayerDensityPlot },
+    );
+    const rep = r.report;
+    rows.push({
+      criterion: job.entry,
+      sparsity: job.sparsity,
+      seed: job.seed,
+      density: rep.density,
+      test_accuracy: rep.test_accuracy!,
+      test_loss: rep.test_loss!,
+      grad_norm_ratio: rep.grad_norm_ratio,
+      seconds: rep.seconds.score + (rep.seconds.train ?? 0),
+    });
+    log(`  [${i + 1}/${jobs.length}] ${job.entry} at ${(100 * job.sparsity).toFixed(1)}% sparsity, seed ${job.seed}: ${(100 * rep.test_accuracy!).toFixed(2)}%${r.skipped ? ' (done before)' : ''}`);
+  }
+  const { csv, markdown } = resultTables(rows, p.criteria, p.sparsities);
+  writeFileAtomic(path.join(out, 'results.csv'), csv);
+  writeFileAtomic(path.join(out, 'results.md'), markdown);
+  const points = p.criteria.flatMap((c) =>
+    p.sparsities.map((s) => {
+      const { mean, std } = meanStd(rows.filter((r) => r.criterion === c && r.sparsity === s).map((r) => r.test_accuracy));
+      return { criterion: c, sparsity: s, mean, std: p.seeds.length > 1 ? std : undefined };
+    }),
+  );
+  writeSvg(path.join(out, 'accuracy.svg'), await accuracyVsSparsityPlot(points, { title: `${p.model} on ${p.dataset}: test accuracy after pruning at initialization` }));
+  writeManifest(out, { command: 'run', config, resolved: config, backend, timings: { seconds: (Date.now() - started.getTime()) / 1000 }, startedAt: started });
+  log(markdown);
+  return rows;
+}
