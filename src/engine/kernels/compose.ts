@@ -36,9 +36,7 @@ export class KernelComposer {
 
   /** Wraps host values as a backend tensor owned by this composer. */
   adopt({ shape, values }: { shape: number[]; values: Float32Array }): tf.TensorInfo {
-    const be = this.backend as tf.KernelBackend & {
-      makeOutput?(shape: number[], dtype: tf.DataType, offset?: number, values?: Float32Array): tf.TensorInfo;
-    };
+    const be = this.backend as HeapBackend;
     const info = be.typedArrayFromHeap && be.makeOutput
       ? be.makeOutput(shape, 'float32', undefined, values)
       : { dataId: be.write(values, shape, 'float32'), shape, dtype: 'float32' as const };
