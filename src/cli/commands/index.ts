@@ -5,9 +5,10 @@ import { registerFitAutos } from './fit-autos.ts';
 import { registerIrp } from './irp.ts';
 import { registerPrune } from './prune.ts';
 import { registerRun } from './run.ts';
+import { registerSweep } from './sweep.ts';
 import { registerTrain } from './train.ts';
 
 /** Each command module exports a function that adds its subcommand(s) to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench, registerData, registerTrain, registerPrune, registerIrp, registerFitAutos, registerRun];
+export const commands: RegisterCommand[] = [registerBench, registerData, registerTrain, registerPrune, registerIrp, registerFitAutos, registerRun, registerSweep];

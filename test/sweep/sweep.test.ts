@@ -1,0 +1,91 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readArrowFile } from '../../src/io/arrow.ts';
+import { planSweep } from '../../src/sweep/config.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-sweep-'));
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+
+const sweep = {
+  targets: [{ model: 'lenet300', width: 0.25, dataset: 'mnist' }],
+  criteria: ['snip', 'magnitude'],
+  densities: [0.2, 0.05],
+  seeds: [0],
+  train: { epochs: 1, steps: 20 },
+};
+
+function write(dir: string, obj: unknown): string {
+  const file = path.join(dir, 'sweep.json');
+  fs.writeFileSync(file, JSON.stringify(obj));
+  return file;
+}
+
+const jobDirs = (out: string) => fs.readdirSync(path.join(out, 'jobs')).sort();
+const results = (out: string) =>
+  fs
+    .readFileSync(path.join(out, 'results.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',').slice(0, 7).join(','))
+    .sort();
+
+describe('pipeline sweep', () => {
+  it('plans the cross product with deterministic job names', () => {
+    const a = planSweep(sweep, 's');
+    const b = planSweep(sweep, 's');
+    expect(a.jobs).toHaveLength(4);
+    expect(a.jobs.map((j) => j.name)).toEqual(b.jobs.map((j) => j.name));
+    expect(new Set(a.jobs.map((j) => j.name)).size).toBe(4);
+  });
+
+  it('parallel and serial runs give equal results; rerunning recomputes nothing; shards cover every job once', () => {
+    const root = tmp();
+    const file = write(root, sweep);
+    const parallel = path.join(root, 'parallel');
+    const r2 = cli('sweep', file, '--jobs', '2', '--out', parallel);
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(r2.stdout).toMatch(/4 ran, 0 already finished, 0 failed/);
+    const serial = path.join(root, 'serial');
+    expect(cli('sweep', file, '--jobs', '1', '--out', serial).status).toBe(0);
+    expect(results(parallel)).toEqual(results(serial));
+    expect(results(parallel)).toHaveLength(4);
+    const again = cli('sweep', file, '--jobs', '2', '--out', parallel, '--resume');
+    expect(again.stdout).toMatch(/0 ran, 4 already finished/);
+    const sharded = path.join(root, 'sharded');
+    const s0 = cli('sweep', file, '--shard', '0/2', '--jobs', '1', '--out', sharded);
+    const s1 = cli('sweep', file, '--shard', '1/2', '--jobs', '1', '--out', sharded);
+    expect(s0.stdout).toMatch(/2 of 4 jobs in shard 0\/2: 2 ran/);
+    expect(s1.stdout).toMatch(/2 of 4 jobs in shard 1\/2: 2 ran/);
+    expect(jobDirs(sharded)).toEqual(jobDirs(parallel));
+    expect(results(sharded)).toEqual(results(serial));
+    const table = readArrowFile(path.join(sharded, 'results.arrow'));
+    expect(table.numRows).toBe(4);
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['target', 'criterion', 'density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'wall_seconds']);
+    const md = fs.readFileSync(path.join(sharded, 'results.md'), 'utf8');
+    expect(md).toMatch(/\| snip \|/);
+    expect(md).toMatch(/80\.0% sparse/);
+    const svg = fs.readFileSync(path.join(sharded, 'accuracy_lenet300-w0_25_mnist.svg'), 'utf8');
+    for (const name of ['snip', 'magnitude']) expect(svg).toContain(name);
+  });
+
+  for (const [name, patch, pattern] of [
+    ['an unknown criterion', { criteria: ['snip', 'obd'] }, /criteria\[1\] 'obd': unknown criterion 'obd'/],
+    ['an impossible density', { densities: [0.2, 1.5] }, /densities\[1\] = 1.5 is impossible/],
+    ['an unknown allocation', { criteria: ['snip@banana'] }, /criteria\[0\] 'snip@banana': unknown allocation 'banana'/],
+  ] as const) {
+    it(`bad input: ${name} fails before any job starts, naming the entry`, () => {
+      const root = tmp();
+      const out = path.join(root, 'out');
+      const r = cli('sweep', write(root, { ...sweep, ...patch }), '--out', out);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+  }
+});
