@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
@@ -7,10 +6,9 @@ import { isFinished } from '../io/rundir.ts';
 import { readPreset } from '../train/config.ts';
 import { createProgress } from '../util/progress.ts';
 import { usage } from '../util/errors.ts';
-import { planSweep, type SweepJob } from './config.ts';
+import { planSweep } from './config.ts';
+import { WorkerPool } from './pool.ts';
 import { writeSweepReport } from './report.ts';
-
-const BIN = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 
 export interface SweepOptions {
   out: string;
@@ -27,21 +25,6 @@ export interface SweepSummary {
   skipped: number;
   failed: Array<{ name: string; error: string }>;
   seconds: number;
-}
-
-/** One job in its own process (so `--jobs` processes train in parallel); resolves with its stderr tail on failure. */
-function runWorker(job: SweepJob, dir: string, opts: SweepOptions): Promise<string | null> {
-  const jobFile = path.join(dir, 'job.json');
-  writeJsonAtomic(jobFile, { config: job.config });
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, '--backend', opts.backend, 'sweep-job', jobFile], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, PIPELINE_QUIET: '1' },
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('exit', (code) => resolve(code === 0 ? null : err.trim().split('\n').at(-1) || `exit code ${code}`));
-  });
 }
 
 /**
@@ -65,6 +48,8 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
   const summary: SweepSummary = { total: jobs.length, inShard: mine.length, ran: 0, skipped: 0, failed: [], seconds: 0 };
   const progress = createProgress({ total: mine.length, label: `sweep ${opts.shard.index}/${opts.shard.count}`, unit: 'job' });
   const queue = new PQueue({ concurrency: opts.jobs });
+  const pending = mine.filter((j) => opts.force || !isFinished(path.join(opts.out, 'jobs', j.name)));
+  const pool = pending.length ? new WorkerPool(Math.min(opts.jobs, pending.length), opts.backend) : undefined;
   let done = 0;
   for (const job of mine) {
     const dir = path.join(opts.out, 'jobs', job.name);
@@ -75,14 +60,17 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
     }
     if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
+    const jobFile = path.join(dir, 'job.json');
+    writeJsonAtomic(jobFile, { config: job.config });
     void queue.add(async () => {
-      const error = await runWorker(job, dir, opts);
+      const error = await pool!.run(jobFile);
       if (error) summary.failed.push({ name: job.name, error });
       else summary.ran++;
       progress.update(++done, { failed: summary.failed.length });
     });
   }
   await queue.onIdle();
+  pool?.close();
   progress.stop();
   await writeSweepReport(opts.out);
   summary.seconds = (performance.now() - started) / 1000;

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { PruneConfig } from '../../prune/run.ts';
@@ -12,7 +13,7 @@ import { backendFrom, positiveInt } from '../options.ts';
 export function registerSweep(program: Command): void {
   program
     .command('sweep <config>')
-    .description('targets × criteria × densities × seeds, each job a hashed directory, run by a pool of worker processes')
+    .description('targets × criteria × densities × seeds, each job a hashed directory, run by a pool of long-lived worker processes')
     .option('--out <dir>', 'sweep directory', 'runs/sweep')
     .option('--jobs <n>', 'worker processes (default: cores)', positiveInt('--jobs'), os.availableParallelism())
     .option('--shard <i/n>', 'run only jobs with index ≡ i (mod n), e.g. for a Slurm array or Kubernetes Indexed Job')
@@ -39,11 +40,21 @@ export function registerSweep(program: Command): void {
     });
 
   program
-    .command('sweep-job <file>', { hidden: true })
-    .description('run one sweep job (internal: used by the sweep worker processes)')
-    .action(async (file: string, _f: unknown, c: Command) => {
-      const job = JSON.parse(fs.readFileSync(file, 'utf8')) as { config: PruneConfig };
+    .command('sweep-worker', { hidden: true })
+    .description('internal: a sweep worker process; runs the job files its parent sends over IPC')
+    .action(async (_f: unknown, c: Command) => {
       const backend = await backendFrom(c);
-      await runPrune(job.config, { out: file.replace(/\/job\.json$/, ''), force: false, backend, plot: writeLayerDensityPlot });
+      await new Promise<void>((done) => {
+        process.on('message', async (m: { jobFile: string }) => {
+          try {
+            const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig };
+            await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot });
+            process.send!({ ok: true });
+          } catch (err) {
+            process.send!({ ok: false, error: (err as Error).message.split('\n')[0] });
+          }
+        });
+        process.on('disconnect', () => done());
+      });
     });
 }
