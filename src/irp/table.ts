@@ -1,7 +1,7 @@
-import { Field, Float32, Int32, makeVector, Schema, Uint8 } from 'apache-arrow';
-import { openArrowFileWriter, recordBatch, StringDictionary, toMetadata } from '../io/arrow.ts';
+import { Field, Float32, makeVector, Uint8 } from 'apache-arrow';
 import type { Model } from '../models/types.ts';
 import type { Features } from '../prune/features.ts';
+import { writePerWeightTable } from '../prune/score-table.ts';
 
 /**
  * The survival table (Arrow IPC file, uncompressed, standard types), one record batch per prunable
@@ -10,8 +10,8 @@ import type { Features } from '../prune/features.ts';
  *   rounds_survived (uint8, 0..E), score (float32, rounds_survived / E),
  *   final_score (float32, the criterion's keep-score in the last round; lottery ties break on it).
  * Schema metadata: model, width, dataset, criterion, schedule, rounds, densities (per round), seed,
- * backend, package_version, feature_bn_mode, temperature, samples_per_class, rewind, and `layers`: a JSON array of
- * { name, kind, shape, fan_in, fan_out, kernel_size, depth } in forward order.
+ * backend, package_version, feature_bn_mode, temperature, samples_per_class, rewind, and `layers`: a
+ * JSON array of { name, kind, shape, fan_in, fan_out, kernel_size, depth } in forward order.
  */
 export function writeSurvivalTable(
   path: string,
@@ -22,8 +22,7 @@ export function writeSurvivalTable(
   rounds: number,
   metadata: Record<string, unknown>,
 ): void {
-  const layers = new StringDictionary(model.prunable.map((p) => p.name));
-  const descriptors = model.prunable.map((p) => ({
+  const layers = model.prunable.map((p) => ({
     name: p.name,
     kind: p.kind,
     shape: p.shape,
@@ -32,39 +31,21 @@ export function writeSurvivalTable(
     kernel_size: p.kernelSize,
     depth: p.depth,
   }));
-  const schema = new Schema(
-    [
-      layers.field('layer'),
-      new Field('index', new Int32(), false),
-      new Field('theta', new Float32(), false),
-      new Field('grad', new Float32(), false),
-      new Field('hg', new Float32(), false),
-      new Field('rounds_survived', new Uint8(), false),
-      new Field('score', new Float32(), false),
-      new Field('final_score', new Float32(), false),
-    ],
-    toMetadata({ ...metadata, rounds, layers: descriptors }),
-  );
-  const writer = openArrowFileWriter(path, schema);
-  try {
-    model.prunable.forEach((p, code) => {
-      const c = survived.get(p.name)!;
-      writer.write(
-        recordBatch(schema, {
-          layer: layers.fromIndices(new Int32Array(p.size).fill(code)),
-          index: makeVector(Int32Array.from({ length: p.size }, (_, i) => i)),
-          theta: makeVector(features.theta.get(p.name)!),
-          grad: makeVector(features.grad.get(p.name)!),
-          hg: makeVector(features.hg!.get(p.name)!),
+  writePerWeightTable(
+    path,
+    model,
+    features,
+    {
+      fields: [new Field('rounds_survived', new Uint8(), false), new Field('score', new Float32(), false), new Field('final_score', new Float32(), false)],
+      columns: (p) => {
+        const c = survived.get(p.name)!;
+        return {
           rounds_survived: makeVector(c),
           score: makeVector(Float32Array.from(c, (v) => v / rounds)),
           final_score: makeVector(Float32Array.from(finalScores.get(p.name)!)),
-        }),
-      );
-    });
-    writer.close();
-  } catch (err) {
-    writer.abort();
-    throw err;
-  }
+        };
+      },
+    },
+    { ...metadata, rounds, layers },
+  );
 }

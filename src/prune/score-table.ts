@@ -1,21 +1,20 @@
-import type { Scores } from './select.ts';
-import { Field, Float32, Int32, makeVector, Schema, Uint8 } from 'apache-arrow';
+import { Field, Float32, Int32, makeVector, Schema, Uint8, type Vector } from 'apache-arrow';
 import { openArrowFileWriter, recordBatch, StringDictionary, toMetadata } from '../io/arrow.ts';
-import type { Model } from '../models/types.ts';
+import type { Model, PrunableTensor } from '../models/types.ts';
 import type { Features } from './features.ts';
 import type { Masks } from './masks.ts';
+import type { Scores } from './select.ts';
 
 /**
- * Per-weight table (Arrow IPC, uncompressed), one record batch per prunable tensor, rows in the
- * tensor's row-major order: layer (dictionary utf8), index (int32, flat index in the tensor),
- * theta, grad, hg, score (float32), kept (uint8 0/1). The IRP survival table uses the same names.
+ * A per-weight Arrow IPC file (uncompressed), one record batch per prunable tensor, rows in the
+ * tensor's row-major order, starting with layer (dictionary utf8), index (int32, flat index in the
+ * tensor), theta, grad, hg (float32), followed by `extra` columns.
  */
-export function writeScoreTable(
+export function writePerWeightTable(
   path: string,
   model: Model,
   features: Features,
-  scores: Scores,
-  masks: Masks,
+  extra: { fields: Field[]; columns: (p: PrunableTensor) => Record<string, Vector> },
   metadata: Record<string, unknown>,
 ): void {
   const layers = new StringDictionary(model.prunable.map((p) => p.name));
@@ -26,8 +25,7 @@ export function writeScoreTable(
       new Field('theta', new Float32(), false),
       new Field('grad', new Float32(), false),
       new Field('hg', new Float32(), false),
-      new Field('score', new Float32(), false),
-      new Field('kept', new Uint8(), false),
+      ...extra.fields,
     ],
     toMetadata(metadata),
   );
@@ -41,8 +39,7 @@ export function writeScoreTable(
           theta: makeVector(features.theta.get(p.name)!),
           grad: makeVector(features.grad.get(p.name)!),
           hg: makeVector(features.hg!.get(p.name)!),
-          score: makeVector(Float32Array.from(scores.get(p.name)!)),
-          kept: makeVector(masks.get(p.name)!),
+          ...extra.columns(p),
         }),
       );
     });
@@ -51,4 +48,18 @@ export function writeScoreTable(
     writer.abort();
     throw err;
   }
+}
+
+/** `--dump-scores`: the per-weight columns plus score (float32) and kept (uint8 0/1). */
+export function writeScoreTable(path: string, model: Model, features: Features, scores: Scores, masks: Masks, metadata: Record<string, unknown>): void {
+  writePerWeightTable(
+    path,
+    model,
+    features,
+    {
+      fields: [new Field('score', new Float32(), false), new Field('kept', new Uint8(), false)],
+      columns: (p) => ({ score: makeVector(Float32Array.from(scores.get(p.name)!)), kept: makeVector(masks.get(p.name)!) }),
+    },
+    metadata,
+  );
 }

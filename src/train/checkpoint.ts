@@ -50,12 +50,7 @@ export function loadCheckpoint(path: string, model: Model, configHash?: string):
   if (configHash && metadata.config_hash !== configHash) {
     usage(`${path} was written by a different configuration (hash ${metadata.config_hash}, now ${configHash}); resume with the same settings or use a new --out`);
   }
-  const params: ParamMap = {};
-  for (const spec of model.specs) {
-    const t = tensors[spec.name];
-    if (!t || t.shape.join() !== spec.shape.join()) usage(`${path}: tensor '${spec.name}' is missing or has the wrong shape for ${model.config.name}`);
-    params[spec.name] = tf.tensor(t.data as Float32Array, spec.shape);
-  }
+  const params = modelTensors(path, tensors, model);
   const optimizer: OptimizerState = { slots: {}, t: Number(metadata.optimizer_t ?? 0) };
   const masks: Masks = new Map();
   for (const [key, t] of Object.entries(tensors)) {
@@ -84,7 +79,11 @@ export function saveParams(path: string, params: ParamMap): void {
 }
 
 export function loadParams(path: string, model: Model): ParamMap {
-  const { tensors } = loadSafetensors(path);
+  return modelTensors(path, loadSafetensors(path).tensors, model);
+}
+
+/** Every tensor of `model` from a decoded file, shape-checked. */
+function modelTensors(path: string, tensors: Record<string, SafeTensor>, model: Model): ParamMap {
   const params: ParamMap = {};
   for (const spec of model.specs) {
     const t = tensors[spec.name];

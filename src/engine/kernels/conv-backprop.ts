@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from './compose.ts';
-import { im2colTransposed, transpose2d } from './im2col.ts';
+import { im2colTransposed, type PatchGeometry, transpose2d } from './im2col.ts';
 
 /**
  * Conv2DBackpropFilter and Conv2DBackpropInput composed from forward kernels (Conv2D with dilation,
@@ -12,20 +12,9 @@ import { im2colTransposed, transpose2d } from './im2col.ts';
  *   dx = conv( dy dilated by s and padded, W flipped in space with in/out swapped, stride 1 )
  */
 
-interface ConvGeometry {
-  batch: number;
-  inH: number;
-  inW: number;
-  inC: number;
-  outH: number;
-  outW: number;
+/** Patch geometry plus the output channel count. */
+interface ConvGeometry extends PatchGeometry {
   outC: number;
-  kh: number;
-  kw: number;
-  strideH: number;
-  strideW: number;
-  padTop: number;
-  padLeft: number;
 }
 
 function geometry(
