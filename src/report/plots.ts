@@ -86,10 +86,10 @@ export async function layerDensityPlot(series: LayerDensitySeries[], opts: PlotO
   }
   if (layerOrder.length === 0) throw new RangeError('layerDensityPlot: series have no layers');
 
-  const step = Math.max(24, 12 * criteria.length + 8);
+  const step = Math.max(20, 10 * criteria.length + 6);
   const longestName = Math.max(...layerOrder.map((n) => n.length));
-  // vega's width estimate for 10px sans-serif is roughly 6px per character
-  const rotate = longestName * 6 > step - 4;
+  // an 11px sans-serif label is about 6.5px per character; rotate when names would collide
+  const rotate = longestName * 6.5 > step - 4;
   const spec: TopLevelSpec = {
     ...(opts.title === undefined ? {} : { title: opts.title }),
     background: 'white',

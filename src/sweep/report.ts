@@ -83,7 +83,7 @@ export async function writeSweepReport(out: string): Promise<SweepRow[]> {
     const points: Array<{ criterion: string; sparsity: number; mean: number; std?: number }> = [];
     for (const c of criteria) {
       const cells = densities.map((d) => {
-        const xs = mine.filter((r) => r.criterion === c && r.density === d).map(value);
+        const xs = mine.filter((r) => r.criterion === c && r.density === d).map(value).filter(Number.isFinite);
         if (!xs.length) return '–';
         const { mean, std } = stats(xs);
         points.push({ criterion: c, sparsity: 1 - d, mean, std: xs.length > 1 ? std : undefined });
