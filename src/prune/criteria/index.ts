@@ -1,5 +1,6 @@
 import { usage } from '../../util/errors.ts';
 import { autos } from './autos.ts';
+import { crop } from './crop.ts';
 import { grasp, graspAbs } from './grasp.ts';
 import { lottery } from './lottery.ts';
 import { magnitude } from './magnitude.ts';
@@ -9,7 +10,7 @@ import { synflow } from './synflow.ts';
 import type { Criterion } from './types.ts';
 
 export const CRITERIA: Record<string, Criterion> = Object.fromEntries(
-  [random, magnitude, snip, grasp, graspAbs, synflow, lottery, autos].map((c) => [c.name, c]),
+  [random, magnitude, snip, grasp, graspAbs, synflow, lottery, autos, crop].map((c) => [c.name, c]),
 );
 
 export function getCriterion(name: string): Criterion {
