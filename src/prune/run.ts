@@ -8,9 +8,11 @@ import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
+import { loadSafetensors } from '../io/safetensors.ts';
 import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
+import { plateauEpoch, relativeDistance } from './early.ts';
 import { usage } from '../util/errors.ts';
 import { getCriterion } from './criteria/index.ts';
 import { type BnMode, gradientNorm, type ScoringBatches } from './features.ts';
@@ -55,6 +57,13 @@ export interface PruneConfig {
   allocation?: string;
   /** Train the pruned network afterwards with this trainer config. */
   train?: TrainConfig;
+  /**
+   * When to prune: 'init' (θ₀, default), 'epoch:K' (after K dense epochs) or 'early' (EarlyCroP: once
+   * the relative weight distance plateaus, at most `earlyMaxEpochs`). Needs `train`; the pruned net then
+   * trains for the remaining epochs with a fresh optimizer and schedule.
+   */
+  when?: string;
+  earlyMaxEpochs?: number;
 }
 
 export interface LayerReport {
@@ -80,6 +89,8 @@ export interface PruneReport {
   seed: number;
   layers: LayerReport[];
   grad_norm_ratio: number | null;
+  /** Dense epochs trained before pruning (0 = at initialization). */
+  pruned_at_epoch: number;
   test_accuracy?: number;
   test_loss?: number;
   seconds: { score: number; grad_norm: number; train?: number };
@@ -104,6 +115,13 @@ export function preparePrune(config: PruneConfig): Prepared {
   if (criterion.name === 'autos') {
     if (!config.autos) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
     bnDefault = loadAutos(config.autos, config.autosFeatures).meta.feature_bn_mode;
+  }
+  const when = config.when ?? 'init';
+  if (!/^(init|early|epoch:\d+)$/.test(when)) usage(`--when must be init, early or epoch:K, got '${when}'`);
+  if (when !== 'init') {
+    if (!config.train) usage(`--when ${when} trains before pruning: add --train`);
+    const k = when === 'early' ? (config.earlyMaxEpochs ?? config.train.epochs - 1) : Number(when.slice(6));
+    if (!(k >= 1 && k < config.train.epochs)) usage(`--when ${when} must prune after 1 to ${config.train.epochs - 1} dense epochs of the ${config.train.epochs} trained; adjust --epochs or --when`);
   }
   const allocation = config.allocation ?? 'global';
   checkAllocation(allocation, Object.keys(CRITERIA));
@@ -164,6 +182,51 @@ function allocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): P
   };
 }
 
+/**
+ * Dense training before pruning (--when epoch:K | early), in <dir>/dense, resumable: the epoch-1
+ * weights, the distance sequence and the trigger decision are kept on disk. Returns the weights to
+ * score and how many epochs they trained, or undefined for pruning at initialization.
+ */
+async function densePhase(config: PruneConfig, prepared: Prepared, theta0: ParamMap, dir: string, identity: object): Promise<{ params: ParamMap; epochs: number } | undefined> {
+  const when = config.when ?? 'init';
+  if (when === 'init') return undefined;
+  const recipe = config.train!;
+  const denseDir = path.join(dir, 'dense');
+  const decisionFile = path.join(denseDir, 'pruned_at.json');
+  const distanceFile = path.join(denseDir, 'distances.json');
+  const firstFile = path.join(denseDir, 'epoch1.safetensors');
+  const cap = when === 'early' ? (config.earlyMaxEpochs ?? recipe.epochs - 1) : Number(when.slice(6));
+  const decided = fs.existsSync(decisionFile) ? (JSON.parse(fs.readFileSync(decisionFile, 'utf8')).epoch as number) : undefined;
+  const names = prepared.model.prunable.map((p) => p.name);
+  const distances: number[] = fs.existsSync(distanceFile) ? JSON.parse(fs.readFileSync(distanceFile, 'utf8')) : [];
+  let first: Float32Array[] | undefined;
+  fs.mkdirSync(denseDir, { recursive: true });
+  const run = await train({
+    // Same config hash whatever the stopping epoch, so a resumed run finds its checkpoint.
+    config: { ...recipe, epochs: decided ?? cap },
+    configHash: configHash({ ...identity, phase: 'dense' }),
+    model: prepared.model,
+    dataset: prepared.dataset!,
+    params: Object.fromEntries(Object.entries(theta0).map(([n, t]) => [n, tf.clone(t)])),
+    outDir: denseDir,
+    resume: true,
+    label: `dense before pruning (${when})`,
+    snapshot: when === 'early' ? { epoch: 1, path: firstFile } : undefined,
+    onEpoch: (m, params) => {
+      if (when !== 'early') return undefined;
+      const w = names.map((n) => params[n].dataSync() as Float32Array);
+      first ??= m.epoch === 1 ? w.map((a) => a.slice()) : names.map((n) => loadSafetensors(firstFile).tensors[n].data as Float32Array);
+      distances.push(relativeDistance(w, first));
+      writeJsonAtomic(distanceFile, distances);
+      const t = plateauEpoch(distances, config.density, cap);
+      if (t === null) return undefined;
+      writeJsonAtomic(decisionFile, { epoch: t, distances });
+      return 'stop';
+    },
+  });
+  return { params: run.params, epochs: run.metrics.length };
+}
+
 export interface PruneRunResult {
   dir: string;
   skipped: boolean;
@@ -182,11 +245,14 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
   }
   const criterion = getCriterion(config.criterion);
   const theta0 = initParams(model, config.seed);
+  if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
+  const dense = await densePhase(config, prepared, theta0, dir, identity);
+  const scored = dense?.params ?? theta0;
   const t0 = performance.now();
   const result = prune({
     criterion,
     model,
-    params: theta0,
+    params: scored,
     data,
     density: config.density,
     scope: config.allocation === 'layer' ? 'layer' : config.scope,
@@ -200,9 +266,9 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     autos: config.autos,
   });
   const scoreSeconds = (performance.now() - t0) / 1000;
-  const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, theta0, data!, bnMode, config.temperature)) : undefined;
+  const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
   const t1 = performance.now();
-  const gradNormRatio = data ? gradientNorm(model, theta0, data, bnMode, result.masks) / gradientNorm(model, theta0, data, bnMode) : null;
+  const gradNormRatio = data ? gradientNorm(model, scored, data, bnMode, result.masks) / gradientNorm(model, scored, data, bnMode) : null;
   const gradNormSeconds = (performance.now() - t1) / 1000;
 
   const layers: LayerReport[] = model.prunable.map((p) => {
@@ -226,10 +292,10 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     seed: config.seed,
     layers,
     grad_norm_ratio: gradNormRatio,
+    pruned_at_epoch: dense?.epochs ?? 0,
     seconds: { score: scoreSeconds, grad_norm: gradNormSeconds },
   };
 
-  if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
   writeMaskFile(path.join(dir, 'masks.arrow'), result.masks, shapes, { criterion: criterion.name, model: model.config.name, width: model.config.width, density });
@@ -248,11 +314,11 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     if (!dataset) usage('--train needs a dataset: pass --dataset');
     const t2 = performance.now();
     const trained = await train({
-      config: config.train,
+      config: dense ? { ...config.train, epochs: config.train.epochs - dense.epochs } : config.train,
       configHash: configHash({ ...identity, train: config.train }),
       model,
       dataset,
-      params: theta0,
+      params: scored,
       masks: result.masks,
       outDir: path.join(dir, 'train'),
       resume: true,
@@ -264,8 +330,9 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     report.seconds.train = (performance.now() - t2) / 1000;
     tf.dispose(Object.values(trained.params));
   } else {
-    tf.dispose(Object.values(theta0));
+    tf.dispose(Object.values(scored));
   }
+  if (scored !== theta0) tf.dispose(Object.values(theta0));
   if (opts.plot) await opts.plot(dir, report);
   writeJsonAtomic(path.join(dir, 'report.json'), report);
   writeManifest(dir, {

@@ -39,7 +39,7 @@ export interface TrainOptions {
   outDir?: string;
   resume?: boolean;
   /** Called after each epoch's checkpoint; returning 'stop' ends the run there (used to simulate a kill). */
-  onEpoch?: (m: EpochMetrics) => void | 'stop';
+  onEpoch?: (m: EpochMetrics, params: ParamMap) => void | 'stop';
   label?: string;
   /** Also save the parameters after this epoch (1-based) to this safetensors file (late rewinding). */
   snapshot?: { epoch: number; path: string };
@@ -165,7 +165,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       saveCheckpoint(ckptFile, { params, optimizer: optimizer.getState(), masks, epoch: epoch + 1, step, configHash: opts.configHash });
     }
     if (opts.snapshot && opts.snapshot.epoch === epoch + 1) saveParams(opts.snapshot.path, params);
-    if (opts.onEpoch?.(m) === 'stop') {
+    if (opts.onEpoch?.(m, params) === 'stop') {
       stopped = true;
       break;
     }

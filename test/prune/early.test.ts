@@ -42,3 +42,39 @@ describe('EarlyCroP pieces', () => {
     expect(Math.max(...a.scores.get('fc')!)).toBeGreaterThan(0);
   });
 });
+
+describe('pipeline prune --when', () => {
+  const base = { model: 'lenet300', width: 0.5, dataset: 'mnist', scope: 'global' as const, samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false };
+  const trainCfg = async (epochs: number) => (await import('../../src/cli/commands/train.ts')).resolveTrainConfig({ model: 'lenet300', width: 0.5, dataset: 'mnist', epochs });
+
+  it('epoch:K prunes the weights trained for K dense epochs, then trains the rest', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { runPrune } = await import('../../src/prune/run.ts');
+    const backend = await initBackend('wasm');
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-when-')), 'run');
+    const { report } = await runPrune({ ...base, criterion: 'crop', density: 0.1, train: await trainCfg(3), when: 'epoch:1' }, { out: dir, backend });
+    expect(report.pruned_at_epoch).toBe(1);
+    expect(report.iterations).toBe(5);
+    expect(fs.readFileSync(path.join(dir, 'dense', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dir, 'train', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(report.test_accuracy).toBeGreaterThan(0.85);
+  });
+
+  it('early prunes at the plateau epoch computed from the recorded distances', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { runPrune } = await import('../../src/prune/run.ts');
+    const backend = await initBackend('wasm');
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-when-')), 'run');
+    const { report } = await runPrune({ ...base, criterion: 'magnitude', density: 0.1, train: await trainCfg(5), when: 'early' }, { out: dir, backend });
+    const decision = JSON.parse(fs.readFileSync(path.join(dir, 'dense', 'pruned_at.json'), 'utf8'));
+    expect(decision.distances[0]).toBe(0);
+    expect(report.pruned_at_epoch).toBe(decision.epoch);
+    expect(report.pruned_at_epoch).toBe(plateauEpoch(decision.distances, 0.1, 4));
+    expect(report.pruned_at_epoch).toBeGreaterThanOrEqual(3);
+    expect(report.pruned_at_epoch).toBeLessThanOrEqual(4);
+  });
+});

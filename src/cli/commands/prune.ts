@@ -30,6 +30,8 @@ interface PruneFlags {
   autos?: string;
   features?: string;
   allocation?: string;
+  when?: string;
+  earlyMaxEpochs?: number;
   train?: boolean;
   config?: string;
   out?: string;
@@ -80,6 +82,8 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     autos: f.autos,
     autosFeatures: f.features ? parseFeatureList(f.features) : undefined,
     allocation: f.allocation,
+    when: f.when,
+    earlyMaxEpochs: f.earlyMaxEpochs,
     train: f.train
       ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
       : undefined,
@@ -112,6 +116,8 @@ export function registerPrune(program: Command): void {
     .option('--allocation <a>', 'layer allocation: global | layer | erk | learned (autos) | <criterion>: its per-layer counts, ranking inside each layer by this criterion', 'global')
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
     .option('--train', 'train the pruned network and report test accuracy')
+    .option('--when <w>', "init (default) | epoch:K (prune after K dense epochs) | early (EarlyCroP's weight-distance plateau); needs --train")
+    .option('--early-max-epochs <n>', 'latest epoch --when early may prune at (default: epochs − 1)', positiveInt('--early-max-epochs'))
     .option('--config <file>', 'trainer preset for --train (default pipelines/train-<model>-<dataset>.json)')
     .option('--out <dir>', 'output directory (default runs/prune-<criterion>_<config hash>)')
     .option('--force', 'recompute a finished directory');
