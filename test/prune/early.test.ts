@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
@@ -5,6 +8,8 @@ import { createModel, initParams } from '../../src/models/index.ts';
 import { getCriterion } from '../../src/prune/criteria/index.ts';
 import { plateauEpoch, relativeDistance } from '../../src/prune/early.ts';
 import type { ScoringBatches } from '../../src/prune/features.ts';
+import { runPrune } from '../../src/prune/run.ts';
+import { resolveTrainConfig } from '../../src/cli/commands/train.ts';
 
 describe('EarlyCroP pieces', () => {
   it('the plateau trigger fires at the first epoch whose distance step falls below τ = d₂·(1 − density)', () => {
@@ -45,16 +50,13 @@ describe('EarlyCroP pieces', () => {
 
 describe('pipeline prune --when', () => {
   const base = { model: 'lenet300', width: 0.5, dataset: 'mnist', scope: 'global' as const, samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false };
-  const trainCfg = async (epochs: number) => (await import('../../src/cli/commands/train.ts')).resolveTrainConfig({ model: 'lenet300', width: 0.5, dataset: 'mnist', epochs });
+  const trainCfg = (epochs: number) => resolveTrainConfig({ model: 'lenet300', width: 0.5, dataset: 'mnist', epochs });
+  const freshDir = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-when-')), 'run');
 
   it('epoch:K prunes the weights trained for K dense epochs, then trains the rest', async () => {
-    const fs = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { runPrune } = await import('../../src/prune/run.ts');
     const backend = await initBackend('wasm');
-    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-when-')), 'run');
-    const { report } = await runPrune({ ...base, criterion: 'crop', density: 0.1, train: await trainCfg(3), when: 'epoch:1' }, { out: dir, backend });
+    const dir = freshDir();
+    const { report } = await runPrune({ ...base, criterion: 'crop', density: 0.1, train: trainCfg(3), when: 'epoch:1' }, { out: dir, backend });
     expect(report.pruned_at_epoch).toBe(1);
     expect(report.iterations).toBe(5);
     expect(fs.readFileSync(path.join(dir, 'dense', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
@@ -63,13 +65,9 @@ describe('pipeline prune --when', () => {
   });
 
   it('early prunes at the plateau epoch computed from the recorded distances', async () => {
-    const fs = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { runPrune } = await import('../../src/prune/run.ts');
     const backend = await initBackend('wasm');
-    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-when-')), 'run');
-    const { report } = await runPrune({ ...base, criterion: 'magnitude', density: 0.1, train: await trainCfg(5), when: 'early' }, { out: dir, backend });
+    const dir = freshDir();
+    const { report } = await runPrune({ ...base, criterion: 'magnitude', density: 0.1, train: trainCfg(5), when: 'early' }, { out: dir, backend });
     const decision = JSON.parse(fs.readFileSync(path.join(dir, 'dense', 'pruned_at.json'), 'utf8'));
     expect(decision.distances[0]).toBe(0);
     expect(report.pruned_at_epoch).toBe(decision.epoch);
