@@ -3,7 +3,7 @@ import type { BackendInfo } from '../engine/backend.ts';
 import { grad, hvp } from '../engine/hvp.ts';
 import { crossEntropy } from '../engine/ops.ts';
 import { createModel, initParams, type ModelName, type ParamMap } from '../models/index.ts';
-import { sgdStep } from '../train/sgd.ts';
+import { sgd, trainStep } from '../train/train-step.ts';
 
 export interface BenchOptions {
   model: ModelName;
@@ -51,8 +51,8 @@ export function runBench(opts: BenchOptions, backend: BackendInfo): BenchResult 
   const weights = model.prunable.map((p) => p.name);
 
   const forward = () => tf.tidy(() => model.forward(params, x, true).logits.dataSync());
-  const momentum: Record<string, tf.Tensor> = {};
-  const step = () => sgdStep(model, params, momentum, x, y, { lr: 0.01, momentum: 0.9 });
+  const { optimizer, lr } = sgd(0.01, 0.9);
+  const step = () => trainStep(model, params, optimizer, x, y, lr).loss;
   const loss = (ws: tf.Tensor[]) => {
     const p = { ...params };
     weights.forEach((n, i) => (p[n] = ws[i]));
@@ -78,6 +78,7 @@ export function runBench(opts: BenchOptions, backend: BackendInfo): BenchResult 
     train_step_ms: medianMs(step, opts.repeat),
     grasp_hg_ms: medianMs(graspHg, Math.max(1, Math.floor(opts.repeat / 2))),
   };
-  tf.dispose([x, y, ...Object.values(params), ...Object.values(momentum)]);
+  optimizer.dispose();
+  tf.dispose([x, y, ...Object.values(params)]);
   return result;
 }

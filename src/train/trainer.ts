@@ -13,7 +13,7 @@ import type { TrainConfig } from './config.ts';
 import { evaluate } from './evaluate.ts';
 import { Optimizer } from './optimizer.ts';
 import { learningRate } from './schedule.ts';
-import { lossAndGrads } from './step.ts';
+import { trainStep } from './train-step.ts';
 
 export interface EpochMetrics {
   epoch: number;
@@ -134,16 +134,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (step >= total) break;
       lr = learningRate(config, step, total, perEpoch);
       const { x, y } = makeBatch(dataset.train, idx, { dataset, augmentRng });
-      const out = lossAndGrads(model, params, x, y);
-      optimizer.step(params, out.grads, lr, maskT);
-      for (const [name, t] of Object.entries(out.buffers)) {
-        params[name].dispose();
-        params[name] = t;
-      }
-      lossSum += out.loss.dataSync()[0] * idx.length;
-      correct += out.correct.dataSync()[0];
+      const out = trainStep(model, params, optimizer, x, y, lr, maskT);
+      lossSum += out.loss * idx.length;
+      correct += out.correct;
       seen += idx.length;
-      tf.dispose([x, y, out.loss, out.correct, ...Object.values(out.grads)]);
+      tf.dispose([x, y]);
       step++;
       await yieldToEventLoop();
       progress.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: (lossSum / seen).toFixed(4) });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { createModel, initParams, parameterCount } from '../../src/models/index.ts';
-import { sgdStep } from '../../src/train/sgd.ts';
+import { sgd, trainStep } from '../../src/train/train-step.ts';
 import { UsageError } from '../../src/util/errors.ts';
 
 // Published counts (trainable parameters incl. BN γ/β and biases, 10 classes), independently
@@ -97,11 +97,12 @@ describe('wasm training', () => {
       const p = initParams(m, 0);
       const x = tf.randomNormal([16, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
       const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32');
-      const momentum: Record<string, tf.Tensor> = {};
-      const losses = Array.from({ length: 5 }, () => sgdStep(m, p, momentum, x, y, { lr: 0.05, momentum: 0.9 }));
+      const { optimizer, lr } = sgd(0.05, 0.9);
+      const losses = Array.from({ length: 5 }, () => trainStep(m, p, optimizer, x, y, lr).loss);
       expect(losses.every(Number.isFinite)).toBe(true);
       expect(losses[4]).toBeLessThan(losses[0] - 0.1);
-      tf.dispose([x, y, ...Object.values(p), ...Object.values(momentum)]);
+      optimizer.dispose();
+      tf.dispose([x, y, ...Object.values(p)]);
     });
   }
 });
