@@ -26,6 +26,10 @@ export function expectUsageError(fn: () => unknown, ...patterns: RegExp[]): stri
   } catch (err) {
     caught = err;
   }
+  return checkUsageError(caught, patterns);
+}
+
+function checkUsageError(caught: unknown, patterns: RegExp[]): string {
   expect(caught).toBeInstanceOf(UsageError);
   const message = (caught as Error).message;
   expect(message).not.toContain('\n');
@@ -40,11 +44,7 @@ export async function expectUsageErrorAsync(fn: () => Promise<unknown>, ...patte
   } catch (err) {
     caught = err;
   }
-  expect(caught).toBeInstanceOf(UsageError);
-  const message = (caught as Error).message;
-  expect(message).not.toContain('\n');
-  for (const p of patterns) expect(message).toMatch(p);
-  return message;
+  return checkUsageError(caught, patterns);
 }
 
 /** An IDX file: big-endian magic (0x0000 08 ndim), dims, then the unsigned bytes. */

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { fusedBatchNormActive, setFusedBatchNorm } from '../../src/engine/kernels/batch-norm.ts';
 import * as ops from '../../src/engine/ops.ts';
-import { randn } from './helpers.ts';
+import { onTidy, randn } from './helpers.ts';
 
 /**
  * The fused batch-norm kernels (kernels/batch-norm.ts, gradients/batch-norm.ts) against the
@@ -72,17 +72,7 @@ function expectClose(backend: Backend, label: string, got: Float32Array[], want:
 
 const host = (ts: tf.Tensor[]) => ts.map((t) => t.dataSync() as Float32Array);
 
-async function on<T>(backend: Backend, fn: () => T): Promise<T> {
-  await initBackend(backend);
-  expect(tf.getBackend()).toBe(backend);
-  const before = tf.memory().numTensors;
-  let out: T | undefined;
-  tf.tidy(() => {
-    out = fn();
-  });
-  expect(tf.memory().numTensors).toBe(before);
-  return out as T;
-}
+const on = onTidy;
 
 interface Case {
   label: string;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 
 /** Relative L2 error ‖a − b‖ / max(‖b‖, tiny), computed in float64 on the host. */
@@ -35,4 +36,17 @@ export function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = scale * Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
   return tf.tensor(data, shape);
+}
+
+/** Runs `fn` on `backend` inside a tidy scope and asserts it leaks no tensors (return host arrays). */
+export async function onTidy<T>(backend: 'cpu' | 'wasm', fn: () => T): Promise<T> {
+  await initBackend(backend);
+  expect(tf.getBackend()).toBe(backend);
+  const before = tf.memory().numTensors;
+  let out: T | undefined;
+  tf.tidy(() => {
+    out = fn();
+  });
+  expect(tf.memory().numTensors).toBe(before);
+  return out as T;
 }

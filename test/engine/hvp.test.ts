@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { grad, hvp, type LossOfParams } from '../../src/engine/hvp.ts';
 import * as ops from '../../src/engine/ops.ts';
-import { randn } from './helpers.ts';
+import { onTidy, randn } from './helpers.ts';
 
 /**
  * Hessian-vector products checked against independent references, each on the cpu and wasm backends:
@@ -53,18 +53,7 @@ const host = (ts: tf.Tensor[]): Float32Array[] => ts.map((t) => t.dataSync() as 
 const labelsOf = (n: number, classes: number, salt = 0) =>
   tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + 3 + salt) % classes), 'int32');
 
-/** Runs `fn` on `backend` inside a tidy scope (host arrays out, no tensor leaks). */
-async function on<T>(backend: Backend, fn: () => T): Promise<T> {
-  await initBackend(backend);
-  expect(tf.getBackend()).toBe(backend);
-  const before = tf.memory().numTensors;
-  let out: T | undefined;
-  tf.tidy(() => {
-    out = fn();
-  });
-  expect(tf.memory().numTensors).toBe(before);
-  return out as T;
-}
+const on = onTidy;
 
 // ---------------------------------------------------------------------------------------------
 // Models: named parameters and a loss of the parameter list
