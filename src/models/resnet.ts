@@ -3,15 +3,30 @@ import * as ops from '../engine/ops.ts';
 import { type Layer, NetBuilder } from './builder.ts';
 import type { Model, ModelConfig } from './types.ts';
 
-/** Basic block: conv3×3-BN-ReLU-conv3×3-BN + shortcut (1×1 conv + BN when the shape changes), ReLU. */
-function basicBlock(b: NetBuilder, name: string, cin: number, cout: number, stride: number, bn: boolean): Layer {
-  const conv1 = b.conv(`${name}.conv1`, 3, cin, cout, stride, 'same', !bn);
-  const bn1 = bn ? b.bn(`${name}.bn1`, cout) : undefined;
-  const conv2 = b.conv(`${name}.conv2`, 3, cout, cout, 1, 'same', !bn);
-  const bn2 = bn ? b.bn(`${name}.bn2`, cout) : undefined;
-  const projected = stride !== 1 || cin !== cout;
-  const sc = projected ? b.conv(`${name}.shortcut`, 1, cin, cout, stride, 'valid', !bn) : undefined;
-  const scBn = projected && bn ? b.bn(`${name}.shortcut_bn`, cout) : undefined;
+interface BlockPlan {
+  name: string;
+  cin: number;
+  cout: number;
+  stride: number;
+  /** Channel groups of the block's input and of its output (the residual stream). */
+  inGroup: string;
+  outGroup: string;
+  projected: boolean;
+}
+
+/**
+ * Basic block: conv3×3-BN-ReLU-conv3×3-BN + shortcut (1×1 conv + BN when the shape changes), ReLU.
+ * conv1's outputs are their own channel group; conv2 and the shortcut write the residual stream's group.
+ */
+function basicBlock(b: NetBuilder, plan: BlockPlan, bn: boolean): Layer {
+  const { name, cin, cout, stride, inGroup, outGroup } = plan;
+  const inner = b.group(`${name}.conv1`, cout);
+  const conv1 = b.conv(`${name}.conv1`, 3, cin, inner, stride, 'same', !bn, { in: inGroup, out: `${name}.conv1` });
+  const bn1 = bn ? b.bn(`${name}.bn1`, inner, `${name}.conv1`) : undefined;
+  const conv2 = b.conv(`${name}.conv2`, 3, inner, cout, 1, 'same', !bn, { in: `${name}.conv1`, out: outGroup });
+  const bn2 = bn ? b.bn(`${name}.bn2`, cout, outGroup) : undefined;
+  const sc = plan.projected ? b.conv(`${name}.shortcut`, 1, cin, cout, stride, 'valid', !bn, { in: inGroup, out: outGroup }) : undefined;
+  const scBn = plan.projected && bn ? b.bn(`${name}.shortcut_bn`, cout, outGroup) : undefined;
   return (ctx, x) => {
     let o = conv1(ctx, x);
     if (bn1) o = bn1(ctx, o);
@@ -26,23 +41,36 @@ function basicBlock(b: NetBuilder, name: string, cin: number, cout: number, stri
   };
 }
 
+/**
+ * Channel groups: 'stem' (the stem conv and every layer adding into the same residual stream, i.e.
+ * stage 1 when it keeps the stem's width and resolution), 'stage<s>' (the residual stream of a stage
+ * entered through a projection shortcut) and '<block>.conv1' (each block's inner channels).
+ */
 function resnet(config: ModelConfig, stages: Array<{ blocks: number; mult: number; stride: number }>): Model {
   const [, , c] = config.inputShape;
   const w = config.width;
-  const b = new NetBuilder();
-  const stem = b.conv('stem.conv', 3, c, w, 1, 'same', !config.batchNorm);
-  const stemBn = config.batchNorm ? b.bn('stem.bn', w) : undefined;
+  const b = new NetBuilder(config);
+  const stemWidth = b.group('stem', w);
+  const stem = b.conv('stem.conv', 3, c, stemWidth, 1, 'same', !config.batchNorm, { out: 'stem' });
+  const stemBn = config.batchNorm ? b.bn('stem.bn', stemWidth, 'stem') : undefined;
   const blocks: Layer[] = [];
-  let cin = w;
+  let stream = { group: 'stem', nominal: w, size: stemWidth };
   stages.forEach((stage, si) => {
+    // Decided on the nominal plan, so a pruned model keeps the same topology.
+    const projected = stage.stride !== 1 || w * stage.mult !== stream.nominal;
+    const out = projected ? { group: `stage${si + 1}`, nominal: w * stage.mult, size: b.group(`stage${si + 1}`, w * stage.mult) } : stream;
     for (let bi = 0; bi < stage.blocks; bi++) {
-      const cout = w * stage.mult;
-      blocks.push(basicBlock(b, `stage${si + 1}.block${bi}`, cin, cout, bi === 0 ? stage.stride : 1, config.batchNorm));
-      cin = cout;
+      const first = bi === 0;
+      const name = `stage${si + 1}.block${bi}`;
+      const input = first ? stream : out;
+      blocks.push(
+        basicBlock(b, { name, cin: input.size, cout: out.size, stride: first ? stage.stride : 1, inGroup: input.group, outGroup: out.group, projected: first && projected }, config.batchNorm),
+      );
     }
+    stream = out;
   });
-  const fc = b.dense('fc', cin, config.numClasses);
-  return b.build(config, (ctx, x) => {
+  const fc = b.dense('fc', stream.size, config.numClasses, true, { in: stream.group });
+  return b.build((ctx, x) => {
     let h = stem(ctx, x);
     if (stemBn) h = stemBn(ctx, h);
     h = ops.relu(h);

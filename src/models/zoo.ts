@@ -32,6 +32,8 @@ export interface ModelOptions {
   inputShape?: [number, number, number];
   numClasses?: number;
   batchNorm?: boolean;
+  /** Channels per channel group (a structurally pruned model); absent groups follow the width. */
+  channels?: Record<string, number>;
 }
 
 export function isModelName(name: string): name is ModelName {
@@ -52,6 +54,7 @@ export function createModel(name: string, options: ModelOptions = {}): Model {
   const numClasses = options.numClasses ?? 10;
   if (!Number.isInteger(numClasses) || numClasses < 2) usage(`invalid class count ${numClasses}: use an integer ≥ 2`);
   const config: ModelConfig = { name, width, inputShape, numClasses, batchNorm: options.batchNorm ?? !isLenet };
+  if (options.channels && Object.keys(options.channels).length) config.channels = { ...options.channels };
   try {
     return FACTORIES[name](config);
   } catch (err) {

@@ -14,9 +14,9 @@ const N = 8;
 const D = 6;
 const C = 3;
 function softmaxRegression(): Model {
-  const b = new NetBuilder();
+  const b = new NetBuilder({ name: 'lenet300', width: 1, inputShape: [1, D, 1], numClasses: C, batchNorm: false });
   const fc = b.dense('fc', D, C, false);
-  return b.build({ name: 'lenet300', width: 1, inputShape: [1, D, 1], numClasses: C, batchNorm: false }, (ctx, x) => fc(ctx, ops.flatten(x)));
+  return b.build((ctx, x) => fc(ctx, ops.flatten(x)));
 }
 const X = Array.from({ length: N }, (_, n) => Array.from({ length: D }, (_, d) => Math.sin(1.3 * n + 0.7 * d) + 0.1 * d));
 const Y = Array.from({ length: N }, (_, n) => n % C);
@@ -87,14 +87,14 @@ describe('criteria against hand computations', () => {
     // ~100% error upstream of the kinks for every step size); relu itself is checked exactly
     // against frozen-pattern nets in test/engine/hvp.test.ts.
     await initBackend('wasm');
-    const b = new NetBuilder();
+    const b = new NetBuilder({ name: 'resnet20', width: 6, inputShape: [8, 8, 3], numClasses: 4, batchNorm: true });
     const conv1 = b.conv('conv1', 3, 3, 6);
     const bn1 = b.bn('bn1', 6);
     const conv2 = b.conv('conv2', 3, 6, 6, 2);
     const bn2 = b.bn('bn2', 6);
     const short = b.conv('short', 1, 6, 6, 2, 'valid');
     const fc = b.dense('fc', 6, 4);
-    const model = b.build({ name: 'resnet20', width: 6, inputShape: [8, 8, 3], numClasses: 4, batchNorm: true }, (ctx, x) => {
+    const model = b.build((ctx, x) => {
       const h = tf.tanh(bn1(ctx, conv1(ctx, x)));
       const r = tf.tanh(tf.add(bn2(ctx, conv2(ctx, h)), short(ctx, h)));
       return fc(ctx, ops.globalAvgPool(r as tf.Tensor4D));
