@@ -51,14 +51,14 @@ describe('structural shrink', () => {
       const x = randn([4, ...inputShape], 11) as tf.Tensor4D;
       const gates = channelGates(bits);
       for (const training of [false, true]) {
-        const ref = tf.tidy(() => model.forward(params, x, training, { gates }).logits.dataSync());
-        const got = tf.tidy(() => small.model.forward(small.params, x, training).logits.dataSync());
+        const ref = tf.tidy(() => model.forward(params, x, training, { gates }).logits.dataSync() as Float32Array);
+        const got = tf.tidy(() => small.model.forward(small.params, x, training).logits.dataSync() as Float32Array);
         expect(relErr(got, ref)).toBeLessThan(1e-5);
         expect(got.length).toBe(4 * 10);
       }
       // The gates matter: the ungated dense net computes something else.
-      const ungated = tf.tidy(() => model.forward(params, x, false).logits.dataSync());
-      const shrunk = tf.tidy(() => small.model.forward(small.params, x, false).logits.dataSync());
+      const ungated = tf.tidy(() => model.forward(params, x, false).logits.dataSync() as Float32Array);
+      const shrunk = tf.tidy(() => small.model.forward(small.params, x, false).logits.dataSync() as Float32Array);
       expect(relErr(shrunk, ungated)).toBeGreaterThan(1e-3);
       // Every group's count is what was kept; every tensor is strictly smaller or equal.
       for (const g of small.model.channelGroups) expect(g.size).toBe(keep.get(g.name)!.length);
