@@ -4,6 +4,7 @@ import { grad, hvp } from '../engine/hvp.ts';
 import { crossEntropy } from '../engine/ops.ts';
 import { createModel, initParams, type ModelName, type ParamMap } from '../models/index.ts';
 import { sgd, trainStep } from '../train/train-step.ts';
+import { medianMs } from './step-cost.ts';
 
 export interface BenchOptions {
   model: ModelName;
@@ -25,20 +26,6 @@ export interface BenchResult {
   forward_ms: number;
   train_step_ms: number;
   grasp_hg_ms: number;
-}
-
-function medianMs(fn: () => void, repeat: number): number {
-  fn(); // warm-up: kernel setup, XNNPACK operator creation
-  const times: number[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const mid = Math.floor(times.length / 2);
-  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-  return Math.round(median * 100) / 100;
 }
 
 /** Forward (train-mode BN, no tape), one SGD train step and GraSP's Hg (T = 200, one batch). */

@@ -15,16 +15,18 @@ import { train } from '../train/trainer.ts';
 import { plateauEpoch, relativeDistance } from './early.ts';
 import { usage } from '../util/errors.ts';
 import { getCriterion } from './criteria/index.ts';
-import { type BnMode, gradientNorm, type ScoringBatches } from './features.ts';
+import { type BnMode, type Features, gradientNorm, type ScoringBatches } from './features.ts';
 import { writeMaskFile } from './mask-file.ts';
-import { maskDensity } from './masks.ts';
+import type { Masks } from './masks.ts';
 import { countsFromShares, checkAllocation, erkCounts } from './allocation.ts';
 import { CRITERIA } from './criteria/index.ts';
 import { initFeatures, prune, type PruneRequest } from './prune.ts';
 import { loadAutos } from '../autos/model-file.ts';
 import type { FeatureName } from '../autos/features.ts';
 import { writeScoreTable } from './score-table.ts';
-import type { Scope } from './select.ts';
+import type { Scope, Scores } from './select.ts';
+import type { StructuredCriterion } from './structured/channel-scores.ts';
+import { checkStructured, type StructuredReport, structuredStage } from './structured/stage.ts';
 
 export interface PruneConfig {
   criterion: string;
@@ -64,6 +66,11 @@ export interface PruneConfig {
    */
   when?: string;
   earlyMaxEpochs?: number;
+  /**
+   * Channel pruning (EarlyCroP): `density` is then the kept fraction of channels; the pruned channels
+   * are physically removed and the smaller dense model is what trains.
+   */
+  structured?: boolean;
 }
 
 export interface LayerReport {
@@ -93,6 +100,8 @@ export interface PruneReport {
   pruned_at_epoch: number;
   test_accuracy?: number;
   test_loss?: number;
+  /** --structured: channels kept, and the shrunk model's size and measured cost vs the dense one. */
+  structured?: StructuredReport;
   seconds: { score: number; grad_norm: number; train?: number };
 }
 
@@ -125,8 +134,8 @@ export function preparePrune(config: PruneConfig): Prepared {
   }
   const allocation = config.allocation ?? 'global';
   checkAllocation(allocation, Object.keys(CRITERIA));
-  if (allocation === 'learned' && criterion.name !== 'autos') usage("--allocation learned needs --criterion autos (it allocates by AutoS's predicted survival)");
-  if (allocation !== 'global' && allocation !== 'layer' && (config.iterations ?? criterion.defaultIterations) > 1) {
+  if (!config.structured && allocation === 'learned' && criterion.name !== 'autos') usage("--allocation learned needs --criterion autos (it allocates by AutoS's predicted survival)");
+  if (!config.structured && allocation !== 'global' && allocation !== 'layer' && (config.iterations ?? criterion.defaultIterations) > 1) {
     usage(`--allocation ${allocation} works with single-round pruning; drop --iterations or use --allocation global`);
   }
   if (config.table && !fs.existsSync(config.table)) usage(`survival table ${config.table} not found: run 'pipeline irp' first`);
@@ -141,6 +150,10 @@ export function preparePrune(config: PruneConfig): Prepared {
     inputShape: dataset?.train.shape ?? config.inputShape,
     numClasses: dataset?.numClasses ?? config.numClasses,
   });
+  if (config.structured) {
+    checkStructured(model, criterion.name, config.density, config);
+    if (config.dumpScores) usage('--dump-scores writes per-weight scores; with --structured the channel choice is in channels.json: drop --dump-scores');
+  }
   let data: ScoringBatches | undefined;
   if (dataset) {
     const sample = scoringSample(dataset, config.samplesPerClass);
@@ -227,6 +240,55 @@ async function densePhase(config: PruneConfig, prepared: Prepared, theta0: Param
   return { params: run.params, epochs: run.metrics.length };
 }
 
+/** The network that trains after pruning: the masked dense model, or (--structured) the shrunk one. */
+interface PrunedNet {
+  model: Model;
+  params: ParamMap;
+  masks?: Masks;
+  scores?: Scores;
+  features?: Features;
+  rounds: number;
+  structured?: StructuredReport;
+}
+
+function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: ParamMap, theta0: ParamMap): PrunedNet {
+  const { model, data, bnMode } = prepared;
+  const result = prune({
+    criterion: getCriterion(config.criterion),
+    model,
+    params: scored,
+    data,
+    density: config.density,
+    scope: config.allocation === 'layer' ? 'layer' : config.scope,
+    allocate: allocator(config, prepared, theta0),
+    minLayerDensity: config.minLayerDensity,
+    iterations: config.iterations,
+    bnMode,
+    seed: config.seed,
+    temperature: config.temperature,
+    table: config.table,
+    autos: config.autos,
+  });
+  return { model, params: scored, masks: result.masks, scores: result.scores, features: result.features, rounds: result.rounds };
+}
+
+async function structuredNet(config: PruneConfig, prepared: Prepared, scored: ParamMap, dir: string): Promise<PrunedNet> {
+  const criterion = getCriterion(config.criterion);
+  const s = await structuredStage({
+    model: prepared.model,
+    params: scored,
+    data: prepared.data,
+    criterion: criterion.name as StructuredCriterion,
+    density: config.density,
+    iterations: config.iterations ?? criterion.defaultIterations,
+    bnMode: prepared.bnMode,
+    seed: config.seed,
+    batch: config.train?.batchSize ?? 32,
+    dir,
+  });
+  return { model: s.model, params: s.params, rounds: s.rounds, structured: s.report };
+}
+
 export interface PruneRunResult {
   dir: string;
   skipped: boolean;
@@ -249,33 +311,21 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
   const dense = await densePhase(config, prepared, theta0, dir, identity);
   const scored = dense?.params ?? theta0;
   const t0 = performance.now();
-  const result = prune({
-    criterion,
-    model,
-    params: scored,
-    data,
-    density: config.density,
-    scope: config.allocation === 'layer' ? 'layer' : config.scope,
-    allocate: allocator(config, prepared, theta0),
-    minLayerDensity: config.minLayerDensity,
-    iterations: config.iterations,
-    bnMode,
-    seed: config.seed,
-    temperature: config.temperature,
-    table: config.table,
-    autos: config.autos,
-  });
+  const pruned = config.structured
+    ? await structuredNet(config, prepared, scored, dir)
+    : unstructuredNet(config, prepared, scored, theta0);
   const scoreSeconds = (performance.now() - t0) / 1000;
-  const features = config.dumpScores ? (result.features?.hg ? result.features : initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
   const t1 = performance.now();
-  const gradNormRatio = data ? gradientNorm(model, scored, data, bnMode, result.masks) / gradientNorm(model, scored, data, bnMode) : null;
+  const gradNormRatio = data ? gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks) / gradientNorm(model, scored, data, bnMode) : null;
   const gradNormSeconds = (performance.now() - t1) / 1000;
+  const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
+  if (pruned.params !== scored) tf.dispose(Object.values(scored));
 
   const layers: LayerReport[] = model.prunable.map((p) => {
-    const kept = result.masks.get(p.name)!.reduce((a, b) => a + b, 0);
+    const kept = pruned.masks ? pruned.masks.get(p.name)!.reduce((a, b) => a + b, 0) : pruned.model.prunable.find((q) => q.name === p.name)!.size;
     return { name: p.name, size: p.size, kept, density: kept / p.size };
   });
-  const density = maskDensity(result.masks, model);
+  const density = layers.reduce((n, l) => n + l.kept, 0) / layers.reduce((n, l) => n + l.size, 0);
   const report: PruneReport = {
     criterion: criterion.name,
     model: model.config.name,
@@ -286,21 +336,24 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     sparsity: 1 - density,
     scope: config.allocation === 'layer' ? 'layer' : config.scope,
     allocation: config.allocation ?? 'global',
-    iterations: result.rounds,
+    iterations: pruned.rounds,
     bn_mode: bnMode,
     samples_per_class: data ? config.samplesPerClass : null,
     seed: config.seed,
     layers,
     grad_norm_ratio: gradNormRatio,
     pruned_at_epoch: dense?.epochs ?? 0,
+    structured: pruned.structured,
     seconds: { score: scoreSeconds, grad_norm: gradNormSeconds },
   };
 
   fs.mkdirSync(dir, { recursive: true });
-  const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
-  writeMaskFile(path.join(dir, 'masks.arrow'), result.masks, shapes, { criterion: criterion.name, model: model.config.name, width: model.config.width, density });
+  if (pruned.masks) {
+    const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
+    writeMaskFile(path.join(dir, 'masks.arrow'), pruned.masks, shapes, { criterion: criterion.name, model: model.config.name, width: model.config.width, density });
+  }
   if (features) {
-    writeScoreTable(path.join(dir, 'scores.arrow'), model, features, result.scores, result.masks, {
+    writeScoreTable(path.join(dir, 'scores.arrow'), model, features, pruned.scores!, pruned.masks!, {
       criterion: criterion.name,
       model: model.config.name,
       width: model.config.width,
@@ -316,10 +369,10 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     const trained = await train({
       config: dense ? { ...config.train, epochs: config.train.epochs - dense.epochs } : config.train,
       configHash: configHash({ ...identity, train: config.train }),
-      model,
+      model: pruned.model,
       dataset,
-      params: scored,
-      masks: result.masks,
+      params: pruned.params,
+      masks: pruned.masks,
       outDir: path.join(dir, 'train'),
       resume: true,
       label: `train ${criterion.name} ${(100 * density).toFixed(2)}%`,
@@ -330,7 +383,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     report.seconds.train = (performance.now() - t2) / 1000;
     tf.dispose(Object.values(trained.params));
   } else {
-    tf.dispose(Object.values(scored));
+    tf.dispose(Object.values(pruned.params));
   }
   if (scored !== theta0) tf.dispose(Object.values(theta0));
   if (opts.plot) await opts.plot(dir, report);
@@ -338,7 +391,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
   writeManifest(dir, {
     command: 'prune',
     config,
-    resolved: { ...config, bnMode, iterations: result.rounds, out: dir },
+    resolved: { ...config, bnMode, iterations: pruned.rounds, out: dir },
     backend: opts.backend,
     timings: report.seconds,
     startedAt: started,

@@ -33,6 +33,7 @@ interface PruneFlags {
   when?: string;
   earlyMaxEpochs?: number;
   train?: boolean;
+  structured?: boolean;
   config?: string;
   out?: string;
   force?: boolean;
@@ -84,6 +85,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     allocation: f.allocation,
     when: f.when,
     earlyMaxEpochs: f.earlyMaxEpochs,
+    structured: f.structured ? true : undefined,
     train: f.train
       ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
       : undefined,
@@ -116,6 +118,7 @@ export function registerPrune(program: Command): void {
     .option('--allocation <a>', 'layer allocation: global | layer | erk | learned (autos) | <criterion>: its per-layer counts, ranking inside each layer by this criterion', 'global')
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
     .option('--train', 'train the pruned network and report test accuracy')
+    .option('--structured', 'prune whole channels (crop | snip | random), --density = kept fraction of channels; removes them physically and trains the smaller dense model (writes model.json, channels.json, shrunk.safetensors)')
     .option('--when <w>', "init (default) | epoch:K (prune after K dense epochs) | early (EarlyCroP's weight-distance plateau); needs --train")
     .option('--early-max-epochs <n>', 'latest epoch --when early may prune at (default: epochs − 1)', positiveInt('--early-max-epochs'))
     .option('--config <file>', 'trainer preset for --train (default pipelines/train-<model>-<dataset>.json)')
@@ -129,6 +132,9 @@ export function registerPrune(program: Command): void {
     process.stdout.write(
       `${r.skipped ? 'already finished' : 'finished'}: ${r.dir}  ${rep.criterion} density ${(100 * rep.density).toFixed(3)}%` +
         (rep.grad_norm_ratio !== null ? `  grad-norm ratio ${rep.grad_norm_ratio.toFixed(3)}` : '') +
+        (rep.structured
+          ? `  channels ${(100 * rep.structured.channel_density).toFixed(1)}%  train step ${rep.structured.speedup.train_step.toFixed(2)}× faster, ${rep.structured.speedup.flops.toFixed(2)}× fewer FLOPs`
+          : '') +
         (rep.test_accuracy !== undefined ? `  test accuracy ${(100 * rep.test_accuracy).toFixed(2)}%` : '') +
         `  backend ${backend.name}\n`,
     );

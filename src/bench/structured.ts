@@ -1,0 +1,58 @@
+import type { BackendInfo } from '../engine/backend.ts';
+import { createModel, initParams, type ModelName } from '../models/index.ts';
+import { type StepCost, stepCost } from './step-cost.ts';
+import * as tf from '@tensorflow/tfjs';
+
+export interface StructuredBenchResult {
+  engine: string;
+  backend: string;
+  model: string;
+  width: number;
+  batch: number;
+  threads: number | null;
+  channel_fraction: number;
+  /** Channels per group of the shrunk model. */
+  channels: Record<string, number>;
+  dense: StepCost;
+  structured: StepCost;
+  /** dense ÷ structured. */
+  speedup: { forward: number; train_step: number; flops: number; params: number; peak_bytes: number };
+}
+
+/** Dense model vs the same model with every channel group kept at `fraction` (≥ 1 channel): what shrinking buys. */
+export async function runStructuredBench(
+  opts: { model: ModelName; width?: number; batch: number; repeat: number; fraction: number },
+  backend: BackendInfo,
+): Promise<StructuredBenchResult> {
+  const dense = createModel(opts.model, { width: opts.width });
+  const channels = Object.fromEntries(dense.channelGroups.map((g) => [g.name, Math.max(1, Math.round(opts.fraction * g.size))]));
+  const small = createModel(opts.model, { width: opts.width, channels });
+  const measure = async (m: typeof dense) => {
+    const p = initParams(m, 0);
+    const cost = await stepCost(m, p, opts.batch, opts.repeat);
+    tf.dispose(Object.values(p));
+    return cost;
+  };
+  const d = await measure(dense);
+  const s = await measure(small);
+  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  return {
+    engine: `tfjs-${backend.tfjsVersion}-${backend.name}`,
+    backend: backend.name,
+    model: opts.model,
+    width: dense.config.width,
+    batch: opts.batch,
+    threads: backend.threads,
+    channel_fraction: opts.fraction,
+    channels,
+    dense: d,
+    structured: s,
+    speedup: {
+      forward: ratio(d.forward_ms, s.forward_ms),
+      train_step: ratio(d.train_step_ms, s.train_step_ms),
+      flops: ratio(d.flops_per_example, s.flops_per_example),
+      params: ratio(d.params, s.params),
+      peak_bytes: ratio(d.peak_bytes, s.peak_bytes),
+    },
+  };
+}

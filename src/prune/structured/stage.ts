@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { type StepCost, stepCost } from '../../bench/step-cost.ts';
+import { writeJsonAtomic } from '../../io/atomic.ts';
+import type { Model, ModelConfig, ParamMap } from '../../models/types.ts';
+import { shrinkModel } from '../../models/shrink.ts';
+import { createModel } from '../../models/zoo.ts';
+import { loadParams, saveParams } from '../../train/checkpoint.ts';
+import { usage } from '../../util/errors.ts';
+import type { BnMode, ScoringBatches } from '../features.ts';
+import { STRUCTURED_CRITERIA, type StructuredCriterion } from './channel-scores.ts';
+import { channelBudget } from './select-channels.ts';
+import { structuredPrune } from './structured.ts';
+
+export interface StructuredReport {
+  /** Kept fraction of all channels (each residual-shared group counted once). */
+  channel_density: number;
+  groups: Array<{ name: string; size: number; kept: number }>;
+  /** Measured at the training batch size on this backend. */
+  dense: StepCost;
+  shrunk: StepCost;
+  /** dense ÷ shrunk. */
+  speedup: { train_step: number; forward: number; flops: number; params: number; peak_bytes: number };
+}
+
+/** Refuses --structured requests that cannot work, before any output exists. */
+export function checkStructured(model: Model, criterion: string, density: number, other: { allocation?: string; scope: string; minLayerDensity?: number; table?: string }): void {
+  const name = model.config.name;
+  if (model.channelGroups.length === 0) {
+    usage(`${name} has no channel structure: --structured removes conv channels; use a conv model (lenet5, vgg11/16/19, resnet18/20/32) or drop --structured`);
+  }
+  if (!(STRUCTURED_CRITERIA as readonly string[]).includes(criterion)) {
+    usage(`--structured scores channels with ${STRUCTURED_CRITERIA.join(', ')}, not '${criterion}': pick one of those or drop --structured`);
+  }
+  if ((other.allocation ?? 'global') !== 'global' || other.scope !== 'global' || other.minLayerDensity !== undefined) {
+    usage('--structured ranks channels globally with ≥ 1 per layer: drop --allocation, --scope and --min-layer-density');
+  }
+  const total = model.channelGroups.reduce((n, g) => n + g.size, 0);
+  const groups = model.channelGroups.length;
+  if (Math.round(density * total) < groups) {
+    usage(
+      `--density ${density} keeps ${Math.round(density * total)} of ${total} channels, which would empty a layer (${name} has ${groups} channel groups, each keeps ≥ 1): use --density ≥ ${(groups / total).toPrecision(3)}`,
+    );
+  }
+  channelBudget(model.channelGroups, density);
+}
+
+export interface ShrunkNet {
+  model: Model;
+  params: ParamMap;
+  report: StructuredReport;
+  rounds: number;
+}
+
+/**
+ * Channel pruning, then the physical shrink. Writes <dir>/channels.json (kept indices per group),
+ * <dir>/model.json (the shrunk zoo model's config) and <dir>/shrunk.safetensors (its parameters at the
+ * pruning point): loadShrunk(dir) rebuilds it as an ordinary model.
+ */
+export async function structuredStage(opts: {
+  model: Model;
+  params: ParamMap;
+  data?: ScoringBatches;
+  criterion: StructuredCriterion;
+  density: number;
+  iterations: number;
+  bnMode: BnMode;
+  seed: number;
+  batch: number;
+  dir: string;
+}): Promise<ShrunkNet> {
+  const { model, params } = opts;
+  const pruned = structuredPrune({ ...opts, model, params });
+  const small = shrinkModel(model, params, pruned.keep);
+  const groups = model.channelGroups.map((g) => ({ name: g.name, size: g.size, kept: pruned.keep.get(g.name)!.length }));
+  const dense = await stepCost(model, params, opts.batch, 3);
+  const shrunk = await stepCost(small.model, small.params, opts.batch, 3);
+  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+  const report: StructuredReport = {
+    channel_density: groups.reduce((n, g) => n + g.kept, 0) / groups.reduce((n, g) => n + g.size, 0),
+    groups,
+    dense,
+    shrunk,
+    speedup: {
+      train_step: ratio(dense.train_step_ms, shrunk.train_step_ms),
+      forward: ratio(dense.forward_ms, shrunk.forward_ms),
+      flops: ratio(dense.flops_per_example, shrunk.flops_per_example),
+      params: ratio(dense.params, shrunk.params),
+      peak_bytes: ratio(dense.peak_bytes, shrunk.peak_bytes),
+    },
+  };
+  fs.mkdirSync(opts.dir, { recursive: true });
+  writeJsonAtomic(path.join(opts.dir, 'channels.json'), Object.fromEntries([...pruned.keep].map(([g, idx]) => [g, idx])));
+  writeJsonAtomic(path.join(opts.dir, 'model.json'), small.model.config);
+  saveParams(path.join(opts.dir, 'shrunk.safetensors'), small.params);
+  return { model: small.model, params: small.params, report, rounds: pruned.rounds };
+}
+
+/** The shrunk model of a `prune --structured` directory, as an ordinary zoo model with its parameters. */
+export function loadShrunk(dir: string, weights = path.join(dir, 'shrunk.safetensors')): { model: Model; params: ParamMap } {
+  const file = path.join(dir, 'model.json');
+  if (!fs.existsSync(file)) usage(`${dir} has no model.json: it is not the output of 'pipeline prune --structured'`);
+  const config = JSON.parse(fs.readFileSync(file, 'utf8')) as ModelConfig;
+  const model = createModel(config.name, config);
+  return { model, params: loadParams(weights, model) };
+}
