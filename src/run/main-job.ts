@@ -27,9 +27,11 @@ export interface ResultRow {
 }
 
 /** 'autos@grasp' → criterion autos with the grasp allocation; plain names use global allocation. */
-export function splitCriterion(entry: string): { criterion: string; allocation: string } {
-  const [criterion, allocation = 'global'] = entry.split('@');
-  return { criterion, allocation };
+/** 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of channels). */
+export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean } {
+  const structured = entry.startsWith('structured:');
+  const [criterion, allocation = 'global'] = (structured ? entry.slice('structured:'.length) : entry).split('@');
+  return { criterion, allocation, structured };
 }
 
 export function validateMainJob(config: MainJobConfig): void {

@@ -6,6 +6,7 @@ import { configHash } from '../io/rundir.ts';
 import { createModel } from '../models/index.ts';
 import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
+import { checkStructured } from '../prune/structured/stage.ts';
 import type { PruneConfig } from '../prune/run.ts';
 import { splitCriterion } from '../run/main-job.ts';
 import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TrainConfigSchema } from '../train/config.ts';
@@ -16,7 +17,7 @@ const Target = z.object({ model: z.string(), width: z.number().positive().option
 export const SweepSchema = z
   .object({
     targets: z.array(Target).min(1),
-    /** Criterion names; autos@<allocation> / grasp@erk pick a layer allocation. */
+    /** Criterion names; autos@<allocation> / grasp@erk pick a layer allocation; structured:crop prunes channels. */
     criteria: z.array(z.string()).min(1),
     densities: z.array(z.number()).min(1),
     seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
@@ -68,11 +69,18 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
     } catch (err) {
       usage(`${source}: targets[${ti}]: ${(err as Error).message}`);
     }
-    createModel(t.model, { width: t.width, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
+    const model = createModel(t.model, { width: t.width, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
     const preset = defaultTrainPreset(t.model, t.dataset);
     for (const entry of sweep.criteria) {
-      const { criterion, allocation } = splitCriterion(entry);
+      const { criterion, allocation, structured } = splitCriterion(entry);
       for (const density of sweep.densities) {
+        if (structured) {
+          try {
+            checkStructured(model, criterion, density, { allocation, scope: sweep.scope });
+          } catch (err) {
+            usage(`${source}: '${entry}' on targets[${ti}] at density ${density}: ${(err as Error).message}`);
+          }
+        }
         for (const seed of sweep.seeds) {
           const train = sweep.train
             ? parseTrainConfig(mergeConfig(preset ? readPreset(preset) : {}, { ...sweep.train, model: t.model, width: t.width, dataset: t.dataset, dataDir: t.dataDir, seed }), source)
@@ -94,7 +102,8 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
             dumpScores: false,
             train,
           };
-          const name = `${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace('@', '-')}_d${density}_seed${seed}_${configHash(config).slice(0, 8)}`;
+          if (structured) config.structured = true;
+          const name = `${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace(/[@:]/g, '-')}_d${density}_seed${seed}_${configHash(config).slice(0, 8)}`;
           jobs.push({ index: jobs.length, name, config });
         }
       }

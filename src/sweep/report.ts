@@ -11,7 +11,10 @@ import { usage } from '../util/errors.ts';
 export interface SweepRow {
   target: string;
   criterion: string;
+  /** The job's target density (for structured:* entries, of channels). */
   density: number;
+  /** Kept fraction of prunable weights actually reached. */
+  param_density: number;
   seed: number;
   accuracy: number | null;
   loss: number | null;
@@ -31,8 +34,9 @@ export function collectRows(out: string): SweepRow[] {
     const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as PruneReport;
     rows.push({
       target: `${config.model}${config.width ? `-w${config.width}` : ''}/${config.dataset}`,
-      criterion: config.allocation && config.allocation !== 'global' ? `${config.criterion}@${config.allocation}` : config.criterion,
+      criterion: `${config.structured ? 'structured:' : ''}${config.criterion}${config.allocation && config.allocation !== 'global' ? `@${config.allocation}` : ''}`,
       density: config.density,
+      param_density: report.density,
       seed: config.seed,
       accuracy: report.test_accuracy ?? null,
       loss: report.test_loss ?? null,
@@ -55,7 +59,7 @@ const unique = <T>(xs: T[]) => [...new Set(xs)];
 /** results.csv / results.arrow (one row per job), results.md (mean ± std over seeds) and SVG plots. */
 export async function writeSweepReport(out: string): Promise<SweepRow[]> {
   const rows = collectRows(out);
-  const cols = ['target', 'criterion', 'density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'wall_seconds'] as const;
+  const cols = ['target', 'criterion', 'density', 'param_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'wall_seconds'] as const;
   const csv = [cols.join(','), ...rows.map((r) => cols.map((c) => r[c] ?? '').join(','))].join('\n') + '\n';
   writeFileAtomic(path.join(out, 'results.csv'), csv);
   const nums = (f: (r: SweepRow) => number | null) => vectorFromArray(rows.map((r) => f(r) ?? NaN), new Float64());
@@ -65,6 +69,7 @@ export async function writeSweepReport(out: string): Promise<SweepRow[]> {
       target: vectorFromArray(rows.map((r) => r.target), new Utf8()),
       criterion: vectorFromArray(rows.map((r) => r.criterion), new Utf8()),
       density: nums((r) => r.density),
+      param_density: nums((r) => r.param_density),
       seed: vectorFromArray(rows.map((r) => r.seed), new Int32()),
       accuracy: nums((r) => r.accuracy),
       loss: nums((r) => r.loss),
@@ -83,13 +88,18 @@ export async function writeSweepReport(out: string): Promise<SweepRow[]> {
     const points: Array<{ criterion: string; sparsity: number; mean: number; std?: number }> = [];
     for (const c of criteria) {
       const cells = densities.map((d) => {
-        const xs = mine.filter((r) => r.criterion === c && r.density === d).map(value).filter(Number.isFinite);
+        const runs = mine.filter((r) => r.criterion === c && r.density === d);
+        const xs = runs.map(value).filter(Number.isFinite);
         if (!xs.length) return '–';
         const { mean, std } = stats(xs);
-        points.push({ criterion: c, sparsity: 1 - d, mean, std: xs.length > 1 ? std : undefined });
+        // Plotted at the weight sparsity reached, so channel-pruned points sit beside unstructured ones of equal size.
+        points.push({ criterion: c, sparsity: 1 - stats(runs.map((r) => r.param_density)).mean, mean, std: xs.length > 1 ? std : undefined });
         return xs.length > 1 ? `${mean.toFixed(2)} ± ${std.toFixed(2)}` : mean.toFixed(2);
       });
       md.push(`| ${c} | ${cells.join(' | ')} |`);
+    }
+    if (criteria.some((c) => c.startsWith('structured:'))) {
+      md.push('', 'structured:* rows: the column is the kept fraction of channels; the weight density each reached is param_density in results.csv (the plot uses it).');
     }
     md.push('');
     const slug = target.replace(/[^a-z0-9-]+/gi, '_');

@@ -43,6 +43,18 @@ describe('pipeline sweep', () => {
     expect(new Set(a.jobs.map((j) => j.name)).size).toBe(4);
   });
 
+  it('structured:<criterion> entries plan channel-pruning jobs, checked before any job starts', () => {
+    const plan = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['crop', 'structured:crop'], densities: [0.5, 0.2] }, 's');
+    expect(plan.jobs.map((j) => [j.config.criterion, j.config.structured ?? false])).toEqual([
+      ['crop', false],
+      ['crop', false],
+      ['crop', true],
+      ['crop', true],
+    ]);
+    expect(plan.jobs[2].name).toMatch(/^lenet5-mnist_structured-crop_d0.5_seed0_/);
+    expect(() => planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['structured:crop'], densities: [0.05] }, 's')).toThrow(/would empty a layer/);
+  });
+
   it('parallel and serial runs give equal results; rerunning recomputes nothing; shards cover every job once', () => {
     const root = tmp();
     const file = write(root, sweep);
@@ -65,7 +77,7 @@ describe('pipeline sweep', () => {
     expect(results(sharded)).toEqual(results(serial));
     const table = readArrowFile(path.join(sharded, 'results.arrow'));
     expect(table.numRows).toBe(4);
-    expect(table.schema.fields.map((f) => f.name)).toEqual(['target', 'criterion', 'density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'wall_seconds']);
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['target', 'criterion', 'density', 'param_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'wall_seconds']);
     const md = fs.readFileSync(path.join(sharded, 'results.md'), 'utf8');
     expect(md).toMatch(/\| snip \|/);
     expect(md).toMatch(/80\.0% sparse/);
@@ -77,6 +89,7 @@ describe('pipeline sweep', () => {
     ['an unknown criterion', { criteria: ['snip', 'obd'] }, /criteria\[1\] 'obd': unknown criterion 'obd'/],
     ['an impossible density', { densities: [0.2, 1.5] }, /densities\[1\] = 1.5 is impossible/],
     ['an unknown allocation', { criteria: ['snip@banana'] }, /criteria\[0\] 'snip@banana': unknown allocation 'banana'/],
+    ['channel pruning of a model without channels', { criteria: ['structured:crop'] }, /'structured:crop' on targets\[0\] at density 0.2: lenet300 has no channel structure/],
   ] as const) {
     it(`bad input: ${name} fails before any job starts, naming the entry`, () => {
       const root = tmp();
