@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { runIrp } from '../irp/run.ts';
 import { createModel } from '../models/index.ts';
+import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
 import { runPrune } from '../prune/run.ts';
@@ -36,11 +37,12 @@ export function splitCriterion(entry: string): { criterion: string; allocation: 
 
 export function validateMainJob(config: MainJobConfig): void {
   createModel(config.irp.model, { width: config.irp.width });
-  createModel(config.prune.model, { width: config.prune.width });
+  const target = createModel(config.prune.model, { width: config.prune.width });
   for (const entry of config.prune.criteria) {
-    const { criterion, allocation } = splitCriterion(entry);
+    const { criterion, allocation, structured } = splitCriterion(entry);
     getCriterion(criterion);
     checkAllocation(allocation, Object.keys(CRITERIA));
+    if (structured) for (const s of config.prune.sparsities) checkStructured(target, criterion, 1 - s, { allocation, scope: 'global' });
   }
   if (config.autos.features) parseFeatureList(config.autos.features.join(','));
 }
@@ -106,9 +108,9 @@ export async function runMainJob(config: MainJobConfig, out: string, backend: Ba
   const jobs = p.criteria.flatMap((c) => p.sparsities.flatMap((s) => p.seeds.map((seed) => ({ entry: c, sparsity: s, seed }))));
   log(`stage 3/3: pruning ${p.model} on ${p.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds), each trained`);
   for (const [i, job] of jobs.entries()) {
-    const { criterion, allocation } = splitCriterion(job.entry);
+    const { criterion, allocation, structured } = splitCriterion(job.entry);
     const train = parseTrainConfig(mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: p.model, width: p.width, dataset: p.dataset, seed: job.seed }), 'main job');
-    const dir = path.join(out, 'prune', `${job.entry.replace('@', '-')}_s${job.sparsity}_seed${job.seed}`);
+    const dir = path.join(out, 'prune', `${job.entry.replace(/[@:]/g, '-')}_s${job.sparsity}_seed${job.seed}`);
     const r = await runPrune(
       {
         criterion,
@@ -125,6 +127,7 @@ export async function runMainJob(config: MainJobConfig, out: string, backend: Ba
         temperature: 200,
         dumpScores: false,
         train,
+        structured: structured || undefined,
       },
       { out: dir, backend, plot: writeLayerDensityPlot },
     );
