@@ -1,15 +1,10 @@
 import type { BackendInfo } from '../engine/backend.ts';
 import { createModel, initParams, type ModelName } from '../models/index.ts';
 import { type StepCost, stepCost } from './step-cost.ts';
+import { type BenchHeader, benchHeader } from './workloads.ts';
 import * as tf from '@tensorflow/tfjs';
 
-export interface StructuredBenchResult {
-  engine: string;
-  backend: string;
-  model: string;
-  width: number;
-  batch: number;
-  threads: number | null;
+export interface StructuredBenchResult extends BenchHeader {
   channel_fraction: number;
   /** Channels per group of the shrunk model. */
   channels: Record<string, number>;
@@ -37,12 +32,7 @@ export async function runStructuredBench(
   const s = await measure(small);
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   return {
-    engine: `tfjs-${backend.tfjsVersion}-${backend.name}`,
-    backend: backend.name,
-    model: opts.model,
-    width: dense.config.width,
-    batch: opts.batch,
-    threads: backend.threads,
+    ...benchHeader(backend, opts.model, dense.config.width, opts.batch),
     channel_fraction: opts.fraction,
     channels,
     dense: d,

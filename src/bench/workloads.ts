@@ -14,14 +14,22 @@ export interface BenchOptions {
   seed?: number;
 }
 
-/** Same keys as shared/reference/torch_bench.py, plus the backend. */
-export interface BenchResult {
+/** What every bench line starts with: engine, backend and workload. */
+export interface BenchHeader {
   engine: string;
   backend: string;
   model: string;
   width: number;
   batch: number;
   threads: number | null;
+}
+
+export function benchHeader(backend: BackendInfo, model: string, width: number, batch: number): BenchHeader {
+  return { engine: `tfjs-${backend.tfjsVersion}-${backend.name}`, backend: backend.name, model, width, batch, threads: backend.threads };
+}
+
+/** Same keys as shared/reference/torch_bench.py, plus the backend. */
+export interface BenchResult extends BenchHeader {
   prunable: number;
   forward_ms: number;
   train_step_ms: number;
@@ -54,12 +62,7 @@ export function runBench(opts: BenchOptions, backend: BackendInfo): BenchResult 
   };
 
   const result: BenchResult = {
-    engine: `tfjs-${backend.tfjsVersion}-${backend.name}`,
-    backend: backend.name,
-    model: opts.model,
-    width: model.config.width,
-    batch: opts.batch,
-    threads: backend.threads,
+    ...benchHeader(backend, opts.model, model.config.width, opts.batch),
     prunable: model.prunable.reduce((n, p) => n + p.size, 0),
     forward_ms: medianMs(forward, opts.repeat),
     train_step_ms: medianMs(step, opts.repeat),
