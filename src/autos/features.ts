@@ -2,10 +2,21 @@ import { usage } from '../util/errors.ts';
 
 /** Per-weight inputs, each normalized per tensor (divided by its RMS over the tensor) so scales transfer. */
 export const WEIGHT_FEATURES = ['theta', 'grad', 'hg', 'abs_theta', 'theta_grad', 'theta_hg'] as const;
+/**
+ * Per-tensor percentiles (0..1, ties averaged) of |θ|, |θ ⊙ g| and |θ ⊙ Hg|: scale-free, so they mean the
+ * same in a conv and a dense tensor whatever their distributions.
+ */
+export const RANK_FEATURES = ['rank_abs_theta', 'rank_theta_grad', 'rank_theta_hg'] as const;
+/**
+ * Unit (connectivity) features: the mean of |θ ⊙ g| or |g| over the weights sharing this weight's input
+ * unit (dense input neuron / conv input channel) or output unit (neuron / output channel), each divided by
+ * its RMS over the tensor. A weight into or out of a unit the loss barely uses scores low on them.
+ */
+export const UNIT_FEATURES = ['in_theta_grad', 'out_theta_grad', 'in_grad', 'out_grad'] as const;
 /** Per-tensor descriptors, the same for every weight of a tensor. */
 export const LAYER_FEATURES = ['kind', 'log_fan_in', 'log_fan_out', 'kernel_size', 'depth', 'log_size'] as const;
-export type FeatureName = (typeof WEIGHT_FEATURES)[number] | (typeof LAYER_FEATURES)[number];
-export const ALL_FEATURES: readonly FeatureName[] = [...WEIGHT_FEATURES, ...LAYER_FEATURES];
+export type FeatureName = (typeof WEIGHT_FEATURES)[number] | (typeof RANK_FEATURES)[number] | (typeof UNIT_FEATURES)[number] | (typeof LAYER_FEATURES)[number];
+export const ALL_FEATURES: readonly FeatureName[] = [...WEIGHT_FEATURES, ...RANK_FEATURES, ...UNIT_FEATURES, ...LAYER_FEATURES];
 export const DEFAULT_FEATURES: FeatureName[] = ['theta', 'grad', 'hg', 'abs_theta', 'theta_grad', 'theta_hg', 'kind', 'log_fan_in', 'log_fan_out', 'depth'];
 
 export interface LayerDescriptor {
@@ -32,7 +43,40 @@ export function parseFeatureList(list: string): FeatureName[] {
   return names as FeatureName[];
 }
 
-export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg');
+export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg');
+
+/** Percentile in [0, 1] of each value within the array (ties share their mean rank). */
+export function percentiles(v: ArrayLike<number>): Float32Array {
+  const n = v.length;
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => v[a] - v[b]);
+  const out = new Float32Array(n);
+  for (let s = 0; s < n; ) {
+    let e = s + 1;
+    while (e < n && v[order[e]] === v[order[s]]) e++;
+    const r = n > 1 ? (s + e - 1) / 2 / (n - 1) : 0.5;
+    for (let j = s; j < e; j++) out[order[j]] = r;
+    s = e;
+  }
+  return out;
+}
+
+/**
+ * Mean of `value` over the weights sharing each weight's input unit (axis = 'in') or output unit ('out')
+ * of a [..., cin, cout] tensor (tfjs layout: dense [in, out], conv [kh, kw, cin, cout]), broadcast back.
+ */
+export function unitMeans(shape: readonly number[], value: (i: number) => number, n: number, axis: 'in' | 'out'): Float32Array {
+  const cout = shape[shape.length - 1];
+  const cin = shape.length >= 2 ? shape[shape.length - 2] : 1;
+  const units = axis === 'out' ? cout : cin;
+  const unit = (i: number) => (axis === 'out' ? i % cout : Math.floor(i / cout) % cin);
+  const sum = new Float64Array(units);
+  const count = new Float64Array(units);
+  for (let i = 0; i < n; i++) {
+    sum[unit(i)] += value(i);
+    count[unit(i)]++;
+  }
+  return Float32Array.from({ length: n }, (_, i) => sum[unit(i)] / Math.max(1, count[unit(i)]));
+}
 
 function rmsNormalized(v: ArrayLike<number>, n: number, f: (i: number) => number): Float32Array {
   let s = 0;
@@ -61,6 +105,22 @@ export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, featu
         return rmsNormalized(theta, n, (i) => theta[i] * grad[i]);
       case 'theta_hg':
         return rmsNormalized(theta, n, (i) => theta[i] * hg![i]);
+      case 'rank_abs_theta':
+        return percentiles(Float32Array.from(theta, Math.abs));
+      case 'rank_theta_grad':
+        return percentiles(Float32Array.from({ length: n }, (_, i) => Math.abs(theta[i] * grad[i])));
+      case 'rank_theta_hg':
+        return percentiles(Float32Array.from({ length: n }, (_, i) => Math.abs(theta[i] * hg![i])));
+      case 'in_theta_grad':
+      case 'out_theta_grad': {
+        const m = unitMeans(layer.shape, (i) => Math.abs(theta[i] * grad[i]), n, f === 'in_theta_grad' ? 'in' : 'out');
+        return rmsNormalized(m, n, (i) => m[i]);
+      }
+      case 'in_grad':
+      case 'out_grad': {
+        const m = unitMeans(layer.shape, (i) => Math.abs(grad[i]), n, f === 'in_grad' ? 'in' : 'out');
+        return rmsNormalized(m, n, (i) => m[i]);
+      }
       case 'kind':
         return layer.kind === 'conv' ? 1 : 0;
       case 'log_fan_in':

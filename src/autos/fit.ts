@@ -5,7 +5,7 @@ import { writeJsonAtomic } from '../io/atomic.ts';
 import { usage } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
-import { type FeatureName, featureMatrix, needsHg } from './features.ts';
+import { type FeatureName, featureMatrix, needsHg, percentiles } from './features.ts';
 import { rankingMetrics, type RankingMetrics } from './metrics.ts';
 import { type AutosMeta, saveAutos } from './model-file.ts';
 import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
@@ -21,6 +21,11 @@ export interface FitConfig {
   hidden: number[];
   activation: 'relu' | 'tanh';
   loss: 'mse' | 'rank';
+  /**
+   * Regression target: 'survival' = rounds_survived / E (the reference); 'rank' = its percentile within the
+   * tensor (ties averaged), so every tensor contributes the same spread whatever its final density.
+   */
+  target?: 'survival' | 'rank';
   lr: number;
   batchSize: number;
   epochs: number;
@@ -33,6 +38,8 @@ export interface FitConfig {
 
 export interface FitMetrics {
   train_rows: number;
+  /** Features constant on every training row (e.g. `kind` when fitting on MLPs only): folded into the bias, ignored when scoring. */
+  constant_features: string[];
   train_tensors: string[];
   validation_tensors: string[];
   autos: RankingMetrics;
@@ -47,7 +54,7 @@ interface Rows {
   n: number;
 }
 
-function rowsOf(tensors: SourceTensor[], features: FeatureName[], cap: number, rng: Rng): Rows {
+function rowsOf(tensors: SourceTensor[], features: FeatureName[], cap: number, rng: Rng, target: FitConfig['target'] = 'survival'): Rows {
   const f = features.length;
   const picks = tensors.map((t) => {
     const n = t.theta.length;
@@ -60,9 +67,10 @@ function rowsOf(tensors: SourceTensor[], features: FeatureName[], cap: number, r
   let o = 0;
   tensors.forEach((t, ti) => {
     const m = featureMatrix(t, t.layer, features);
+    const label = target === 'rank' ? percentiles(t.y) : t.y;
     for (const i of picks[ti]) {
       x.set(m.subarray(i * f, (i + 1) * f), o * f);
-      y[o++] = t.y[i];
+      y[o++] = label[i];
     }
   });
   return { x, y, n: total };
@@ -107,6 +115,40 @@ function train(spec: ScorerSpec, rows: Rows, config: FitConfig, seed: number, la
   return vars.map(({ w, b }) => ({ w: w as unknown as tf.Tensor2D, b: b as unknown as tf.Tensor1D }));
 }
 
+/** Indices and values of the feature columns that take a single value over all training rows. */
+function constantColumns(rows: Rows, f: number): Array<{ j: number; value: number }> {
+  const out: Array<{ j: number; value: number }> = [];
+  for (let j = 0; j < f; j++) {
+    const v = rows.x[j];
+    let same = true;
+    for (let r = 1; r < rows.n && same; r++) same = rows.x[r * f + j] === v;
+    if (same) out.push({ j, value: v });
+  }
+  return out;
+}
+
+/**
+ * A feature that never varied in training carries no learned meaning: its first-layer weights are either
+ * untouched random init (value 0: no gradient ever) or an alias of the bias. Fold w·value into the bias
+ * and zero the weights, so predictions on the training rows are unchanged and a new network on which the
+ * feature differs (a conv tensor after fitting on MLPs) gets no random, seed-dependent shift from it.
+ */
+function foldConstantFeatures(weights: ScorerWeights, constant: Array<{ j: number; value: number }>): ScorerWeights {
+  if (!constant.length) return weights;
+  const { w, b } = weights[0];
+  const [fin, fout] = w.shape;
+  const wv = Float32Array.from(w.dataSync());
+  const bv = Float32Array.from(b.dataSync());
+  for (const { j, value } of constant) {
+    for (let o = 0; o < fout; o++) {
+      bv[o] += value * wv[j * fout + o];
+      wv[j * fout + o] = 0;
+    }
+  }
+  tf.dispose([w, b]);
+  return [{ w: tf.tensor2d(wv, [fin, fout]), b: tf.tensor1d(bv) }, ...weights.slice(1)];
+}
+
 function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: SourceTensor[], features: FeatureName[]): Float32Array {
   const parts = tensors.map((t) => scoreRows(spec, weights, featureMatrix(t, t.layer, features)));
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
@@ -146,15 +188,17 @@ export async function fitAutos(config: FitConfig, outDir: string): Promise<FitMe
   if (!trainSet.length || !valSet.length) usage('need at least one training and one validation tensor: give --holdout, --val-table or a table with ≥ 2 tensors');
 
   const spec: ScorerSpec = { inputs: config.features.length, hidden: config.hidden, activation: config.activation };
-  const rows = rowsOf(trainSet, config.features, config.maxRowsPerTensor, new Rng(config.seed));
+  const rows = rowsOf(trainSet, config.features, config.maxRowsPerTensor, new Rng(config.seed), config.target);
   const truth = concatY(valSet, (t) => t.y);
   const finalDensity = (() => {
     const d = JSON.parse(tables[0].metadata.get('densities') ?? '[]') as number[];
     return d.length ? [d[d.length - 1]] : [];
   })();
-  const weights = train(spec, rows, config, config.seed, 'fit-autos');
+  const constant = constantColumns(rows, spec.inputs);
+  const weights = foldConstantFeatures(train(spec, rows, config, config.seed, 'fit-autos'), constant);
   const metrics: FitMetrics = {
     train_rows: rows.n,
+    constant_features: constant.map(({ j }) => config.features[j]),
     train_tensors: trainSet.map((t) => `${path.basename(t.source)}:${t.layer.name}`),
     validation_tensors: valSet.map((t) => `${path.basename(t.source)}:${t.layer.name}`),
     autos: rankingMetrics(predict(spec, weights, valSet, config.features), truth, finalDensity),
@@ -163,7 +207,7 @@ export async function fitAutos(config: FitConfig, outDir: string): Promise<FitMe
   };
   if (config.control) {
     const shuffled = { ...rows, y: new Rng(config.seed + 1).shuffle(Float32Array.from(rows.y)) };
-    const control = train(spec, shuffled, config, config.seed, 'fit-autos control');
+    const control = foldConstantFeatures(train(spec, shuffled, config, config.seed, 'fit-autos control'), constant);
     metrics.shuffled_control = rankingMetrics(predict(spec, control, valSet, config.features), truth, finalDensity);
     tf.dispose(control.flatMap(({ w, b }) => [w, b]));
   }

@@ -20,6 +20,7 @@ const fitDefaults: Omit<FitConfig, 'tables'> = {
   hidden: [64, 64],
   activation: 'relu',
   loss: 'mse',
+  target: 'survival',
   lr: 0.01,
   batchSize: 1024,
   epochs: 10,
@@ -58,6 +59,8 @@ describe('fit-autos on the CPU IRP preset', () => {
     const table = path.join(irp.dir, 'survival.arrow');
     const m = await fitAutos({ ...fitDefaults, tables: [table] }, path.join(root, 'autos'));
     expect(m.validation_tensors).toEqual(['survival.arrow:fc2']);
+    // lenet300 has no conv tensor: `kind` never varies, so it is folded into the bias and ignored.
+    expect(m.constant_features).toEqual(['kind']);
     const final = String(preset.finalDensity);
     expect(m.autos.precision[final]).toBeGreaterThan(m.magnitude.precision[final]);
     expect(m.autos.precision[final]).toBeGreaterThan(m.shuffled_control!.precision[final]);
@@ -73,6 +76,16 @@ describe('fit-autos on the CPU IRP preset', () => {
       { out: path.join(root, 'grasp'), backend },
     );
     expect(report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
+    // Scale-free recipe: per-tensor rank features and rank targets; rank_theta_hg makes prune compute Hg.
+    const rankFeatures = ['rank_abs_theta', 'rank_theta_grad', 'rank_theta_hg'] as const;
+    const mr = await fitAutos({ ...fitDefaults, tables: [table], features: [...rankFeatures], target: 'rank', control: false, epochs: 2 }, path.join(root, 'autos-rank'));
+    expect(mr.constant_features).toEqual([]);
+    expect(mr.autos.spearman).toBeGreaterThan(0);
+    const ranked = await runPrune(
+      { criterion: 'autos', autos: path.join(root, 'autos-rank'), allocation: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      { out: path.join(root, 'prune-rank'), backend },
+    );
+    expect(ranked.report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
     // Bad input: a model dir fitted on other features than requested.
     const r = cli('prune', '--criterion', 'autos', '--autos', path.join(root, 'autos'), '--features', 'theta,grad', '--model', 'lenet5', '--density', '0.1', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_FEATURES, parseFeatureList } from '../../autos/features.ts';
+import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../autos/features.ts';
 import { type FitConfig, fitAutos } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
 import { configHash } from '../../io/rundir.ts';
@@ -15,6 +15,7 @@ interface FitFlags {
   hidden: string;
   activation: string;
   loss: string;
+  target: string;
   lr: number;
   batchSize: number;
   epochs: number;
@@ -29,6 +30,7 @@ export function fitConfigFrom(f: FitFlags): FitConfig {
   if (!hidden.every((h) => Number.isInteger(h) && h > 0)) usage(`--hidden must be comma-separated positive widths, got '${f.hidden}'`);
   if (f.activation !== 'relu' && f.activation !== 'tanh') usage(`--activation must be relu or tanh, got '${f.activation}'`);
   if (f.loss !== 'mse' && f.loss !== 'rank') usage(`--loss must be mse or rank, got '${f.loss}'`);
+  if (f.target !== 'survival' && f.target !== 'rank') usage(`--target must be survival or rank, got '${f.target}'`);
   return {
     tables: f.table,
     valTable: f.valTable,
@@ -37,6 +39,7 @@ export function fitConfigFrom(f: FitFlags): FitConfig {
     hidden,
     activation: f.activation,
     loss: f.loss,
+    target: f.target,
     lr: f.lr,
     batchSize: f.batchSize,
     epochs: f.epochs,
@@ -53,10 +56,11 @@ export function registerFitAutos(program: Command): void {
     .requiredOption('--table <file...>', 'survival.arrow file(s) from pipeline irp')
     .option('--val-table <file>', 'validate on this whole table (default: held-out tensors)')
     .option('--holdout <names>', 'comma-separated tensors to hold out (default: every third, from the second)')
-    .option('--features <list>', `comma-separated, from: theta,grad,hg,abs_theta,theta_grad,theta_hg,kind,log_fan_in,log_fan_out,kernel_size,depth,log_size (default ${DEFAULT_FEATURES.join(',')})`)
+    .option('--features <list>', `comma-separated, from: ${ALL_FEATURES.join(',')} (default ${DEFAULT_FEATURES.join(',')})`)
     .option('--hidden <widths>', 'MLP hidden widths', '64,64')
     .option('--activation <a>', 'relu | tanh', 'relu')
     .option('--loss <l>', 'mse (reference) | rank (pairwise logistic)', 'mse')
+    .option('--target <t>', 'survival (rounds_survived/E, the reference) | rank (its percentile within the tensor)', 'survival')
     .option('--lr <x>', 'Adam learning rate (reference: 0.01)', positiveNumber('--lr'), 0.01)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 1024)
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'), 10)
@@ -74,7 +78,8 @@ export function registerFitAutos(program: Command): void {
       const p = (x: { precision: Record<string, number> }) => Object.entries(x.precision).map(([d, v]) => `${(100 * Number(d)).toFixed(0)}%:${v.toFixed(3)}`).join(' ');
       process.stdout.write(
         `fitted: ${out}  held-out ${m.validation_tensors.join(',')}  spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})` +
-          `  precision@density autos ${p(m.autos)} | |θ| ${p(m.magnitude)}${m.shuffled_control ? ` | shuffled ${p(m.shuffled_control)}` : ''}  (${m.seconds.toFixed(1)} s, ${backend.name})\n`,
+          `  precision@density autos ${p(m.autos)} | |θ| ${p(m.magnitude)}${m.shuffled_control ? ` | shuffled ${p(m.shuffled_control)}` : ''}` +
+          `${m.constant_features.length ? `  constant on the training rows, ignored: ${m.constant_features.join(',')}` : ''}  (${m.seconds.toFixed(1)} s, ${backend.name})\n`,
       );
     });
 }

@@ -1,4 +1,4 @@
-import { featureMatrix, type LayerDescriptor } from '../../autos/features.ts';
+import { featureMatrix, type LayerDescriptor, needsHg } from '../../autos/features.ts';
 import { loadAutos } from '../../autos/model-file.ts';
 import { scoreRows } from '../../autos/scorer.ts';
 import * as tf from '@tensorflow/tfjs';
@@ -19,7 +19,7 @@ export const autos: Criterion = {
   score: ({ model, params, data, masks, autos: dir }) => {
     if (!dir) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
     const { meta, weights } = loadAutos(dir);
-    const withHg = meta.features.some((f) => f === 'hg' || f === 'theta_hg');
+    const withHg = needsHg(meta.features);
     const features = computeFeatures(model, params, data!, { bnMode: meta.feature_bn_mode, temperature: meta.temperature, withHg, masks });
     const scores = new Map<string, Float32Array>();
     for (const p of model.prunable) {

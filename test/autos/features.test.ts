@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsHg, parseFeatureList, percentiles, unitMeans } from '../../src/autos/features.ts';
+import { fitConfigFrom } from '../../src/cli/commands/fit-autos.ts';
+
+const dense: LayerDescriptor = { name: 'fc', kind: 'dense', shape: [3, 2], fan_in: 3, fan_out: 2, kernel_size: 1, depth: 0 };
+
+describe('AutoS rank and unit features', () => {
+  it('percentiles are in [0, 1], monotone, and share the mean rank on ties', () => {
+    expect(Array.from(percentiles([3, 1, 2]))).toEqual([1, 0, 0.5]);
+    expect(Array.from(percentiles([5, 1, 5, 0, 7]))).toEqual([0.625, 0.25, 0.625, 0, 1]);
+    expect(Array.from(percentiles([4]))).toEqual([0.5]);
+  });
+
+  it('unit means average over the input unit (axis −2) and the output unit (axis −1), dense and conv', () => {
+    // dense [in 3, out 2], row-major: index = in·2 + out
+    const v = [1, 2, 3, 4, 5, 6];
+    expect(Array.from(unitMeans([3, 2], (i) => v[i], 6, 'in'))).toEqual([1.5, 1.5, 3.5, 3.5, 5.5, 5.5]);
+    expect(Array.from(unitMeans([3, 2], (i) => v[i], 6, 'out'))).toEqual([3, 4, 3, 4, 3, 4]);
+    // conv [kh 2, kw 1, cin 2, cout 1]: index = (kh·1 + kw)·2 + cin; input channel = index % 2
+    const c = [1, 10, 3, 30];
+    expect(Array.from(unitMeans([2, 1, 2, 1], (i) => c[i], 4, 'in'))).toEqual([2, 20, 2, 20]);
+    expect(Array.from(unitMeans([2, 1, 2, 1], (i) => c[i], 4, 'out'))).toEqual([11, 11, 11, 11]);
+  });
+
+  it('a weight into an output unit the loss does not use scores 0 on out_theta_grad and out_grad; rank features need no scale', () => {
+    const theta = Float32Array.from([1, -2, 3, -4, 5, -6]);
+    const grad = Float32Array.from([0.5, 0, -0.5, 0, 1, 0]); // output unit 1 has zero gradient
+    const feats = parseFeatureList('out_theta_grad,out_grad,in_theta_grad,rank_abs_theta,rank_theta_grad');
+    expect(needsHg(feats)).toBe(false);
+    const m = featureMatrix({ theta, grad }, dense, feats);
+    const col = (j: number) => Array.from({ length: 6 }, (_, i) => m[i * feats.length + j]);
+    for (const i of [1, 3, 5]) {
+      expect(col(0)[i]).toBe(0);
+      expect(col(1)[i]).toBe(0);
+    }
+    expect(col(0)[0]).toBeGreaterThan(0);
+    expect(col(3)).toEqual(Array.from(percentiles(theta.map(Math.abs))));
+    const scaled = featureMatrix({ theta: theta.map((x) => 100 * x), grad: grad.map((x) => 0.01 * x) }, dense, feats);
+    Array.from(m).forEach((x, i) => expect(scaled[i]).toBeCloseTo(x, 5));
+  });
+
+  it('rank_theta_hg needs Hg, and every listed feature parses', () => {
+    expect(needsHg(['rank_theta_hg'])).toBe(true);
+    expect(parseFeatureList(ALL_FEATURES.join(','))).toHaveLength(ALL_FEATURES.length);
+    expect(() => featureMatrix({ theta: new Float32Array(6), grad: new Float32Array(6) }, dense, ['rank_theta_hg'])).toThrow(/need Hg/);
+  });
+});
+
+describe('fit-autos --target', () => {
+  const flags = { table: ['t.arrow'], hidden: '64,64', activation: 'relu', loss: 'mse', target: 'survival', lr: 0.01, batchSize: 1024, epochs: 10, seed: 0, maxRowsPerTensor: 1000 };
+  it('accepts survival and rank, refuses anything else', () => {
+    expect(fitConfigFrom(flags).target).toBe('survival');
+    expect(fitConfigFrom({ ...flags, target: 'rank' }).target).toBe('rank');
+    expect(() => fitConfigFrom({ ...flags, target: 'bogus' })).toThrow(/--target must be survival or rank/);
+  });
+});
