@@ -6,7 +6,7 @@
  * other output (manifest included) is complete: a run killed half-way then has no marker and is redone.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { usage } from '../util/errors.ts';
@@ -28,6 +28,34 @@ export function runDir(root: string, kind: string, config: unknown): string {
     usage(`invalid run kind "${kind}": start with a letter or digit, then use only letters, digits, '.', '_' and '-'`);
   }
   return join(root, `${kind}_${configHash(config)}`);
+}
+
+/**
+ * Refuses a directory that holds a run of another configuration (so a changed config never silently
+ * reuses stale outputs); `strict` also refuses a non-empty directory without a config.json.
+ */
+export function checkRunDir(dir: string, identity: unknown, what: string, opts: { strict?: boolean } = {}): void {
+  const configFile = join(dir, 'config.json');
+  if (existsSync(configFile)) {
+    if (canonicalJson(JSON.parse(readFileSync(configFile, 'utf8'))) !== canonicalJson(identity)) {
+      usage(`${dir} holds ${what} with a different configuration; pass another --out or --force to replace it`);
+    }
+  } else if (opts.strict && existsSync(dir) && readdirSync(dir).length > 0) {
+    usage(`${dir} is not empty and holds no ${what}; pass another --out or --force to replace it`);
+  }
+}
+
+/** Records the identity a run directory belongs to, in `<dir>/config.json`. */
+export function recordRunConfig(dir: string, identity: unknown): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, 'config.json'), `${canonicalJson(identity)}\n`);
+}
+
+/** checkRunDir, then (after removing it with `force`) records the identity up front. */
+export function claimRunDir(dir: string, identity: unknown, what: string, opts: { force?: boolean; strict?: boolean } = {}): void {
+  if (opts.force) rmSync(dir, { recursive: true, force: true });
+  else checkRunDir(dir, identity, what, opts);
+  recordRunConfig(dir, identity);
 }
 
 export function isFinished(dir: string): boolean {

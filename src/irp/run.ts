@@ -6,7 +6,7 @@ import { sampleChunks, scoringSample } from '../data/scoring-sample.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
-import { canonicalJson, configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
+import { claimRunDir, configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
 import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
 import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
 import { getCriterion } from '../prune/criteria/index.ts';
@@ -74,22 +74,11 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   const model = createModel(config.model, { width: config.width, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
   const identity = { ...config, backend: opts.backend.name };
   const dir = opts.out ?? runDir('runs', 'irp', identity);
-  const configFile = path.join(dir, 'config.json');
-  if (fs.existsSync(configFile) && !opts.force) {
-    const existing = fs.readFileSync(configFile, 'utf8');
-    if (canonicalJson(JSON.parse(existing)) !== canonicalJson(identity)) {
-      usage(`${dir} holds an IRP run with a different configuration; pass another --out or --force to replace it`);
-    }
-  } else if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0 && !opts.force) {
-    usage(`${dir} is not empty and holds no IRP run; pass another --out or --force to replace it`);
-  }
-  if (isFinished(dir) && !opts.force) {
+  claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true });
+  if (isFinished(dir)) {
     const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     return { dir, skipped: true, ...summary };
   }
-  if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  writeJsonAtomic(configFile, identity);
   const hash = configHash(identity);
 
   const sample = scoringSample(dataset, config.samplesPerClass);

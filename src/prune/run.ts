@@ -7,7 +7,7 @@ import type { Dataset } from '../data/types.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
-import { configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
+import { checkRunDir, configHash, isFinished, markFinished, recordRunConfig, runDir } from '../io/rundir.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
 import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
 import type { TrainConfig } from '../train/config.ts';
@@ -302,6 +302,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
   const { model, dataset, data, bnMode } = prepared;
   const identity = { ...config, bnMode, backend: opts.backend.name };
   const dir = opts.out ?? runDir('runs', `prune-${config.criterion}`, identity);
+  if (!opts.force) checkRunDir(dir, identity, 'a prune run');
   if (isFinished(dir) && !opts.force) {
     return { dir, skipped: true, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) };
   }
@@ -396,6 +397,7 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
     timings: report.seconds,
     startedAt: started,
   });
+  recordRunConfig(dir, identity);
   markFinished(dir);
   return { dir, skipped: false, report };
 }

@@ -12,6 +12,8 @@ export const MainJobSchema = z
         features: z.array(z.string()).optional(),
         hidden: z.array(z.number().int().positive()).default([64, 64]),
         loss: z.enum(['mse', 'rank']).default('mse'),
+        /** 'survival' (the reference) or 'rank': the label's percentile within its tensor. */
+        target: z.enum(['survival', 'rank']).default('survival'),
         lr: z.number().positive().default(0.01),
         epochs: z.number().int().positive().default(10),
         seed: z.number().int().nonnegative().default(1),

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_FEATURES, parseFeatureList } from '../autos/features.ts';
-import { fitAutos } from '../autos/fit.ts';
+import { type FitConfig, fitAutos } from '../autos/fit.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { runIrp } from '../irp/run.ts';
+import { claimRunDir } from '../io/rundir.ts';
 import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
@@ -82,23 +83,23 @@ export async function runMainJob(config: MainJobConfig, out: string, backend: Ba
 
   const autosDir = path.join(out, 'autos');
   log('stage 2/3: fitting AutoS on the survival table');
+  const fitConfig: FitConfig = {
+    tables: [path.join(irp.dir, 'survival.arrow')],
+    features: config.autos.features ? parseFeatureList(config.autos.features.join(',')) : DEFAULT_FEATURES,
+    hidden: config.autos.hidden,
+    activation: 'relu',
+    loss: config.autos.loss,
+    target: config.autos.target,
+    lr: config.autos.lr,
+    batchSize: 1024,
+    epochs: config.autos.epochs,
+    seed: config.autos.seed,
+    maxRowsPerTensor: 200_000,
+    control: false,
+  };
+  claimRunDir(autosDir, fitConfig, 'an AutoS fit', { strict: true });
   if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
-    const m = await fitAutos(
-      {
-        tables: [path.join(irp.dir, 'survival.arrow')],
-        features: config.autos.features ? parseFeatureList(config.autos.features.join(',')) : DEFAULT_FEATURES,
-        hidden: config.autos.hidden,
-        activation: 'relu',
-        loss: config.autos.loss,
-        lr: config.autos.lr,
-        batchSize: 1024,
-        epochs: config.autos.epochs,
-        seed: config.autos.seed,
-        maxRowsPerTensor: 200_000,
-        control: false,
-      },
-      autosDir,
-    );
+    const m = await fitAutos(fitConfig, autosDir);
     log(`  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})`);
   }
 

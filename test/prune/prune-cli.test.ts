@@ -66,6 +66,18 @@ describe('pipeline prune', () => {
     expect(fs.existsSync(path.join(dir, 'train', 'checkpoint.safetensors'))).toBe(true);
   });
 
+  it('a finished directory is reused only by the same configuration; another one is refused until --force', async () => {
+    const backend = await initBackend('wasm');
+    const dir = path.join(tmp(), 'run');
+    const config: PruneConfig = { ...base, dumpScores: false };
+    expect((await runPrune(config, { out: dir, backend })).skipped).toBe(false);
+    expect((await runPrune(config, { out: dir, backend })).skipped).toBe(true);
+    await expect(runPrune({ ...config, density: 0.2 }, { out: dir, backend })).rejects.toThrow(/holds a prune run with a different configuration; pass another --out or --force/);
+    const forced = await runPrune({ ...config, density: 0.2 }, { out: dir, backend, force: true });
+    expect(forced.skipped).toBe(false);
+    expect(forced.report.target_density).toBe(0.2);
+  });
+
   it('NaN scores stop the run with the tensor named and nothing written', async () => {
     const backend = await initBackend('wasm');
     CRITERIA['nan-test'] = { ...CRITERIA.magnitude, name: 'nan-test', score: (input) => {
