@@ -52,3 +52,23 @@ export async function stepCost(model: Model, params: ParamMap, batch: number, re
   tf.dispose([x, y, ...Object.values(p)]);
   return cost;
 }
+
+export interface CostRatios {
+  train_step: number;
+  forward: number;
+  flops: number;
+  params: number;
+  peak_bytes: number;
+}
+
+/** How many times cheaper `b` is than `a` on every measure (a ÷ b, 3 decimals). */
+export function costRatios(a: StepCost, b: StepCost): CostRatios {
+  const ratio = (x: number, y: number) => Math.round((x / y) * 1000) / 1000;
+  return {
+    train_step: ratio(a.train_step_ms, b.train_step_ms),
+    forward: ratio(a.forward_ms, b.forward_ms),
+    flops: ratio(a.flops_per_example, b.flops_per_example),
+    params: ratio(a.params, b.params),
+    peak_bytes: ratio(a.peak_bytes, b.peak_bytes),
+  };
+}

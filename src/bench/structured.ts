@@ -1,6 +1,6 @@
 import type { BackendInfo } from '../engine/backend.ts';
 import { createModel, initParams, type ModelName } from '../models/index.ts';
-import { type StepCost, stepCost } from './step-cost.ts';
+import { type CostRatios, costRatios, type StepCost, stepCost } from './step-cost.ts';
 import { type BenchHeader, benchHeader } from './workloads.ts';
 import * as tf from '@tensorflow/tfjs';
 
@@ -11,7 +11,7 @@ export interface StructuredBenchResult extends BenchHeader {
   dense: StepCost;
   structured: StepCost;
   /** dense ÷ structured. */
-  speedup: { forward: number; train_step: number; flops: number; params: number; peak_bytes: number };
+  speedup: CostRatios;
 }
 
 /** Dense model vs the same model with every channel group kept at `fraction` (≥ 1 channel): what shrinking buys. */
@@ -30,19 +30,12 @@ export async function runStructuredBench(
   };
   const d = await measure(dense);
   const s = await measure(small);
-  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   return {
     ...benchHeader(backend, opts.model, dense.config.width, opts.batch),
     channel_fraction: opts.fraction,
     channels,
     dense: d,
     structured: s,
-    speedup: {
-      forward: ratio(d.forward_ms, s.forward_ms),
-      train_step: ratio(d.train_step_ms, s.train_step_ms),
-      flops: ratio(d.flops_per_example, s.flops_per_example),
-      params: ratio(d.params, s.params),
-      peak_bytes: ratio(d.peak_bytes, s.peak_bytes),
-    },
+    speedup: costRatios(d, s),
   };
 }

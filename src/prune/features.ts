@@ -36,6 +36,14 @@ function weights(model: Model, params: ParamMap, masks?: Masks): tf.Tensor[] {
   });
 }
 
+/** Running sum over scoring chunks: total + part elementwise, both inputs disposed. */
+export function sumChunks(total: tf.Tensor[] | undefined, part: tf.Tensor[]): tf.Tensor[] {
+  if (!total) return part;
+  const sum = total.map((t, i) => tf.add(t, part[i]));
+  tf.dispose([...total, ...part]);
+  return sum;
+}
+
 /**
  * g = ∇θ L and (optionally) Hg = ∇θ ⟨stop_grad(g), ∇θ L⟩ for the prunable weights, where
  * L = (1/N) Σ_i CE(f(x_i)/T, y_i) over the whole scoring sample. Each chunk contributes its share
@@ -51,21 +59,15 @@ export function computeFeatures(model: Model, params: ParamMap, data: ScoringBat
     const logits = model.forward(p, x, opts.bnMode === 'train').logits;
     return tf.mul(ops.crossEntropy(logits, y, opts.temperature), x.shape[0] / data.n) as tf.Scalar;
   };
-  const accumulate = (total: tf.Tensor[] | undefined, part: tf.Tensor[]) => {
-    if (!total) return part;
-    const sum = total.map((t, i) => tf.add(t, part[i]));
-    tf.dispose([...total, ...part]);
-    return sum;
-  };
   let g: tf.Tensor[] | undefined;
   for (const { x, y } of data.chunks()) {
-    g = accumulate(g, grad(chunkLoss(x, y), theta));
+    g = sumChunks(g, grad(chunkLoss(x, y), theta));
     tf.dispose([x, y]);
   }
   let hg: tf.Tensor[] | undefined;
   if (opts.withHg) {
     for (const { x, y } of data.chunks()) {
-      hg = accumulate(hg, hvp(chunkLoss(x, y), theta, g!));
+      hg = sumChunks(hg, hvp(chunkLoss(x, y), theta, g!));
       tf.dispose([x, y]);
     }
   }

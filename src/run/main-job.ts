@@ -28,7 +28,6 @@ export interface ResultRow {
   seconds: number;
 }
 
-/** 'autos@grasp' → criterion autos with the grasp allocation; plain names use global allocation. */
 /** 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of channels). */
 export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean } {
   const structured = entry.startsWith('structured:');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { runStructuredBench } from '../../bench/structured.ts';
 import { runBench } from '../../bench/workloads.ts';
 import { createModel, MODEL_NAMES, type ModelName } from '../../models/index.ts';
+import { requireChannels } from '../../prune/structured/stage.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 
@@ -27,7 +28,7 @@ export function registerBench(program: Command): void {
       const fraction = opts.channelFraction;
       if (fraction !== undefined) {
         if (!(fraction < 1)) usage(`--channel-fraction ${fraction} must be in (0, 1)`);
-        if (model.channelGroups.length === 0) usage(`${opts.model} has no channel structure to shrink: use a conv model (lenet5, resnet*, vgg*)`);
+        requireChannels(model);
       }
       const backend = await backendFrom(cmd);
       const name = opts.model as ModelName;

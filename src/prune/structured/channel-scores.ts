@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ops from '../../engine/ops.ts';
 import type { Model, ParamMap } from '../../models/types.ts';
 import { Rng } from '../../util/rng.ts';
-import type { BnMode, ScoringBatches } from '../features.ts';
+import { type BnMode, type ScoringBatches, sumChunks } from '../features.ts';
 
 /** Criteria that score channels: the gate analogues of crop (|c ⊙ ∂⟨g, ∇θL⟩/∂c|), snip (|c ⊙ ∂L/∂c|) and random. */
 export const STRUCTURED_CRITERIA = ['crop', 'snip', 'random'] as const;
@@ -20,13 +20,6 @@ export interface ChannelScoreInput {
 }
 
 type Tensors = tf.Tensor[];
-
-function sumInto(total: Tensors | undefined, part: Tensors): Tensors {
-  if (!total) return part;
-  const out = total.map((t, i) => tf.add(t, part[i]));
-  tf.dispose([...total, ...part]);
-  return out;
-}
 
 /**
  * Keep-scores per channel group. For crop, z = ⟨stop_grad(g), ∇θ L(θ, c)⟩ with g = ∇θ L over the
@@ -54,14 +47,14 @@ export function channelScores(criterion: StructuredCriterion, input: ChannelScor
   if (criterion === 'snip') {
     for (const { x, y } of data!.chunks()) {
       const loss = lossOn(x, y);
-      dz = sumInto(dz, tf.tidy(() => tf.grads((...cs: Tensors) => loss(theta, cs))(gates)));
+      dz = sumChunks(dz, tf.tidy(() => tf.grads((...cs: Tensors) => loss(theta, cs))(gates)));
       tf.dispose([x, y]);
     }
   } else {
     let g: Tensors | undefined;
     for (const { x, y } of data!.chunks()) {
       const loss = lossOn(x, y);
-      g = sumInto(g, tf.tidy(() => tf.grads((...ws: Tensors) => loss(ws, gates))(theta)));
+      g = sumChunks(g, tf.tidy(() => tf.grads((...ws: Tensors) => loss(ws, gates))(theta)));
       tf.dispose([x, y]);
     }
     for (const { x, y } of data!.chunks()) {
@@ -70,7 +63,7 @@ export function channelScores(criterion: StructuredCriterion, input: ChannelScor
         const gw = tf.grads((...ws: Tensors) => loss(ws, cs))(theta);
         return tf.addN(gw.map((t, i) => tf.sum(tf.mul(t, g![i])))) as tf.Scalar;
       };
-      dz = sumInto(dz, tf.tidy(() => tf.grads(z)(gates)));
+      dz = sumChunks(dz, tf.tidy(() => tf.grads(z)(gates)));
       tf.dispose([x, y]);
     }
     tf.dispose(g!);

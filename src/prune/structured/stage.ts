@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type StepCost, stepCost } from '../../bench/step-cost.ts';
+import { type CostRatios, costRatios, type StepCost, stepCost } from '../../bench/step-cost.ts';
 import { writeJsonAtomic } from '../../io/atomic.ts';
 import type { Model, ModelConfig, ParamMap } from '../../models/types.ts';
 import { shrinkModel } from '../../models/shrink.ts';
@@ -9,7 +9,6 @@ import { loadParams, saveParams } from '../../train/checkpoint.ts';
 import { usage } from '../../util/errors.ts';
 import type { BnMode, ScoringBatches } from '../features.ts';
 import { STRUCTURED_CRITERIA, type StructuredCriterion } from './channel-scores.ts';
-import { channelBudget } from './select-channels.ts';
 import { structuredPrune } from './structured.ts';
 
 export interface StructuredReport {
@@ -20,15 +19,20 @@ export interface StructuredReport {
   dense: StepCost;
   shrunk: StepCost;
   /** dense ÷ shrunk. */
-  speedup: { train_step: number; forward: number; flops: number; params: number; peak_bytes: number };
+  speedup: CostRatios;
+}
+
+/** Refuses a model without channel groups (lenet300): structured pruning removes conv channels. */
+export function requireChannels(model: Model): void {
+  if (model.channelGroups.length === 0) {
+    usage(`${model.config.name} has no channel structure (no conv channels to remove): use a conv model (lenet5, vgg11/16/19, resnet18/20/32), or unstructured pruning`);
+  }
 }
 
 /** Refuses --structured requests that cannot work, before any output exists. */
 export function checkStructured(model: Model, criterion: string, density: number, other: { allocation?: string; scope: string; minLayerDensity?: number; table?: string }): void {
   const name = model.config.name;
-  if (model.channelGroups.length === 0) {
-    usage(`${name} has no channel structure: --structured removes conv channels; use a conv model (lenet5, vgg11/16/19, resnet18/20/32) or drop --structured`);
-  }
+  requireChannels(model);
   if (!(STRUCTURED_CRITERIA as readonly string[]).includes(criterion)) {
     usage(`--structured scores channels with ${STRUCTURED_CRITERIA.join(', ')}, not '${criterion}': pick one of those or drop --structured`);
   }
@@ -42,7 +46,6 @@ export function checkStructured(model: Model, criterion: string, density: number
       `--density ${density} keeps ${Math.round(density * total)} of ${total} channels, which would empty a layer (${name} has ${groups} channel groups, each keeps ≥ 1): use --density ≥ ${(groups / total).toPrecision(3)}`,
     );
   }
-  channelBudget(model.channelGroups, density);
 }
 
 export interface ShrunkNet {
@@ -70,27 +73,20 @@ export async function structuredStage(opts: {
   dir: string;
 }): Promise<ShrunkNet> {
   const { model, params } = opts;
-  const pruned = structuredPrune({ ...opts, model, params });
+  const pruned = structuredPrune(opts);
   const small = shrinkModel(model, params, pruned.keep);
   const groups = model.channelGroups.map((g) => ({ name: g.name, size: g.size, kept: pruned.keep.get(g.name)!.length }));
   const dense = await stepCost(model, params, opts.batch, 3);
   const shrunk = await stepCost(small.model, small.params, opts.batch, 3);
-  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
   const report: StructuredReport = {
     channel_density: groups.reduce((n, g) => n + g.kept, 0) / groups.reduce((n, g) => n + g.size, 0),
     groups,
     dense,
     shrunk,
-    speedup: {
-      train_step: ratio(dense.train_step_ms, shrunk.train_step_ms),
-      forward: ratio(dense.forward_ms, shrunk.forward_ms),
-      flops: ratio(dense.flops_per_example, shrunk.flops_per_example),
-      params: ratio(dense.params, shrunk.params),
-      peak_bytes: ratio(dense.peak_bytes, shrunk.peak_bytes),
-    },
+    speedup: costRatios(dense, shrunk),
   };
   fs.mkdirSync(opts.dir, { recursive: true });
-  writeJsonAtomic(path.join(opts.dir, 'channels.json'), Object.fromEntries([...pruned.keep].map(([g, idx]) => [g, idx])));
+  writeJsonAtomic(path.join(opts.dir, 'channels.json'), Object.fromEntries(pruned.keep));
   writeJsonAtomic(path.join(opts.dir, 'model.json'), small.model.config);
   saveParams(path.join(opts.dir, 'shrunk.safetensors'), small.params);
   return { model: small.model, params: small.params, report, rounds: pruned.rounds };
