@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
+import { shutdownBackend } from '../engine/backend.ts';
 import { UsageError } from '../util/errors.ts';
 import { commands } from './commands/index.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pipeline')
     .description('Learned pruning at initialization: IRP survival tables, AutoS, handcrafted criteria, EarlyCroP')
-    .option('--backend <name>', 'compute backend: auto|tensorflow-gpu|tensorflow|wasm|cpu (env PIPELINE_BACKEND)')
+    .option('--backend <name>', 'compute backend: auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu (env PIPELINE_BACKEND)')
+    .option('--threads <n>', 'CPU threads for the wasm backend (env PIPELINE_THREADS; default: all cores, ÷ workers for commands that run workers)')
     .showHelpAfterError(false)
     .exitOverride();
   for (const register of commands) register(program);
@@ -29,5 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`pipeline: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     return 1;
+  } finally {
+    shutdownBackend();
   }
 }

@@ -2,10 +2,15 @@ import type { Command } from 'commander';
 import { type BackendInfo, initBackend } from '../engine/backend.ts';
 import { usage } from '../util/errors.ts';
 
-/** The global --backend option (or PIPELINE_BACKEND), initialized for this process. */
-export function backendFrom(cmd: Command): Promise<BackendInfo> {
+/**
+ * The global --backend and --threads options (or PIPELINE_BACKEND / PIPELINE_THREADS), initialized
+ * for this process. `workers`: how many processes share the machine (commands that run a worker
+ * pool), so the default thread count is cores ÷ workers.
+ */
+export function backendFrom(cmd: Command, workers = 1): Promise<BackendInfo> {
   const root = cmd.parent ?? cmd;
-  return initBackend(root.opts().backend as string | undefined);
+  const opts = root.opts();
+  return initBackend(opts.backend as string | undefined, { threads: opts.threads as string | undefined, workers });
 }
 
 export function positiveInt(flag: string) {

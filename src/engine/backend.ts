@@ -1,16 +1,16 @@
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { usage } from '../util/errors.ts';
-import { registerComposedConvBackprop } from './kernels/conv-backprop.ts';
-import { registerHostMaxPoolGrad } from './kernels/max-pool-grad.ts';
-import { registerHostBatchNorm } from './kernels/batch-norm.ts';
+import { cudaGpuVisible, isInstalled, NATIVE_PACKAGE, startNative } from './backends/native.ts';
+import { MAX_WASM_THREADS, startWasm } from './backends/wasm.ts';
+import { type AdapterInfo, probeWebGpu, startWebGpu, stopWebGpu } from './backends/webgpu.ts';
 import { registerSecondOrderGradients } from './gradients/index.ts';
+import { registerProjectKernels } from './kernels/register.ts';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export type ConcreteBackend = Exclude<BackendChoice, 'auto'>;
+export type { AdapterInfo };
 
 export interface BackendInfo {
   /** What the user asked for (after PIPELINE_BACKEND / default resolution). */
@@ -20,16 +20,21 @@ export interface BackendInfo {
   /** tfjs's own backend name (tensorflow-gpu and tensorflow both register 'tensorflow'). */
   tfjsBackend: string;
   tfjsVersion: string;
-  /** Threads the backend computes with (wasm is single-threaded under Node). */
+  /** CPU threads the backend computes with (null: managed by the native library or the GPU). */
   threads: number | null;
   simd?: boolean;
+  /** webgpu: the adapter Dawn runs on. */
+  adapter?: AdapterInfo;
+  /** Why the backend runs with less than was asked for (one line), if so. */
+  note?: string;
 }
 
-const require = createRequire(import.meta.url);
-const NATIVE_PACKAGE: Record<'tensorflow' | 'tensorflow-gpu', string> = {
-  tensorflow: '@tensorflow/tfjs-node',
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
-};
+export interface BackendOptions {
+  /** --threads / PIPELINE_THREADS (a positive integer). Default: all cores ÷ workers. */
+  threads?: string | number;
+  /** Processes sharing this machine (worker pools), for the default thread count. */
+  workers?: number;
+}
 
 let active: BackendInfo | undefined;
 
@@ -41,85 +46,67 @@ export function parseBackendChoice(value: string | undefined): BackendChoice {
   return v as BackendChoice;
 }
 
-function isInstalled(pkg: string): boolean {
-  try {
-    require.resolve(`${pkg}/package.json`);
-    return true;
-  } catch {
-    return false;
-  }
+export function cpuCores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-function gpuVisible(): boolean {
-  try {
-    execFileSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
+/** Threads asked for: the flag, else PIPELINE_THREADS, else cores ÷ workers (≥ 1). */
+export function parseThreads({ threads, workers = 1 }: BackendOptions = {}): number {
+  const raw = threads ?? process.env.PIPELINE_THREADS;
+  if (raw === undefined || raw === '') return Math.max(1, Math.floor(cpuCores() / Math.max(1, workers)));
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) usage(`--threads must be a positive integer, got '${raw}' (or unset PIPELINE_THREADS)`);
+  return n;
 }
 
-function resolveAuto(): ConcreteBackend {
-  if (isInstalled(NATIVE_PACKAGE['tensorflow-gpu']) && gpuVisible()) return 'tensorflow-gpu';
+async function resolveAuto(): Promise<ConcreteBackend> {
+  if (isInstalled(NATIVE_PACKAGE['tensorflow-gpu']) && cudaGpuVisible()) return 'tensorflow-gpu';
+  const adapter = await probeWebGpu();
+  if (typeof adapter !== 'string' && !adapter.software) return 'webgpu';
   if (isInstalled(NATIVE_PACKAGE.tensorflow)) return 'tensorflow';
   return 'wasm';
-}
-
-async function activateNative(name: 'tensorflow' | 'tensorflow-gpu'): Promise<void> {
-  const pkg = NATIVE_PACKAGE[name];
-  if (!isInstalled(pkg)) {
-    usage(
-      `backend '${name}' is not installed: run 'npm install ${pkg}@4.22.0' on a machine with internet access` +
-        `${name === 'tensorflow-gpu' ? ' (needs CUDA 11.2 and cuDNN 8.1)' : ''}, or use --backend wasm`,
-    );
-  }
-  try {
-    await import(pkg);
-  } catch (err) {
-    usage(`backend '${name}' failed to load (${(err as Error).message.split('\n')[0]}): reinstall ${pkg} or use --backend wasm`);
-  }
-  await tf.setBackend('tensorflow');
-}
-
-async function activateWasm(): Promise<void> {
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
-  wasm.setWasmPaths(dist);
-  if (!(await tf.setBackend('wasm'))) usage('the wasm backend failed to initialize: check that @tensorflow/tfjs-backend-wasm is installed (npm ci)');
-  registerComposedConvBackprop('wasm');
-  registerHostMaxPoolGrad('wasm');
-  registerHostBatchNorm('wasm');
 }
 
 /**
  * Selects and initializes the compute backend (once per process) and registers the project's
  * kernels and gradients. Calling again with the same choice is a no-op.
  */
-export async function initBackend(choice?: string): Promise<BackendInfo> {
+export async function initBackend(choice?: string, options: BackendOptions = {}): Promise<BackendInfo> {
   const requested = parseBackendChoice(choice);
-  const name = requested === 'auto' ? resolveAuto() : requested;
+  const threads = parseThreads(options);
+  const name = requested === 'auto' ? await resolveAuto() : requested;
   if (active && active.name === name) return active;
   tf.enableProdMode(); // no debug checks; also silences tfjs's console banners
   registerSecondOrderGradients();
-  if (name === 'tensorflow' || name === 'tensorflow-gpu') await activateNative(name);
-  else if (name === 'wasm') await activateWasm();
-  else {
+  let extra: Partial<BackendInfo> = { threads: null };
+  if (name === 'tensorflow' || name === 'tensorflow-gpu') await startNative(name);
+  else if (name === 'webgpu') extra = { threads: null, adapter: await startWebGpu() };
+  else if (name === 'wasm') {
+    if (threads > MAX_WASM_THREADS) usage(`--threads ${threads} is more than the wasm backend's pool of ${MAX_WASM_THREADS}: pass --threads ${MAX_WASM_THREADS} or fewer`);
+    extra = await startWasm(threads);
+    if (extra.note && process.env.PIPELINE_QUIET !== '1') process.stderr.write(`pipeline: note: ${extra.note}\n`);
+  } else {
     await tf.setBackend('cpu');
-    registerHostBatchNorm('cpu');
+    extra = { threads: 1 };
   }
+  registerProjectKernels(tf.getBackend());
   await tf.ready();
-  active = {
-    requested,
-    name,
-    tfjsBackend: tf.getBackend(),
-    tfjsVersion: tf.version.tfjs,
-    threads: name === 'wasm' ? 1 : name === 'cpu' ? 1 : null,
-    ...(name === 'wasm' ? { simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') as boolean } : {}),
-  };
+  active = { requested, name, tfjsBackend: tf.getBackend(), tfjsVersion: tf.version.tfjs, threads: null, ...extra };
   return active;
 }
 
 export function activeBackend(): BackendInfo {
   if (!active) throw new Error('initBackend() has not been called');
   return active;
+}
+
+/**
+ * Releases what keeps the event loop alive (wasm's pthread workers, Dawn's device), so a process
+ * ends by itself once its work is done.
+ */
+export function shutdownBackend(): void {
+  if (!active) return;
+  if (active.name === 'webgpu') stopWebGpu();
+  else if (active.name === 'wasm' && (active.threads ?? 1) > 1 && tf.findBackend('wasm')) tf.removeBackend('wasm');
+  active = undefined;
 }

@@ -73,7 +73,18 @@ export class KernelComposer {
 
   /** Frees all intermediates except `keep`. */
   finish(keep: tf.TensorInfo): tf.TensorInfo {
-    for (const t of this.temps) if (t !== keep) this.backend.disposeData(t.dataId);
+    return this.finishAll([keep])[0];
+  }
+
+  /** Frees all intermediates except the outputs in `keep`. */
+  finishAll(keep: tf.TensorInfo[]): tf.TensorInfo[] {
+    const kept = new Set(keep.map((t) => t.dataId));
+    const freed = new Set<object>();
+    for (const t of this.temps) {
+      if (kept.has(t.dataId) || freed.has(t.dataId)) continue;
+      freed.add(t.dataId);
+      this.backend.disposeData(t.dataId);
+    }
     return keep;
   }
 }

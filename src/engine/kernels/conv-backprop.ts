@@ -13,11 +13,11 @@ import { im2colTransposed, type PatchGeometry, transpose2d } from './im2col.ts';
  */
 
 /** Patch geometry plus the output channel count. */
-interface ConvGeometry extends PatchGeometry {
+export interface ConvGeometry extends PatchGeometry {
   outC: number;
 }
 
-function geometry(
+export function geometry(
   xShape: number[],
   filterShape: number[],
   attrs: tf.NamedAttrMap,
@@ -54,7 +54,7 @@ function geometry(
   };
 }
 
-const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.padTop === 0 && g.padLeft === 0;
+export const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.padTop === 0 && g.padLeft === 0;
 
 export function conv2dBackpropFilter(
   k: KernelComposer,
@@ -122,6 +122,10 @@ function filterGradByPatches(k: KernelComposer, x: tf.TensorInfo, dy: tf.TensorI
  * W[kh,kw,Cin,Cout] → W'[i,j,co,ci] = W[kh−1−i, kw−1−j, ci, co], on the host: filters are small and
  * wasm's Reverse kernel measured ~1 ms per call on them.
  */
+function hostFlippedFilter(k: KernelComposer, filter: tf.TensorInfo): tf.TensorInfo {
+  return k.adopt(flipFilter(k.backend, filter));
+}
+
 function flipFilter(backend: tf.KernelBackend, filter: tf.TensorInfo): { shape: number[]; values: Float32Array } {
   const [kh, kw, cin, cout] = filter.shape;
   const w = backend.readSync(filter.dataId) as Float32Array;
@@ -141,6 +145,7 @@ export function conv2dBackpropInput(
   filter: tf.TensorInfo,
   inputShape: number[],
   attrs: tf.NamedAttrMap,
+  flipped: (k: KernelComposer, filter: tf.TensorInfo) => tf.TensorInfo = hostFlippedFilter,
 ): tf.TensorInfo {
   const g = geometry(inputShape, filter.shape, attrs);
   if (isPointwise(g) && g.strideH === 1 && g.strideW === 1) {
@@ -173,10 +178,9 @@ export function conv2dBackpropInput(
   const bottom = g.inH + g.kh - 1 - top - dil.shape[1];
   const right = g.inW + g.kw - 1 - left - dil.shape[2];
   dil = k.slice(dil, [0, 0, 0, 0], [g.batch, dil.shape[1] + Math.min(0, bottom), dil.shape[2] + Math.min(0, right), g.outC]);
-  const flipped = k.adopt(flipFilter(k.backend, filter)); // [kh,kw,Cout,Cin]
   const out = k.run(
     'Conv2D',
-    { x: dil, filter: flipped },
+    { x: dil, filter: flipped(k, filter) }, // [kh,kw,Cout,Cin]
     {
       strides: [1, 1],
       pad: [

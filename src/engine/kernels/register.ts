@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs';
+import { registerHostBatchNorm } from './batch-norm.ts';
+import { registerComposedConvBackprop } from './conv-backprop.ts';
+import { registerHostMaxPoolGrad } from './max-pool-grad.ts';
+import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
+import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
+
+/**
+ * The one place that decides which of the project's kernels each backend gets. Models, criteria
+ * and the trainer call tfjs ops only; what runs below them is chosen here.
+ */
+const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
+  wasm: [registerComposedConvBackprop, registerHostMaxPoolGrad, registerHostBatchNorm],
+  cpu: [registerHostBatchNorm],
+  webgpu: [registerWebGpuConvBackprop, registerComposedBatchNorm],
+};
+
+export function registerProjectKernels(backendName: string): void {
+  for (const register of KERNELS_BY_BACKEND[backendName] ?? []) register(backendName);
+}

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activeBackend, initBackend, shutdownBackend } from '../../src/engine/backend.ts';
+import { BATCH_NORM, BATCH_NORM_EVAL, BATCH_NORM_EVAL_GRAD, BATCH_NORM_GRAD } from '../../src/engine/kernels/batch-norm.ts';
+import { splitCount } from '../../src/engine/kernels/webgpu/conv-backprop.ts';
+import { randn } from './helpers.ts';
+import { computeOn, relErr } from './webgpu-helpers.ts';
+
+// Every kernel the engine registers for webgpu, and tfjs-webgpu's own MaxPoolGrad, against the cpu
+// backend at small shapes (lavapipe binds at most 128 MiB per buffer). CI installs lavapipe
+// (scripts/install-lavapipe.sh); without a Vulkan driver these tests fail, they do not skip.
+const TOL = 1e-5;
+
+beforeAll(async () => {
+  await initBackend('webgpu');
+  const { adapter } = activeBackend();
+  expect(adapter?.vendor).toBeTruthy();
+});
+afterAll(() => shutdownBackend());
+
+async function compare(fn: () => tf.Tensor[], tol = TOL): Promise<number[]> {
+  const cpu = await computeOn('cpu', fn);
+  const gpu = await computeOn('webgpu', fn);
+  const errs = cpu.map((c, i) => relErr(gpu[i], c));
+  for (const [i, e] of errs.entries()) expect(e, `output ${i}`).toBeLessThan(tol);
+  return errs;
+}
+
+describe('webgpu engine: the adapter is reported', () => {
+  it('names vendor, device and whether it is a software rasterizer', () => {
+    const { adapter, name } = activeBackend();
+    expect(name).toBe('webgpu');
+    expect(typeof adapter!.software).toBe('boolean');
+    if (/llvmpipe/i.test(adapter!.description + adapter!.device)) expect(adapter!.software).toBe(true);
+  });
+});
+
+describe('webgpu conv backprop (im2col + split-K dW, flipped-filter dX) matches cpu', () => {
+  const cases = [] as Array<{ k: number; s: number; pad: 'same' | 'valid'; h: number; w: number }>;
+  for (const k of [1, 3]) for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const [h, w] of [[8, 8], [7, 9]]) cases.push({ k, s, pad, h, w });
+  cases.push({ k: 5, s: 1, pad: 'valid', h: 6, w: 6 });
+  for (const [i, c] of cases.entries()) {
+    it(`${c.k}x${c.k} stride ${c.s} ${c.pad} ${c.h}x${c.w}`, async () => {
+      await compare(() => {
+        const x = randn([3, c.h, c.w, 5], 10 + i) as tf.Tensor4D;
+        const filter = randn([c.k, c.k, 5, 6], 20 + i) as tf.Tensor4D;
+        const y = tf.conv2d(x, filter, c.s, c.pad);
+        const dy = randn(y.shape, 30 + i);
+        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', filterShape: filter.shape }) as tf.Tensor;
+        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor;
+        return [y, dw, dx];
+      });
+    });
+  }
+
+  it('splits the long axis into chunks that divide it exactly (split-K), and sums them right', async () => {
+    expect(splitCount(100, 4096)).toBe(1);
+    const s = splitCount(2 * 64 * 64, 1000);
+    expect((2 * 64 * 64) % s).toBe(0);
+    expect(s).toBeGreaterThan(1);
+    // 2·64·64 = 8192 rows > 4096: the default split is exercised here.
+    await compare(() => {
+      const x = randn([2, 64, 64, 4], 1) as tf.Tensor4D;
+      const dy = randn([2, 64, 64, 8], 2);
+      return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor];
+    });
+  });
+});
+
+describe('webgpu batch norm kernels match the cpu host kernels', () => {
+  for (const shape of [[4, 5, 5, 3], [6, 7], [1, 1, 1, 4]]) {
+    it(`shape ${shape.join('x')}`, async () => {
+      const c = shape.at(-1)!;
+      await compare(() => {
+        const x = randn(shape, 3);
+        const gamma = randn([c], 4);
+        const beta = randn([c], 5);
+        const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM, { x, gamma, beta }, { epsilon: 1e-5 }) as tf.Tensor[];
+        const dy = randn(shape, 6);
+        const grads = tf.engine().runKernel(BATCH_NORM_GRAD, { dy, x, gamma, mean, variance, dmean: randn([c], 7), dvariance: randn([c], 8) }, { epsilon: 1e-5 }) as tf.Tensor[];
+        const running = tf.add(variance, 0.5);
+        const ev = tf.engine().runKernel(BATCH_NORM_EVAL, { x, gamma, beta, mean, variance: running }, { epsilon: 1e-5 }) as tf.Tensor;
+        const evGrads = tf.engine().runKernel(BATCH_NORM_EVAL_GRAD, { dy, x, gamma, mean, variance: running }, { epsilon: 1e-5 }) as tf.Tensor[];
+        return [y, mean, variance, ...grads, ev, ...evGrads];
+      });
+    });
+  }
+
+  it('a constant channel (a pruned filter) gives y = β and finite gradients, as on the host', async () => {
+    await compare(() => {
+      const x = tf.concat([randn([8, 2], 1), tf.fill([8, 1], 3.7)], 1);
+      const gamma = randn([3], 2);
+      const beta = randn([3], 3);
+      const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM, { x, gamma, beta }, { epsilon: 1e-5 }) as tf.Tensor[];
+      const grads = tf.engine().runKernel(BATCH_NORM_GRAD, { dy: randn([8, 3], 4), x, gamma, mean, variance, dmean: randn([3], 5), dvariance: randn([3], 6) }, { epsilon: 1e-5 }) as tf.Tensor[];
+      return [y, variance, ...grads];
+    });
+  });
+});
+
+describe('webgpu pooling gradients match cpu (odd sizes: the case wasm 4.22 gets wrong)', () => {
+  for (const [shape, f, s, pad] of [
+    [[2, 6, 6, 3], 2, 2, 'valid'],
+    [[2, 7, 5, 3], 2, 2, 'valid'],
+    [[2, 7, 7, 3], 3, 2, 'same'],
+  ] as Array<[number[], number, number, 'valid' | 'same']>) {
+    it(`max and avg pool ${shape.join('x')} f${f} s${s} ${pad}`, async () => {
+      await compare(() => {
+        const x = randn(shape, 1) as tf.Tensor4D;
+        const [dMax] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), randn(tf.maxPool(x, f, s, pad).shape, 2))))([x]);
+        const [dAvg] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, f, s, pad), randn(tf.avgPool(x, f, s, pad).shape, 3))))([x]);
+        return [tf.maxPool(x, f, s, pad), dMax, dAvg];
+      });
+    });
+  }
+});
