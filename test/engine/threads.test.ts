@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const fixture = path.join(import.meta.dirname, 'fixtures', 'thread-outputs.ts');
+const tsx = ['--import', 'tsx'];
+
+function outputsAt(threads: number): { threads: number; digests: Record<string, string> } {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), `pipeline-threads-${threads}-`));
+  const r = spawnSync(process.execPath, [...tsx, fixture, String(threads), out], { cwd: root, encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' }, timeout: 300_000 });
+  expect(r.status, r.stderr.slice(-2000)).toBe(0);
+  fs.rmSync(out, { recursive: true, force: true });
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+describe('multi-threaded wasm', () => {
+  it('training, hvp and every criterion\'s scores are bit-identical at 1 and 2 threads', () => {
+    const one = outputsAt(1);
+    const two = outputsAt(2);
+    expect(one.threads).toBe(1);
+    expect(two.threads).toBe(2);
+    // Every job wrote scores, masks and (where trained) a checkpoint; hvp produced g and Hg.
+    const keys = Object.keys(one.digests);
+    for (const want of [/resnet20-grasp\/scores\.arrow/, /resnet20-crop\/masks\.arrow/, /resnet20-synflow\/scores\.arrow/, /lenet5-grasp-train\/train\/checkpoint/, /resnet20-snip-train\/train\/checkpoint/, /^hvp\//]) {
+      expect(keys.some((k) => want.test(k)), String(want)).toBe(true);
+    }
+    expect(two.digests).toEqual(one.digests);
+  });
+
+  it('falls back to one thread with one line when threads cannot start (no SharedArrayBuffer)', () => {
+    const script = `delete globalThis.SharedArrayBuffer; const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv);`;
+    const r = spawnSync(process.execPath, [...tsx, '--input-type=module', '-e', script, 'pipeline', '--backend', 'wasm', '--threads', '2', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.trim().split('\n')).toEqual(['pipeline: note: SharedArrayBuffer is not available: running wasm on 1 thread']);
+    expect(JSON.parse(r.stdout).threads).toBe(1);
+  });
+
+  it('rejects a thread count that is not a positive integer, naming the flag', () => {
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/pipeline.mjs'), '--threads', '0', 'bench', '--model', 'lenet300'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe("pipeline: --threads must be a positive integer, got '0' (or unset PIPELINE_THREADS)");
+  });
+});
