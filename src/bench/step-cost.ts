@@ -2,21 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { flopsPerExample } from '../models/shrink.ts';
 import { parameterCount, type Model, type ParamMap } from '../models/index.ts';
 import { sgd, trainStep } from '../train/train-step.ts';
-
-/** Median wall time of `fn` over `repeat` runs after one warm-up (kernel setup, XNNPACK operators). */
-export function medianMs(fn: () => void, repeat: number): number {
-  fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const mid = Math.floor(times.length / 2);
-  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-  return Math.round(median * 100) / 100;
-}
+import { medianMs, settle } from './timing.ts';
 
 export interface StepCost {
   /** Trainable parameters (weights, biases, BN γ/β). */
@@ -37,15 +23,13 @@ export async function stepCost(model: Model, params: ParamMap, batch: number, re
   const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % model.config.numClasses), 'int32');
   const { optimizer, lr } = sgd(0.01, 0.9);
   const step = () => trainStep(model, p, optimizer, x, y, lr);
-  step(); // creates the optimizer state, so the profile below sees a steady-state step
-  const profile = await tf.profile(() => {
-    step();
-  });
+  await step(); // creates the optimizer state, so the profile below sees a steady-state step
+  const profile = await tf.profile(() => step());
   const cost: StepCost = {
     params: parameterCount(model),
     flops_per_example: flopsPerExample(model, p),
-    forward_ms: medianMs(() => tf.tidy(() => model.forward(p, x, true).logits.dataSync()), repeat),
-    train_step_ms: medianMs(step, repeat),
+    forward_ms: await medianMs(() => settle(tf.tidy(() => model.forward(p, x, true).logits)), repeat),
+    train_step_ms: await medianMs(step, repeat),
     peak_bytes: profile.peakBytes,
   };
   optimizer.dispose();
