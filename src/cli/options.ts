@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type BackendInfo, initBackend } from '../engine/backend.ts';
+import { type BackendInfo, initBackend, parseThreads } from '../engine/backend.ts';
 import { usage } from '../util/errors.ts';
 
 /**
@@ -11,6 +11,12 @@ export function backendFrom(cmd: Command, workers = 1): Promise<BackendInfo> {
   const root = cmd.parent ?? cmd;
   const opts = root.opts();
   return initBackend(opts.backend as string | undefined, { threads: opts.threads as string | undefined, workers });
+}
+
+/** --threads or PIPELINE_THREADS as a checked number, undefined when neither is given. */
+export function threadsFrom(cmd: Command): number | undefined {
+  const raw = ((cmd.parent ?? cmd).opts().threads as string | undefined) ?? process.env.PIPELINE_THREADS;
+  return raw === undefined || raw === '' ? undefined : parseThreads({ threads: raw });
 }
 
 export function positiveInt(flag: string) {

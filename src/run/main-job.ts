@@ -11,9 +11,9 @@ import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
-import { runPrune } from '../prune/run.ts';
+import type { PruneConfig } from '../prune/run.ts';
 import { accuracyVsSparsityPlot, writeSvg } from '../report/plots.ts';
-import { writeLayerDensityPlot } from '../report/prune-plot.ts';
+import { JobsFailedError, type PoolShape, type PruneJob, jobName, readJobReport, runJobs } from '../sweep/jobs.ts';
 import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../train/config.ts';
 import type { MainJobConfig } from './config.ts';
 
@@ -71,8 +71,51 @@ export function resultTables(rows: ResultRow[], criteria: string[], sparsities: 
   return { csv: csv + '\n', markdown: ['Test accuracy (%), mean ± std over seeds', '', head, rule, ...lines].join('\n') + '\n' };
 }
 
-/** The main job: every stage in its own directory under `out`, finished stages skipped. */
-export async function runMainJob(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void): Promise<ResultRow[]> {
+export interface MainJobOptions {
+  /** Stage 3's worker processes and threads per worker (--jobs, --threads); unset ones fill the cores. */
+  jobs?: number;
+  threads?: number;
+  /** Told the stage-3 pool's shape before its jobs run (e.g. to print the oversubscription note). */
+  onPool?: (shape: PoolShape) => void;
+}
+
+/** Stage 3's jobs in table order: `<out>/prune/<entry>_s<sparsity>_seed<seed>_<config hash>`. */
+export function mainJobPlan(config: MainJobConfig, autosDir: string, table: string): Array<PruneJob & { entry: string; sparsity: number; seed: number }> {
+  const p = config.prune;
+  const preset = defaultTrainPreset(p.model, p.dataset);
+  return p.criteria.flatMap((entry) =>
+    p.sparsities.flatMap((sparsity) =>
+      p.seeds.map((seed) => {
+        const { criterion, allocation, structured } = splitCriterion(entry);
+        const train = parseTrainConfig(mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: p.model, width: p.width, dataset: p.dataset, seed }), 'main job');
+        const job: PruneConfig = {
+          criterion,
+          allocation,
+          autos: criterion === 'autos' ? autosDir : undefined,
+          table: criterion === 'lottery' ? table : undefined,
+          model: p.model,
+          width: p.width,
+          dataset: p.dataset,
+          density: 1 - sparsity,
+          scope: 'global',
+          samplesPerClass: p.samplesPerClass,
+          seed,
+          temperature: 200,
+          dumpScores: false,
+          train,
+          structured: structured || undefined,
+        };
+        return { entry, sparsity, seed, config: job, name: jobName(`${entry.replace(/[@:]/g, '-')}_s${sparsity}_seed${seed}`, job) };
+      }),
+    ),
+  );
+}
+
+/**
+ * The main job: every stage in its own directory under `out`, finished stages skipped. Stage 3 runs
+ * its prune jobs on the worker pool of `pipeline sweep`, each in a directory named by its config hash.
+ */
+export async function runMainJob(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void, opts: MainJobOptions = {}): Promise<ResultRow[]> {
   const started = new Date();
   validateMainJob(config);
   fs.mkdirSync(out, { recursive: true });
@@ -103,36 +146,34 @@ export async function runMainJob(config: MainJobConfig, out: string, backend: Ba
   }
 
   const p = config.prune;
-  const preset = defaultTrainPreset(p.model, p.dataset);
-  const rows: ResultRow[] = [];
-  const jobs = p.criteria.flatMap((c) => p.sparsities.flatMap((s) => p.seeds.map((seed) => ({ entry: c, sparsity: s, seed }))));
-  log(`stage 3/3: pruning ${p.model} on ${p.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds), each trained`);
-  for (const [i, job] of jobs.entries()) {
-    const { criterion, allocation, structured } = splitCriterion(job.entry);
-    const train = parseTrainConfig(mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: p.model, width: p.width, dataset: p.dataset, seed: job.seed }), 'main job');
-    const dir = path.join(out, 'prune', `${job.entry.replace(/[@:]/g, '-')}_s${job.sparsity}_seed${job.seed}`);
-    const r = await runPrune(
-      {
-        criterion,
-        allocation,
-        autos: criterion === 'autos' ? autosDir : undefined,
-        table: criterion === 'lottery' ? path.join(irp.dir, 'survival.arrow') : undefined,
-        model: p.model,
-        width: p.width,
-        dataset: p.dataset,
-        density: 1 - job.sparsity,
-        scope: 'global',
-        samplesPerClass: p.samplesPerClass,
-        seed: job.seed,
-        temperature: 200,
-        dumpScores: false,
-        train,
-        structured: structured || undefined,
-      },
-      { out: dir, backend, plot: writeLayerDensityPlot },
-    );
-    const rep = r.report;
-    rows.push({
+  const jobs = mainJobPlan(config, autosDir, path.join(irp.dir, 'survival.arrow'));
+  const byName = new Map(jobs.map((j) => [j.name, j]));
+  let pool: PoolShape = { jobs: 0, threads: 0 };
+  const r = await runJobs(jobs, {
+    dir: path.join(out, 'prune'),
+    jobs: opts.jobs,
+    threads: opts.threads,
+    backend: backend.name,
+    force: false,
+    label: 'stage 3/3',
+    progressTtyOnly: true,
+    onPool: (shape) => {
+      pool = shape;
+      opts.onPool?.(shape);
+      const running = shape.jobs ? `, ${shape.jobs} at a time × ${shape.threads} thread${shape.threads > 1 ? 's' : ''}` : '';
+      log(`stage 3/3: pruning ${p.model} on ${p.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds), each trained${running}`);
+    },
+    onJob: (j, o, progress) => {
+      const job = byName.get(j.name)!;
+      const what = `  [${o.done}/${o.total}] ${job.entry} at ${(100 * job.sparsity).toFixed(1)}% sparsity, seed ${job.seed}`;
+      const line = o.error ? `${what}: failed: ${o.error}` : `${what}: ${(100 * readJobReport(o.dir).test_accuracy!).toFixed(2)}%${o.skipped ? ' (done before)' : ''}`;
+      progress.log(() => log(line));
+    },
+  });
+  if (r.failed.length) throw new JobsFailedError(r.failed, jobs.length);
+  const rows: ResultRow[] = jobs.map((job) => {
+    const rep = readJobReport(path.join(out, 'prune', job.name));
+    return {
       criterion: job.entry,
       sparsity: job.sparsity,
       seed: job.seed,
@@ -141,9 +182,8 @@ export async function runMainJob(config: MainJobConfig, out: string, backend: Ba
       test_loss: rep.test_loss!,
       grad_norm_ratio: rep.grad_norm_ratio,
       seconds: rep.seconds.score + (rep.seconds.train ?? 0),
-    });
-    log(`  [${i + 1}/${jobs.length}] ${job.entry} at ${(100 * job.sparsity).toFixed(1)}% sparsity, seed ${job.seed}: ${(100 * rep.test_accuracy!).toFixed(2)}%${r.skipped ? ' (done before)' : ''}`);
-  }
+    };
+  });
   const { csv, markdown } = resultTables(rows, p.criteria, p.sparsities);
   writeFileAtomic(path.join(out, 'results.csv'), csv);
   writeFileAtomic(path.join(out, 'results.md'), markdown);
@@ -154,7 +194,7 @@ export async function runMainJob(config: MainJobConfig, out: string, backend: Ba
     }),
   );
   writeSvg(path.join(out, 'accuracy.svg'), await accuracyVsSparsityPlot(points, { title: `${p.model} on ${p.dataset}: test accuracy after pruning at initialization` }));
-  writeManifest(out, { command: 'run', config, resolved: config, backend, timings: { seconds: (Date.now() - started.getTime()) / 1000 }, startedAt: started });
+  writeManifest(out, { command: 'run', config, resolved: { ...config, jobs: pool.jobs, threads: pool.threads }, backend, timings: { seconds: (Date.now() - started.getTime()) / 1000 }, startedAt: started });
   log(markdown);
   return rows;
 }

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { loadDataset } from '../data/registry.ts';
-import { configHash } from '../io/rundir.ts';
 import { createModel } from '../models/index.ts';
 import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
@@ -11,6 +10,7 @@ import type { PruneConfig } from '../prune/run.ts';
 import { splitCriterion } from '../run/main-job.ts';
 import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TrainConfigSchema } from '../train/config.ts';
 import { usage } from '../util/errors.ts';
+import { jobName } from './jobs.ts';
 
 const Target = z.object({ model: z.string(), width: z.number().positive().optional(), dataset: z.string().default('mnist'), dataDir: z.string().optional() }).strict();
 
@@ -103,7 +103,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
             train,
           };
           if (structured) config.structured = true;
-          const name = `${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace(/[@:]/g, '-')}_d${density}_seed${seed}_${configHash(config).slice(0, 8)}`;
+          const name = jobName(`${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace(/[@:]/g, '-')}_d${density}_seed${seed}`, config);
           jobs.push({ index: jobs.length, name, config });
         }
       }

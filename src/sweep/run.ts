@@ -1,21 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import PQueue from 'p-queue';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import { isFinished } from '../io/rundir.ts';
 import { readPreset } from '../train/config.ts';
-import { createProgress } from '../util/progress.ts';
 import { usage } from '../util/errors.ts';
 import { planSweep } from './config.ts';
-import { WorkerPool } from './pool.ts';
+import { type PoolShape, runJobs } from './jobs.ts';
 import { writeSweepReport } from './report.ts';
 
 export interface SweepOptions {
   out: string;
-  jobs: number;
+  /** Worker processes and threads per worker; unset ones are chosen by resolvePool. */
+  jobs?: number;
+  threads?: number;
   shard: { index: number; count: number };
   force: boolean;
   backend: string;
+  /** Told the pool's shape before any job runs. */
+  onPool?: (shape: PoolShape) => void;
 }
 
 export interface SweepSummary {
@@ -24,6 +25,8 @@ export interface SweepSummary {
   ran: number;
   skipped: number;
   failed: Array<{ name: string; error: string }>;
+  /** The pool that ran this shard's pending jobs. */
+  pool: PoolShape;
   seconds: number;
 }
 
@@ -45,34 +48,15 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
     }
   }
   writeJsonAtomic(planFile, { sweep, jobs: jobs.map((j) => j.name) });
-  const summary: SweepSummary = { total: jobs.length, inShard: mine.length, ran: 0, skipped: 0, failed: [], seconds: 0 };
-  const progress = createProgress({ total: mine.length, label: `sweep ${opts.shard.index}/${opts.shard.count}`, unit: 'job' });
-  const queue = new PQueue({ concurrency: opts.jobs });
-  const pending = mine.filter((j) => opts.force || !isFinished(path.join(opts.out, 'jobs', j.name)));
-  const pool = pending.length ? new WorkerPool(Math.min(opts.jobs, pending.length), opts.backend) : undefined;
-  let done = 0;
-  for (const job of mine) {
-    const dir = path.join(opts.out, 'jobs', job.name);
-    if (isFinished(dir) && !opts.force) {
-      summary.skipped++;
-      progress.update(++done);
-      continue;
-    }
-    if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
-    const jobFile = path.join(dir, 'job.json');
-    writeJsonAtomic(jobFile, { config: job.config });
-    void queue.add(async () => {
-      const error = await pool!.run(jobFile);
-      if (error) summary.failed.push({ name: job.name, error });
-      else summary.ran++;
-      progress.update(++done, { failed: summary.failed.length });
-    });
-  }
-  await queue.onIdle();
-  pool?.close();
-  progress.stop();
+  const r = await runJobs(mine, {
+    dir: path.join(opts.out, 'jobs'),
+    jobs: opts.jobs,
+    threads: opts.threads,
+    backend: opts.backend,
+    force: opts.force,
+    label: `sweep ${opts.shard.index}/${opts.shard.count}`,
+    onPool: opts.onPool,
+  });
   await writeSweepReport(opts.out);
-  summary.seconds = (performance.now() - started) / 1000;
-  return summary;
+  return { total: jobs.length, inShard: mine.length, ...r, seconds: (performance.now() - started) / 1000 };
 }

@@ -1,7 +1,7 @@
 /**
  * Progress for long loops. On an interactive terminal: a live bar with ETA. Elsewhere (logs, pipes):
  * a plain line at most every `intervalMs`, plus a final line. With PIPELINE_QUIET or CI set, only the
- * final line.
+ * final line; with `ttyOnly`, nothing at all off a terminal.
  */
 import cliProgress from 'cli-progress';
 
@@ -19,6 +19,8 @@ export interface ProgressOptions {
   /** Milliseconds clock, injectable for tests; default Date.now. */
   now?: () => number;
   env?: NodeJS.ProcessEnv;
+  /** Show the bar on an interactive terminal and print nothing elsewhere (nor with PIPELINE_QUIET/CI). */
+  ttyOnly?: boolean;
 }
 
 export interface Progress {
@@ -26,13 +28,20 @@ export interface Progress {
   update(done: number, extra?: ProgressExtra): void;
   /** Prints the final line (plain mode) or closes the bar. Safe to call twice. */
   stop(): void;
+  /** Runs `print` (which writes whole lines, to any stream) without breaking a live bar. */
+  log(print: () => void): void;
 }
 
 export function createProgress(options: ProgressOptions): Progress {
   const env = options.env ?? process.env;
   const stream = options.stream ?? process.stderr;
   const quiet = isSet(env.PIPELINE_QUIET) || isSet(env.CI);
-  return stream.isTTY && !quiet ? barProgress(options, stream) : lineProgress(options, stream, quiet);
+  if (stream.isTTY && !quiet) return barProgress(options, stream);
+  return options.ttyOnly ? silentProgress() : lineProgress(options, stream, quiet);
+}
+
+function silentProgress(): Progress {
+  return { update() {}, stop() {}, log: (print) => print() };
 }
 
 function barProgress(options: ProgressOptions, stream: NodeJS.WritableStream): Progress {
@@ -59,6 +68,13 @@ function barProgress(options: ProgressOptions, stream: NodeJS.WritableStream): P
       if (stopped) return;
       stopped = true;
       bar.stop();
+    },
+    log(print) {
+      if (stopped) return print();
+      stream.write('\r\x1b[K'); // clear the bar's line
+      print();
+      // The bar redraws itself below on its next tick; save that line as the one to return to at stop.
+      stream.write('\x1b7');
     },
   };
 }
@@ -100,6 +116,7 @@ function lineProgress(options: ProgressOptions, stream: NodeJS.WritableStream, f
       stopped = true;
       stream.write(line(now(), true));
     },
+    log: (print) => print(),
   };
 }
 

@@ -1,17 +1,28 @@
 import type { Command } from 'commander';
 import { parseMainJob } from '../../run/config.ts';
 import { runMainJob } from '../../run/main-job.ts';
+import { JobsFailedError } from '../../sweep/jobs.ts';
 import { readPreset } from '../../train/config.ts';
-import { backendFrom } from '../options.ts';
+import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
+import { notePool } from './sweep.ts';
 
 export function registerRun(program: Command): void {
   program
     .command('run <config>')
     .description('the whole pipeline: IRP → fit-autos → prune a target model with several criteria × sparsities × seeds → train → results.md/csv + accuracy.svg')
     .option('--out <dir>', 'run directory', 'runs/main')
-    .action(async (file: string, f: { out: string }, c: Command) => {
+    .option('--jobs <n>', 'stage 3: prune jobs at a time, each in a worker process (default: cores ÷ --threads, at most the jobs pending)', positiveInt('--jobs'))
+    .action(async (file: string, f: { out: string; jobs?: number }, c: Command) => {
       const config = parseMainJob(readPreset(file), file);
+      const threads = threadsFrom(c);
       const backend = await backendFrom(c);
-      await runMainJob(config, f.out, backend, (s) => process.stdout.write(`${s}\n`));
+      try {
+        await runMainJob(config, f.out, backend, (s) => process.stdout.write(`${s}\n`), { jobs: f.jobs, threads, onPool: notePool });
+      } catch (err) {
+        if (!(err instanceof JobsFailedError)) throw err;
+        for (const x of err.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
+        process.stderr.write(`pipeline: ${err.message}\n`);
+        process.exitCode = 1;
+      }
     });
 }

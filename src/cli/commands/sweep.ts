@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Command } from 'commander';
@@ -8,23 +7,24 @@ import { writeLayerDensityPlot } from '../../report/prune-plot.ts';
 import { parseShard } from '../../sweep/config.ts';
 import { writeSweepReport } from '../../sweep/report.ts';
 import { runSweep } from '../../sweep/run.ts';
-import { backendFrom, positiveInt } from '../options.ts';
+import type { PoolShape } from '../../sweep/jobs.ts';
+import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
 
 export function registerSweep(program: Command): void {
   program
     .command('sweep <config>')
     .description('targets × criteria × densities × seeds, each job a hashed directory, run by a pool of long-lived worker processes')
     .option('--out <dir>', 'sweep directory', 'runs/sweep')
-    .option('--jobs <n>', 'worker processes (default: cores)', positiveInt('--jobs'), os.availableParallelism())
+    .option('--jobs <n>', 'worker processes (default: cores ÷ --threads, at most the jobs pending)', positiveInt('--jobs'))
     .option('--shard <i/n>', 'run only jobs with index ≡ i (mod n), e.g. for a Slurm array or Kubernetes Indexed Job')
     .option('--resume', 'skip finished jobs (the default; kept for scripts)')
     .option('--force', 'recompute finished jobs')
-    .action(async (file: string, f: { out: string; jobs: number; shard?: string; force?: boolean }, c: Command) => {
+    .action(async (file: string, f: { out: string; jobs?: number; shard?: string; force?: boolean }, c: Command) => {
       const shard = parseShard(f.shard);
       const backend = await backendFrom(c);
-      const s = await runSweep(file, { out: f.out, jobs: f.jobs, shard, force: Boolean(f.force), backend: backend.name });
+      const s = await runSweep(file, { out: f.out, jobs: f.jobs, threads: threadsFrom(c), shard, force: Boolean(f.force), backend: backend.name, onPool: notePool });
       process.stdout.write(
-        `sweep ${f.out}: ${s.inShard} of ${s.total} jobs in shard ${shard.index}/${shard.count}: ${s.ran} ran, ${s.skipped} already finished, ${s.failed.length} failed (${s.seconds.toFixed(1)} s, ${f.jobs} workers, ${backend.name})\n`,
+        `sweep ${f.out}: ${s.inShard} of ${s.total} jobs in shard ${shard.index}/${shard.count}: ${s.ran} ran, ${s.skipped} already finished, ${s.failed.length} failed (${s.seconds.toFixed(1)} s, ${s.pool.jobs} workers × ${s.pool.threads} threads, ${backend.name})\n`,
       );
       for (const x of s.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
       if (s.failed.length) process.exitCode = 1;
@@ -41,20 +41,32 @@ export function registerSweep(program: Command): void {
 
   program
     .command('sweep-worker', { hidden: true })
-    .description('internal: a sweep worker process; runs the job files its parent sends over IPC')
+    .description('internal: a worker process of sweep and run; runs the job files its parent sends over IPC')
     .action(async (_f: unknown, c: Command) => {
-      const backend = await backendFrom(c);
-      await new Promise<void>((done) => {
-        process.on('message', async (m: { jobFile: string }) => {
-          try {
-            const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig };
-            await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot });
-            process.send!({ ok: true });
-          } catch (err) {
-            process.send!({ ok: false, error: (err as Error).message.split('\n')[0] });
-          }
-        });
-        process.on('disconnect', () => done());
+      // The parent closed the channel, or died (even of SIGKILL): stop at once, mid-job or not. The
+      // job's directory has no DONE marker then, so the next run redoes (resumes) it.
+      process.on('disconnect', () => process.exit(0));
+      const ready = backendFrom(c);
+      ready.catch((err: Error) => {
+        // Its one line fails the job this worker holds (or the pool's waiting jobs once no worker is left).
+        process.stderr.write(`pipeline: ${err.message.split('\n')[0]}\n`);
+        process.exit(2);
       });
+      process.on('message', async (m: { jobFile: string }) => {
+        try {
+          const backend = await ready;
+          const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig };
+          await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot });
+          process.send?.({ ok: true });
+        } catch (err) {
+          process.send?.({ ok: false, error: (err as Error).message.split('\n')[0] });
+        }
+      });
+      await new Promise<never>(() => {}); // served until the channel closes
     });
+}
+
+/** The one note line when --jobs × --threads oversubscribes the cores. */
+export function notePool(shape: PoolShape): void {
+  if (shape.note) process.stderr.write(`pipeline: note: ${shape.note}\n`);
 }

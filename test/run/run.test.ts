@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cpuCores } from '../../src/engine/backend.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, '--backend', 'wasm', ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' } });
+
+const tiny = {
+  irp: { model: 'lenet300', width: 0.25, dataset: 'mnist', criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, train: { batchSize: 256 } },
+  autos: { hidden: [8], epochs: 1 },
+  prune: { model: 'lenet300', width: 0.25, criteria: ['autos', 'snip', 'random'], sparsities: [0.5, 0.9], train: { epochs: 1, steps: 20 } },
+};
+
+const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), 'utf8');
+/** results.csv without its timing column. */
+const table = (dir: string) =>
+  read(dir, 'results.csv')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(',').slice(0, -1).join(','));
+
+describe('pipeline run', () => {
+  it('stage 3 on 1 and on 2 workers gives bit-identical tables; manifests record jobs and threads; a rerun redoes nothing', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-run-'));
+    const file = path.join(root, 'tiny.json');
+    fs.writeFileSync(file, JSON.stringify(tiny));
+    const serial = path.join(root, 'serial');
+    const parallel = path.join(root, 'parallel');
+    const a = cli('run', file, '--out', serial, '--jobs', '1');
+    expect(a.status, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/6 jobs .*, 1 at a time/);
+    fs.cpSync(path.join(serial, 'irp'), path.join(parallel, 'irp'), { recursive: true }); // stage 1 is not under test
+    const b = cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/6 jobs .*, 2 at a time × 1 thread/);
+
+    expect(table(parallel)).toEqual(table(serial));
+    expect(table(serial)[0]).toBe('criterion,sparsity,seed,density,test_accuracy,test_loss,grad_norm_ratio');
+    expect(table(serial)).toHaveLength(7);
+    expect(read(parallel, 'results.md')).toBe(read(serial, 'results.md'));
+    for (const f of ['accuracy.svg', 'manifest.json']) expect(fs.existsSync(path.join(parallel, f))).toBe(true);
+
+    const manifest = (dir: string) => JSON.parse(read(dir, 'manifest.json'));
+    expect(manifest(serial).resolved).toMatchObject({ jobs: 1, threads: Math.min(cpuCores(), 8) });
+    expect(manifest(parallel).resolved).toMatchObject({ jobs: 2, threads: 1 });
+    const jobs = fs.readdirSync(path.join(parallel, 'prune')).sort();
+    expect(jobs).toHaveLength(6);
+    for (const j of jobs) {
+      expect(j).toMatch(/^(autos|snip|random)_s0\.[59]_seed0_[0-9a-f]{8}$/);
+      const dir = path.join(parallel, 'prune', j);
+      for (const f of ['DONE', 'job.json', 'report.json', 'masks.arrow', 'layer-density.svg']) expect(fs.existsSync(path.join(dir, f)), `${j}/${f}`).toBe(true);
+      expect(JSON.parse(read(dir, 'manifest.json')).backend).toMatchObject({ name: 'wasm', threads: 1 });
+    }
+
+    const again = cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout.match(/\(done before\)/g)).toHaveLength(6);
+    expect(table(parallel)).toEqual(table(serial));
+  }, 240_000);
+
+  it('--jobs × --threads beyond the cores runs, with one note line', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-run-'));
+    const file = path.join(root, 'tiny.json');
+    fs.writeFileSync(file, JSON.stringify({ ...tiny, prune: { ...tiny.prune, criteria: ['random'], sparsities: [0.5, 0.9] } }));
+    const jobs = cpuCores() + 1;
+    const r = cli('run', file, '--out', path.join(root, 'out'), '--jobs', String(jobs), '--threads', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.match(/note: /g)).toHaveLength(1);
+    expect(r.stderr).toContain(`note: --jobs ${jobs} × --threads 1 = ${jobs} threads on ${cpuCores()} cores`);
+    expect(r.stdout).toMatch(/2 jobs .*, 2 at a time × 1 thread/);
+  }, 240_000);
+
+  it('bad input: --jobs 0 is refused before anything runs', () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-run-')), 'out');
+    const r = cli('run', 'pipelines/default.json', '--out', out, '--jobs', '0');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--jobs must be a positive integer/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
