@@ -11,6 +11,7 @@ export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow'
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export type ConcreteBackend = Exclude<BackendChoice, 'auto'>;
 export type { AdapterInfo };
+export { webGpuDeviceErrors } from './backends/webgpu.ts';
 
 export interface BackendInfo {
   /** What the user asked for (after PIPELINE_BACKEND / default resolution). */
@@ -50,10 +51,10 @@ export function cpuCores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-/** Threads asked for: the flag, else PIPELINE_THREADS, else cores ÷ workers (≥ 1). */
+/** Threads asked for: the flag, else PIPELINE_THREADS, else cores ÷ workers (1 to 8). */
 export function parseThreads({ threads, workers = 1 }: BackendOptions = {}): number {
   const raw = threads ?? process.env.PIPELINE_THREADS;
-  if (raw === undefined || raw === '') return Math.max(1, Math.floor(cpuCores() / Math.max(1, workers)));
+  if (raw === undefined || raw === '') return Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(cpuCores() / Math.max(1, workers))));
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) usage(`--threads must be a positive integer, got '${raw}' (or unset PIPELINE_THREADS)`);
   return n;

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activeBackend, initBackend, shutdownBackend } from '../../src/engine/backend.ts';
+import { activeBackend, initBackend, shutdownBackend, webGpuDeviceErrors } from '../../src/engine/backend.ts';
 import { grad, hvp } from '../../src/engine/hvp.ts';
 import * as ops from '../../src/engine/ops.ts';
 import { BATCH_NORM, BATCH_NORM_EVAL, BATCH_NORM_EVAL_GRAD, BATCH_NORM_GRAD } from '../../src/engine/kernels/batch-norm.ts';
 import { splitCount } from '../../src/engine/kernels/webgpu/conv-backprop.ts';
+import { createModel, initParams } from '../../src/models/index.ts';
 import { randn } from './helpers.ts';
 import { computeOn, relErr } from './webgpu-helpers.ts';
 
@@ -18,7 +19,11 @@ beforeAll(async () => {
   const { adapter } = activeBackend();
   expect(adapter?.vendor).toBeTruthy();
 });
-afterAll(() => shutdownBackend());
+afterAll(() => {
+  // A rejected pipeline or command buffer leaves garbage in its outputs without throwing.
+  expect(webGpuDeviceErrors()).toEqual([]);
+  shutdownBackend();
+});
 
 async function compare(fn: () => tf.Tensor[], tol = TOL): Promise<number[]> {
   const cpu = await computeOn('cpu', fn);
@@ -165,4 +170,40 @@ describe('webgpu hvp: conv, BN (train), tanh, avg pool, strided conv, dense', ()
     // Measured 2e-5..8e-5 per tensor on lavapipe (cpu's own finite differences: 6e-6..5e-5).
     expect(relErr(Float32Array.from(hv), Float32Array.from(fd))).toBeLessThan(5e-4);
   });
+});
+
+describe('webgpu AddN past the storage-buffer limit (hvp sums one term per tensor)', () => {
+  it('sums 2 to 50 tensors exactly, chunked where the device limit requires', async () => {
+    for (const n of [2, 7, 8, 9, 22, 50]) {
+      const [sum] = await computeOn('webgpu', () => [tf.addN(Array.from({ length: n }, (_, i) => tf.fill([3], i)))]);
+      expect(Array.from(sum)).toEqual([0, 1, 2].map(() => (n * (n - 1)) / 2));
+    }
+  });
+});
+
+describe('webgpu hvp on resnet20 (w4): 22 tensors, BN, residual joins, strided and 1×1 convs', () => {
+  for (const train of [true, false]) {
+    it(`g and H·g equal the cpu backend's (BN ${train ? 'train' : 'eval'})`, async () => {
+      const f = () => {
+        const model = createModel('resnet20', { width: 4, inputShape: [16, 16, 3], numClasses: 10 });
+        const params = initParams(model, 1);
+        const x = randn([20, 16, 16, 3], 5) as tf.Tensor4D;
+        const y = tf.tensor1d(Array.from({ length: 20 }, (_, i) => i % 10), 'int32');
+        const names = model.prunable.map((p) => p.name);
+        const loss = (ws: tf.Tensor[]) => {
+          const p = { ...params };
+          names.forEach((n, i) => (p[n] = ws[i]));
+          return ops.crossEntropy(model.forward(p, x, train).logits, y);
+        };
+        const theta = names.map((n) => params[n]);
+        const g = grad(loss, theta);
+        return [...g, ...hvp(loss, theta, g)];
+      };
+      const cpu = await computeOn('cpu', f);
+      const gpu = await computeOn('webgpu', f);
+      expect(cpu.length).toBe(44);
+      // Measured ≤ 5e-7 (eval) and ≤ 3e-6 (train) per tensor.
+      cpu.forEach((c, i) => expect(relErr(gpu[i], c), `output ${i}`).toBeLessThan(2e-5));
+    });
+  }
 });

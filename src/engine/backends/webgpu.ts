@@ -54,7 +54,20 @@ export async function startWebGpu(): Promise<AdapterInfo> {
   Object.defineProperty(nav, 'gpu', { value: dawn!.gpu, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) usage('backend \'webgpu\' failed to initialize on this adapter: use --backend wasm');
+  const device = (tf.backend() as tf.KernelBackend & { device: GPUDevice }).device;
+  device.addEventListener('uncapturederror', (event) => {
+    // A rejected shader or command buffer means wrong numbers downstream, never a slowdown: say so.
+    const message = (event as GPUUncapturedErrorEvent).error.message.split('\n')[0];
+    if (deviceErrors.push(message) === 1) process.stderr.write(`pipeline: webgpu device error (results are invalid): ${message}\n`);
+  });
   return probed as AdapterInfo;
+}
+
+const deviceErrors: string[] = [];
+
+/** Validation and out-of-memory errors the GPU device reported (tests assert there are none). */
+export function webGpuDeviceErrors(): readonly string[] {
+  return deviceErrors;
 }
 
 /** Drops tfjs's device and Dawn's instance so the event loop can empty and the process exit. */

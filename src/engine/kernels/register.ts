@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerHostBatchNorm } from './batch-norm.ts';
 import { registerComposedConvBackprop } from './conv-backprop.ts';
 import { registerHostMaxPoolGrad } from './max-pool-grad.ts';
+import { registerChunkedAddN } from './webgpu/add-n.ts';
 import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
 import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
 
@@ -12,7 +13,7 @@ import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
   wasm: [registerComposedConvBackprop, registerHostMaxPoolGrad, registerHostBatchNorm],
   cpu: [registerHostBatchNorm],
-  webgpu: [registerWebGpuConvBackprop, registerComposedBatchNorm],
+  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm],
 };
 
 export function registerProjectKernels(backendName: string): void {
