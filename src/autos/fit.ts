@@ -133,12 +133,11 @@ function constantColumns(rows: Rows, f: number): Array<{ j: number; value: numbe
  * and zero the weights, so predictions on the training rows are unchanged and a new network on which the
  * feature differs (a conv tensor after fitting on MLPs) gets no random, seed-dependent shift from it.
  */
-function foldConstantFeatures(weights: ScorerWeights, constant: Array<{ j: number; value: number }>): ScorerWeights {
+async function foldConstantFeatures(weights: ScorerWeights, constant: Array<{ j: number; value: number }>): Promise<ScorerWeights> {
   if (!constant.length) return weights;
   const { w, b } = weights[0];
   const [fin, fout] = w.shape;
-  const wv = Float32Array.from(w.dataSync());
-  const bv = Float32Array.from(b.dataSync());
+  const [wv, bv] = (await Promise.all([w.data(), b.data()])).map((v) => Float32Array.from(v));
   for (const { j, value } of constant) {
     for (let o = 0; o < fout; o++) {
       bv[o] += value * wv[j * fout + o];
@@ -149,8 +148,9 @@ function foldConstantFeatures(weights: ScorerWeights, constant: Array<{ j: numbe
   return [{ w: tf.tensor2d(wv, [fin, fout]), b: tf.tensor1d(bv) }, ...weights.slice(1)];
 }
 
-function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: SourceTensor[], features: FeatureName[]): Float32Array {
-  const parts = tensors.map((t) => scoreRows(spec, weights, featureMatrix(t, t.layer, features)));
+async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: SourceTensor[], features: FeatureName[]): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for (const t of tensors) parts.push(await scoreRows(spec, weights, featureMatrix(t, t.layer, features)));
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -195,20 +195,20 @@ export async function fitAutos(config: FitConfig, outDir: string): Promise<FitMe
     return d.length ? [d[d.length - 1]] : [];
   })();
   const constant = constantColumns(rows, spec.inputs);
-  const weights = foldConstantFeatures(train(spec, rows, config, config.seed, 'fit-autos'), constant);
+  const weights = await foldConstantFeatures(train(spec, rows, config, config.seed, 'fit-autos'), constant);
   const metrics: FitMetrics = {
     train_rows: rows.n,
     constant_features: constant.map(({ j }) => config.features[j]),
     train_tensors: trainSet.map((t) => `${path.basename(t.source)}:${t.layer.name}`),
     validation_tensors: valSet.map((t) => `${path.basename(t.source)}:${t.layer.name}`),
-    autos: rankingMetrics(predict(spec, weights, valSet, config.features), truth, finalDensity),
+    autos: rankingMetrics(await predict(spec, weights, valSet, config.features), truth, finalDensity),
     magnitude: rankingMetrics(concatY(valSet, (t) => t.theta.map(Math.abs)), truth, finalDensity),
     seconds: 0,
   };
   if (config.control) {
     const shuffled = { ...rows, y: new Rng(config.seed + 1).shuffle(Float32Array.from(rows.y)) };
-    const control = foldConstantFeatures(train(spec, shuffled, config, config.seed, 'fit-autos control'), constant);
-    metrics.shuffled_control = rankingMetrics(predict(spec, control, valSet, config.features), truth, finalDensity);
+    const control = await foldConstantFeatures(train(spec, shuffled, config, config.seed, 'fit-autos control'), constant);
+    metrics.shuffled_control = rankingMetrics(await predict(spec, control, valSet, config.features), truth, finalDensity);
     tf.dispose(control.flatMap(({ w, b }) => [w, b]));
   }
   metrics.seconds = (performance.now() - started) / 1000;
@@ -224,7 +224,7 @@ export async function fitAutos(config: FitConfig, outDir: string): Promise<FitMe
     sources: config.tables,
   };
   fs.mkdirSync(outDir, { recursive: true });
-  saveAutos(outDir, meta, weights);
+  await saveAutos(outDir, meta, weights);
   writeJsonAtomic(path.join(outDir, 'metrics.json'), metrics);
   tf.dispose(weights.flatMap(({ w, b }) => [w, b]));
   return metrics;

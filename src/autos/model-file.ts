@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
+import { readF32 } from '../train/checkpoint.ts';
 import { usage } from '../util/errors.ts';
 import type { FeatureName } from './features.ts';
 import type { ScorerSpec, ScorerWeights } from './scorer.ts';
@@ -22,12 +23,8 @@ export interface AutosMeta {
   sources: string[];
 }
 
-export function saveAutos(dir: string, meta: AutosMeta, weights: ScorerWeights): void {
-  const t = new Map<string, SafeTensor>();
-  weights.forEach(({ w, b }, i) => {
-    t.set(`layer${i}.w`, { dtype: 'F32', shape: w.shape, data: w.dataSync() as Float32Array });
-    t.set(`layer${i}.b`, { dtype: 'F32', shape: b.shape, data: b.dataSync() as Float32Array });
-  });
+export async function saveAutos(dir: string, meta: AutosMeta, weights: ScorerWeights): Promise<void> {
+  const t = await readF32(weights.flatMap(({ w, b }, i): Array<[string, tf.Tensor]> => [[`layer${i}.w`, w], [`layer${i}.b`, b]]));
   saveSafetensors(path.join(dir, 'weights.safetensors'), t, { format: AUTOS_FORMAT });
   writeJsonAtomic(path.join(dir, 'autos.json'), meta);
 }

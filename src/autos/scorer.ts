@@ -33,13 +33,14 @@ export function scorerForward(spec: ScorerSpec, weights: ScorerWeights, x: tf.Te
 }
 
 /** Scores rows of a [n, inputs] host matrix in chunks. */
-export function scoreRows(spec: ScorerSpec, weights: ScorerWeights, x: Float32Array, chunk = 65536): Float32Array {
+export async function scoreRows(spec: ScorerSpec, weights: ScorerWeights, x: Float32Array, chunk = 65536): Promise<Float32Array> {
   const n = x.length / spec.inputs;
   const out = new Float32Array(n);
   for (let s = 0; s < n; s += chunk) {
     const m = Math.min(chunk, n - s);
-    const y = tf.tidy(() => scorerForward(spec, weights, tf.tensor2d(x.subarray(s * spec.inputs, (s + m) * spec.inputs), [m, spec.inputs])).dataSync());
-    out.set(y, s);
+    const y = tf.tidy(() => scorerForward(spec, weights, tf.tensor2d(x.subarray(s * spec.inputs, (s + m) * spec.inputs), [m, spec.inputs])));
+    out.set(await y.data(), s);
+    y.dispose();
   }
   return out;
 }

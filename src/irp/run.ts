@@ -86,7 +86,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   const theta0 = initParams(model, config.seed);
 
   const featureFile = path.join(dir, 'features.safetensors');
-  if (!fs.existsSync(featureFile)) saveFeatures(featureFile, initFeatures(model, theta0, data, config.featureBnMode, config.temperature));
+  if (!fs.existsSync(featureFile)) saveFeatures(featureFile, await initFeatures(model, theta0, data, config.featureBnMode, config.temperature));
   const features = loadFeatures(featureFile, model);
 
   // Dense baseline (and, for late rewinding, the rewind point after K epochs).
@@ -119,7 +119,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
     const scoreFile = path.join(roundDir, 'scores.safetensors');
     const density = densityAfterRound(config, i);
     if (!fs.existsSync(maskFile)) {
-      const { scores } = criterion.score({ model, params: scored, data, bnMode: criterion.defaultBnMode, masks, seed: config.seed, round: i, temperature: config.temperature });
+      const { scores } = await criterion.score({ model, params: scored, data, bnMode: criterion.defaultBnMode, masks, seed: config.seed, round: i, temperature: config.temperature });
       const next = selectMasks(model, scores, { density, scope: 'global', alive: masks, criterion: criterion.name });
       if (i === config.rounds - 1) {
         saveSafetensors(scoreFile, new Map([...scores].map(([n, s]) => [n, { dtype: 'F32' as const, shape: [s.length], data: Float32Array.from(s) }])));

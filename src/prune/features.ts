@@ -32,7 +32,7 @@ export interface Features {
 function weights(model: Model, params: ParamMap, masks?: Masks): tf.Tensor[] {
   return model.prunable.map((p) => {
     const bits = masks?.get(p.name);
-    return bits ? tf.mul(params[p.name], tf.tensor(Float32Array.from(bits), p.shape)) : tf.clone(params[p.name]);
+    return bits ? tf.tidy(() => tf.mul(params[p.name], tf.tensor(Float32Array.from(bits), p.shape))) : tf.clone(params[p.name]);
   });
 }
 
@@ -50,7 +50,7 @@ export function sumChunks(total: tf.Tensor[] | undefined, part: tf.Tensor[]): tf
  * (n_c/N)·mean_c, so the sum does not depend on the chunking except, in BN train mode, through the
  * batch statistics each chunk normalizes with (as in the reference implementations).
  */
-export function computeFeatures(model: Model, params: ParamMap, data: ScoringBatches, opts: FeatureOptions): Features {
+export async function computeFeatures(model: Model, params: ParamMap, data: ScoringBatches, opts: FeatureOptions): Promise<Features> {
   const names = model.prunable.map((p) => p.name);
   const theta = weights(model, params, opts.masks);
   const chunkLoss = (x: tf.Tensor4D, y: tf.Tensor1D) => (ws: tf.Tensor[]) => {
@@ -71,15 +71,16 @@ export function computeFeatures(model: Model, params: ParamMap, data: ScoringBat
       tf.dispose([x, y]);
     }
   }
-  const host = (ts: tf.Tensor[]) => new Map(names.map((n, i) => [n, ts[i].dataSync() as Float32Array]));
-  const out: Features = { theta: host(theta), grad: host(g!), hg: hg ? host(hg) : undefined };
-  tf.dispose([...theta, ...g!, ...(hg ?? [])]);
-  return out;
+  const all = [...theta, ...g!, ...(hg ?? [])];
+  const host = (await Promise.all(all.map((t) => t.data()))) as Float32Array[];
+  tf.dispose(all);
+  const part = (k: number) => new Map(names.map((n, i) => [n, host[k * names.length + i]]));
+  return { theta: part(0), grad: part(1), hg: hg ? part(2) : undefined };
 }
 
 /** ‖∇θ L‖ over the prunable weights (T = 1), at θ ⊙ m when masks are given. */
-export function gradientNorm(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode, masks?: Masks): number {
-  const f = computeFeatures(model, params, data, { bnMode, temperature: 1, withHg: false, masks });
+export async function gradientNorm(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode, masks?: Masks): Promise<number> {
+  const f = await computeFeatures(model, params, data, { bnMode, temperature: 1, withHg: false, masks });
   let s = 0;
   for (const g of f.grad.values()) for (let i = 0; i < g.length; i++) s += g[i] * g[i];
   return Math.sqrt(s);

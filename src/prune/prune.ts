@@ -21,7 +21,7 @@ export interface PruneRequest {
   table?: string;
   autos?: string;
   /** Per-tensor kept counts for a round's density, given that round's scores (layer allocation). */
-  allocate?: (scores: Scores, density: number) => Map<string, number>;
+  allocate?: (scores: Scores, density: number) => Map<string, number> | Promise<Map<string, number>>;
   onRound?: (round: number, rounds: number) => void;
 }
 
@@ -35,13 +35,13 @@ export interface PruneResult {
 }
 
 /** Scores and masks at initialization; iterative rounds re-score the masked network. */
-export function prune(req: PruneRequest): PruneResult {
+export async function prune(req: PruneRequest): Promise<PruneResult> {
   const rounds = req.iterations ?? req.criterion.defaultIterations;
   let masks: Masks | undefined;
   let last: { scores: Scores; features?: Features } | undefined;
   for (let r = 0; r < rounds; r++) {
     req.onRound?.(r, rounds);
-    last = req.criterion.score({
+    last = await req.criterion.score({
       model: req.model,
       params: req.params,
       data: req.data,
@@ -56,7 +56,7 @@ export function prune(req: PruneRequest): PruneResult {
     const density = roundDensity(req.density, r, rounds);
     masks = selectMasks(req.model, last.scores, {
       density,
-      counts: req.allocate?.(last.scores, density),
+      counts: await req.allocate?.(last.scores, density),
       scope: req.scope,
       minLayerDensity: req.minLayerDensity,
       alive: masks,
@@ -67,6 +67,6 @@ export function prune(req: PruneRequest): PruneResult {
 }
 
 /** θ, g, Hg (GraSP's, temperature T) at θ₀ of the dense net: the columns of --dump-scores and of the IRP table. */
-export function initFeatures(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode, temperature: number): Features {
+export function initFeatures(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode, temperature: number): Promise<Features> {
   return computeFeatures(model, params, data, { bnMode, temperature, withHg: true });
 }

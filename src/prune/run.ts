@@ -179,8 +179,8 @@ function allocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): P
       });
   }
   const other = getCriterion(allocation);
-  return (_scores, density) => {
-    const { masks } = prune({
+  return async (_scores, density) => {
+    const { masks } = await prune({
       criterion: other,
       model,
       params: theta0,
@@ -225,9 +225,9 @@ async function densePhase(config: PruneConfig, prepared: Prepared, theta0: Param
     resume: true,
     label: `dense before pruning (${when})`,
     snapshot: when === 'early' ? { epoch: 1, path: firstFile } : undefined,
-    onEpoch: (m, params) => {
+    onEpoch: async (m, params) => {
       if (when !== 'early') return undefined;
-      const w = names.map((n) => params[n].dataSync() as Float32Array);
+      const w = (await Promise.all(names.map((n) => params[n].data()))) as Float32Array[];
       first ??= m.epoch === 1 ? w.map((a) => a.slice()) : names.map((n) => loadSafetensors(firstFile).tensors[n].data as Float32Array);
       distances.push(relativeDistance(w, first));
       writeJsonAtomic(distanceFile, distances);
@@ -251,9 +251,9 @@ interface PrunedNet {
   structured?: StructuredReport;
 }
 
-function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: ParamMap, theta0: ParamMap): PrunedNet {
+async function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: ParamMap, theta0: ParamMap): Promise<PrunedNet> {
   const { model, data, bnMode } = prepared;
-  const result = prune({
+  const result = await prune({
     criterion: getCriterion(config.criterion),
     model,
     params: scored,
@@ -314,12 +314,12 @@ export async function runPrune(config: PruneConfig, opts: { out?: string; force?
   const t0 = performance.now();
   const pruned = config.structured
     ? await structuredNet(config, prepared, scored, dir)
-    : unstructuredNet(config, prepared, scored, theta0);
+    : await unstructuredNet(config, prepared, scored, theta0);
   const scoreSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const gradNormRatio = data ? gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks) / gradientNorm(model, scored, data, bnMode) : null;
+  const gradNormRatio = data ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode)) : null;
   const gradNormSeconds = (performance.now() - t1) / 1000;
-  const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
+  const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : await initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
   if (pruned.params !== scored) tf.dispose(Object.values(scored));
 
   const layers: LayerReport[] = model.prunable.map((p) => {

@@ -26,13 +26,18 @@ export interface CheckpointState {
   configHash: string;
 }
 
-export function saveCheckpoint(path: string, state: CheckpointState): void {
-  const tensors = new Map<string, SafeTensor>();
-  const f32 = (t: tf.Tensor): SafeTensor => ({ dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array });
-  for (const [name, t] of Object.entries(state.params)) tensors.set(name, f32(t));
+/** Host copies of named F32 tensors, all reads issued at once. */
+export async function readF32(named: Array<[string, tf.Tensor]>): Promise<Map<string, SafeTensor>> {
+  const data = await Promise.all(named.map(([, t]) => t.data() as Promise<Float32Array>));
+  return new Map(named.map(([name, t], i) => [name, { dtype: 'F32', shape: t.shape, data: data[i] }]));
+}
+
+export async function saveCheckpoint(path: string, state: CheckpointState): Promise<void> {
+  const named: Array<[string, tf.Tensor]> = Object.entries(state.params);
   for (const [slot, byName] of Object.entries(state.optimizer.slots)) {
-    for (const [name, t] of Object.entries(byName)) tensors.set(`optimizer.${slot}.${name}`, f32(t));
+    for (const [name, t] of Object.entries(byName)) named.push([`optimizer.${slot}.${name}`, t]);
   }
+  const tensors = await readF32(named);
   for (const [name, bits] of state.masks ?? []) tensors.set(`mask.${name}`, { dtype: 'U8', shape: [bits.length], data: bits });
   saveSafetensors(path, tensors, {
     format: CHECKPOINT_FORMAT,
@@ -72,10 +77,8 @@ export function loadCheckpoint(path: string, model: Model, configHash?: string):
 }
 
 /** Just the model tensors (F32, tfjs layouts), e.g. a rewind point. */
-export function saveParams(path: string, params: ParamMap): void {
-  const tensors = new Map<string, SafeTensor>();
-  for (const [name, t] of Object.entries(params)) tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array });
-  saveSafetensors(path, tensors, { format: 'pipeline-params-v1' });
+export async function saveParams(path: string, params: ParamMap): Promise<void> {
+  saveSafetensors(path, await readF32(Object.entries(params)), { format: 'pipeline-params-v1' });
 }
 
 export function loadParams(path: string, model: Model): ParamMap {

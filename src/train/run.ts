@@ -20,7 +20,7 @@ export interface TrainRunRequest {
   resume?: boolean;
   force?: boolean;
   backend: BackendInfo;
-  onEpoch?: (m: EpochMetrics) => void | 'stop';
+  onEpoch?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
 }
 
 export interface TrainRunResult {

@@ -6,10 +6,10 @@ import { lossAndGrads } from './step.ts';
 
 /**
  * One training step: train-mode forward, backward, optimizer update (masked entries held at zero),
- * BN running statistics. Replaces tensors in `params`; returns the batch's mean loss and the number
- * of correct predictions.
+ * BN running statistics. Replaces tensors in `params`; resolves to the batch's mean loss and the number
+ * of correct predictions (one host read). Everything but that read is dispatched before the first await.
  */
-export function trainStep(
+export async function trainStep(
   model: Model,
   params: ParamMap,
   optimizer: Optimizer,
@@ -17,16 +17,19 @@ export function trainStep(
   y: tf.Tensor1D,
   lr: number,
   masks?: MaskTensors,
-): { loss: number; correct: number } {
+): Promise<{ loss: number; correct: number }> {
   const out = lossAndGrads(model, params, x, y);
   optimizer.step(params, out.grads, lr, masks);
   for (const [name, t] of Object.entries(out.buffers)) {
     params[name].dispose();
     params[name] = t;
   }
-  const result = { loss: out.loss.dataSync()[0], correct: out.correct.dataSync()[0] };
+  // The count (≤ batch size) is exact in float32, so loss and count share one read.
+  const both = tf.tidy(() => tf.stack([out.loss, tf.cast(out.correct, 'float32')]));
   tf.dispose([out.loss, out.correct, ...Object.values(out.grads)]);
-  return result;
+  const [loss, correct] = await both.data();
+  both.dispose();
+  return { loss, correct };
 }
 
 /** SGD with momentum in PyTorch's convention, as torch_bench.py's train step. */

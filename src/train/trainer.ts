@@ -39,7 +39,7 @@ export interface TrainOptions {
   outDir?: string;
   resume?: boolean;
   /** Called after each epoch's checkpoint; returning 'stop' ends the run there (used to simulate a kill). */
-  onEpoch?: (m: EpochMetrics, params: ParamMap) => void | 'stop';
+  onEpoch?: (m: EpochMetrics, params: ParamMap) => void | 'stop' | Promise<void | 'stop'>;
   label?: string;
   /** Also save the parameters after this epoch (1-based) to this safetensors file (late rewinding). */
   snapshot?: { epoch: number; path: string };
@@ -119,7 +119,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   }
 
-  if (opts.snapshot?.epoch === 0 && !fs.existsSync(opts.snapshot.path)) saveParams(opts.snapshot.path, params);
+  if (opts.snapshot?.epoch === 0 && !fs.existsSync(opts.snapshot.path)) await saveParams(opts.snapshot.path, params);
   const progress = createProgress({ total, label: opts.label ?? 'train', unit: 'batch' });
   let stopped = false;
   for (let epoch = startEpoch; epoch < epochs && step < total; epoch++) {
@@ -134,7 +134,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (step >= total) break;
       lr = learningRate(config, step, total, perEpoch);
       const { x, y } = makeBatch(dataset.train, idx, { dataset, augmentRng });
-      const out = trainStep(model, params, optimizer, x, y, lr, maskT);
+      const out = await trainStep(model, params, optimizer, x, y, lr, maskT);
       lossSum += out.loss * idx.length;
       correct += out.correct;
       seen += idx.length;
@@ -143,7 +143,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       await yieldToEventLoop();
       progress.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: (lossSum / seen).toFixed(4) });
     }
-    const test = evaluate(model, params, dataset, dataset.test, config.evalBatchSize);
+    const test = await evaluate(model, params, dataset, dataset.test, config.evalBatchSize);
     const m: EpochMetrics = {
       epoch: epoch + 1,
       step,
@@ -157,10 +157,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     metrics.push(m);
     if (metricsFile) appendJsonLine(metricsFile, m);
     if (ckptFile) {
-      saveCheckpoint(ckptFile, { params, optimizer: optimizer.getState(), masks, epoch: epoch + 1, step, configHash: opts.configHash });
+      await saveCheckpoint(ckptFile, { params, optimizer: optimizer.getState(), masks, epoch: epoch + 1, step, configHash: opts.configHash });
     }
-    if (opts.snapshot && opts.snapshot.epoch === epoch + 1) saveParams(opts.snapshot.path, params);
-    if (opts.onEpoch?.(m, params) === 'stop') {
+    if (opts.snapshot && opts.snapshot.epoch === epoch + 1) await saveParams(opts.snapshot.path, params);
+    if ((await opts.onEpoch?.(m, params)) === 'stop') {
       stopped = true;
       break;
     }

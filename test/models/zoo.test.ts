@@ -98,7 +98,8 @@ describe('wasm training', () => {
       const x = tf.randomNormal([16, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
       const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32');
       const { optimizer, lr } = sgd(0.05, 0.9);
-      const losses = Array.from({ length: 5 }, () => trainStep(m, p, optimizer, x, y, lr).loss);
+      const losses: number[] = [];
+      for (let i = 0; i < 5; i++) losses.push((await trainStep(m, p, optimizer, x, y, lr)).loss);
       expect(losses.every(Number.isFinite)).toBe(true);
       expect(losses[4]).toBeLessThan(losses[0] - 0.1);
       optimizer.dispose();

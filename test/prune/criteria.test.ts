@@ -5,8 +5,9 @@ import * as ops from '../../src/engine/ops.ts';
 import { NetBuilder } from '../../src/models/builder.ts';
 import { createModel, initParams, type Model } from '../../src/models/index.ts';
 import { getCriterion } from '../../src/prune/criteria/index.ts';
-import { computeFeatures, type ScoringBatches } from '../../src/prune/features.ts';
+import { computeFeatures, gradientNorm, type ScoringBatches } from '../../src/prune/features.ts';
 import { prune } from '../../src/prune/prune.ts';
+import { channelScores } from '../../src/prune/structured/channel-scores.ts';
 import { relErr } from '../engine/helpers.ts';
 
 // Softmax regression on D=6 inputs, C=3 classes: logits = x·W, everything in closed form.
@@ -60,10 +61,10 @@ describe('criteria against hand computations', () => {
       const model = softmaxRegression();
       const params = { fc: tf.tensor2d(W0) };
       const ref = reference(1);
-      const snip = getCriterion('snip').score({ model, params, data: batches(N), bnMode: 'train', seed: 0, round: 0, temperature: 200 });
+      const snip = await getCriterion('snip').score({ model, params, data: batches(N), bnMode: 'train', seed: 0, round: 0, temperature: 200 });
       const want = W0.flat().map((w, i) => Math.abs(w * ref.g[i]));
       expect(relErr(Array.from(snip.scores.get('fc')!), want)).toBeLessThan(1e-5);
-      const mag = getCriterion('magnitude').score({ model, params, bnMode: 'train', seed: 0, round: 0, temperature: 200 });
+      const mag = await getCriterion('magnitude').score({ model, params, bnMode: 'train', seed: 0, round: 0, temperature: 200 });
       expect(Array.from(mag.scores.get('fc')!)).toEqual(W0.flat().map((w) => Math.fround(Math.abs(w))));
     });
 
@@ -73,11 +74,11 @@ describe('criteria against hand computations', () => {
       const params = { fc: tf.tensor2d(W0) };
       const ref = reference(200);
       for (const chunk of [N, 3, 1]) {
-        const f = computeFeatures(model, params, batches(chunk), { bnMode: 'train', temperature: 200, withHg: true });
+        const f = await computeFeatures(model, params, batches(chunk), { bnMode: 'train', temperature: 200, withHg: true });
         expect(relErr(Array.from(f.grad.get('fc')!), ref.g)).toBeLessThan(1e-5);
         expect(relErr(Array.from(f.hg!.get('fc')!), ref.hg)).toBeLessThan(1e-4);
       }
-      const grasp = getCriterion('grasp').score({ model, params, data: batches(N), bnMode: 'train', seed: 0, round: 0, temperature: 200 });
+      const grasp = await getCriterion('grasp').score({ model, params, data: batches(N), bnMode: 'train', seed: 0, round: 0, temperature: 200 });
       expect(relErr(Array.from(grasp.scores.get('fc')!), W0.flat().map((w, i) => w * ref.hg[i]))).toBeLessThan(1e-4);
     });
   }
@@ -107,17 +108,17 @@ describe('criteria against hand computations', () => {
       },
     };
     const T = 1; // FD at T = 200 sits at float32's floor (see hvp.test.ts); the T = 200 path is checked in closed form above.
-    const f = computeFeatures(model, params, data, { bnMode: 'eval', temperature: T, withHg: true });
+    const f = await computeFeatures(model, params, data, { bnMode: 'eval', temperature: T, withHg: true });
     const names = model.prunable.map((p) => p.name);
     const gFlat = names.flatMap((n) => Array.from(f.grad.get(n)!));
     const rms = Math.sqrt(gFlat.reduce((s, v) => s + v * v, 0) / gFlat.length);
-    const grads = (sign: number, h: number) => {
+    const grads = async (sign: number, h: number) => {
       const shifted = { ...params };
       for (const p of model.prunable) shifted[p.name] = tf.add(params[p.name], tf.mul(tf.tensor(f.grad.get(p.name)!, p.shape), (sign * h) / rms));
-      return computeFeatures(model, shifted, data, { bnMode: 'eval', temperature: T, withHg: false }).grad;
+      return (await computeFeatures(model, shifted, data, { bnMode: 'eval', temperature: T, withHg: false })).grad;
     };
     const h = 1e-3;
-    const [gp, gm, gp2, gm2] = [grads(1, h), grads(-1, h), grads(1, 2 * h), grads(-1, 2 * h)];
+    const [gp, gm, gp2, gm2] = [await grads(1, h), await grads(-1, h), await grads(1, 2 * h), await grads(-1, 2 * h)];
     const fd = names.flatMap((n) =>
       Array.from(f.grad.get(n)!, (_, i) => {
         const d1 = (gp.get(n)![i] - gm.get(n)![i]) / (2 * h);
@@ -130,15 +131,36 @@ describe('criteria against hand computations', () => {
     expect(relErr(hg, fd)).toBeLessThan(1e-3);
   });
 
+  it('scoring (every tensor-reading criterion, features, gradient norm, channel scores) leaves no tensors behind', async () => {
+    await initBackend('wasm');
+    const model = createModel('lenet5', { width: 1 });
+    const params = initParams(model, 3);
+    const data: ScoringBatches = {
+      n: 8,
+      chunks: function* () {
+        for (let s = 0; s < 8; s += 4) yield { x: tf.randomNormal([4, 28, 28, 1], 0, 1, 'float32', s) as tf.Tensor4D, y: tf.tensor1d([0, 1, 2, 3], 'int32') };
+      },
+    };
+    const before = tf.memory().numTensors;
+    for (const name of ['magnitude', 'snip', 'grasp', 'crop', 'synflow']) {
+      await prune({ criterion: getCriterion(name), model, params, data, density: 0.2, scope: 'global', iterations: 2, bnMode: 'train', seed: 0, temperature: 200 });
+    }
+    await gradientNorm(model, params, data, 'eval');
+    const alive = new Map(model.channelGroups.map((g) => [g.name, new Uint8Array(g.size).fill(1)]));
+    for (const c of ['snip', 'crop'] as const) await channelScores(c, { model, params, data, bnMode: 'eval', alive, seed: 0, round: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(params));
+  });
+
   it("synflow's masks are invariant to a per-layer rescale (exact powers of two)", async () => {
     await initBackend('wasm');
     const model = createModel('vgg11', { width: 8 });
     const params = initParams(model, 2);
     const scaled = { ...params, 'features.conv2': tf.mul(params['features.conv2'], 4), 'features.conv5': tf.mul(params['features.conv5'], 0.25) };
-    const run = (p: typeof params) =>
-      prune({ criterion: getCriterion('synflow'), model, params: p, density: 0.05, scope: 'global', iterations: 10, bnMode: 'eval', seed: 0, temperature: 200 }).masks;
-    const a = run(params);
-    const b = run(scaled);
+    const run = async (p: typeof params) =>
+      (await prune({ criterion: getCriterion('synflow'), model, params: p, density: 0.05, scope: 'global', iterations: 10, bnMode: 'eval', seed: 0, temperature: 200 })).masks;
+    const a = await run(params);
+    const b = await run(scaled);
     let kept = 0;
     for (const p of model.prunable) {
       expect(Array.from(b.get(p.name)!)).toEqual(Array.from(a.get(p.name)!));

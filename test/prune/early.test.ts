@@ -41,8 +41,8 @@ describe('EarlyCroP pieces', () => {
     const c = getCriterion('crop');
     expect(c.defaultBnMode).toBe('eval');
     expect(c.defaultIterations).toBe(5);
-    const a = c.score({ model, params, data, bnMode: 'eval', seed: 0, round: 0, temperature: 200 });
-    const b = getCriterion('grasp-abs').score({ model, params, data, bnMode: 'eval', seed: 0, round: 0, temperature: 1 });
+    const a = await c.score({ model, params, data, bnMode: 'eval', seed: 0, round: 0, temperature: 200 });
+    const b = await getCriterion('grasp-abs').score({ model, params, data, bnMode: 'eval', seed: 0, round: 0, temperature: 1 });
     for (const p of model.prunable) expect(Array.from(a.scores.get(p.name)!)).toEqual(Array.from(b.scores.get(p.name)!));
     expect(Math.max(...a.scores.get('fc')!)).toBeGreaterThan(0);
   });

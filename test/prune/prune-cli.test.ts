@@ -80,8 +80,8 @@ describe('pipeline prune', () => {
 
   it('NaN scores stop the run with the tensor named and nothing written', async () => {
     const backend = await initBackend('wasm');
-    CRITERIA['nan-test'] = { ...CRITERIA.magnitude, name: 'nan-test', score: (input) => {
-      const out = CRITERIA.magnitude.score(input);
+    CRITERIA['nan-test'] = { ...CRITERIA.magnitude, name: 'nan-test', score: async (input) => {
+      const out = await CRITERIA.magnitude.score(input);
       out.scores.get('fc2')![5] = Number.NaN;
       return out;
     } };

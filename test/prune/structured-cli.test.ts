@@ -69,7 +69,7 @@ describe('pipeline prune --structured', () => {
 
     // The trained checkpoint loads into the shrunk zoo model and reproduces the reported accuracy.
     const ck = loadCheckpoint(path.join(dir, 'train', 'checkpoint.safetensors'), small.model);
-    const acc = evaluate(small.model, ck.params, loadDataset('mnist'), loadDataset('mnist').test).accuracy;
+    const acc = (await evaluate(small.model, ck.params, loadDataset('mnist'), loadDataset('mnist').test)).accuracy;
     expect(acc).toBe(report.test_accuracy);
     expect(acc).toBeGreaterThan(0.8);
     tf.dispose([x, ...Object.values(theta0), ...Object.values(small.params), ...Object.values(ck.params)]);

@@ -43,7 +43,7 @@ describe('channel scores', () => {
   //   ∂L/∂c_j = Σ_{i∈j} θ_i g_i                                  (weights and bias)
   //   ∂⟨g, ∇_W L⟩/∂c_j = Σ_{i∈j, weights} g_i² + Σ_{i∈j} θ_i (H·(g_W, 0))_i
   // computed here with plain gradients and the hvp of the ungated net over weights and biases.
-  it('lenet5 gate derivatives equal the scaling identities (snip and crop, chunked sample)', () => {
+  it('lenet5 gate derivatives equal the scaling identities (snip and crop, chunked sample)', async () => {
     const model = createModel('lenet5');
     const params = initParams(model, 4);
     const data = sample([28, 28, 1], 20, 7, 10);
@@ -66,8 +66,8 @@ describe('channel scores', () => {
     const host = (ts: tf.Tensor[]) => new Map(withBias.map((n, i) => [n, ts[i].dataSync() as Float32Array]));
     const [G, HV, TH] = [host(g), host(hv), host(theta)];
     const alive = allAlive(model);
-    const snip = channelScores('snip', { model, params, data, bnMode: 'eval', alive, seed: 0, round: 0 });
-    const crop = channelScores('crop', { model, params, data, bnMode: 'eval', alive, seed: 0, round: 0 });
+    const snip = await channelScores('snip', { model, params, data, bnMode: 'eval', alive, seed: 0, round: 0 });
+    const crop = await channelScores('crop', { model, params, data, bnMode: 'eval', alive, seed: 0, round: 0 });
     for (const layer of ['conv1', 'conv2']) {
       const cout = model.specs.find((s) => s.name === layer)!.shape[3];
       const w = TH.get(layer)!;
@@ -83,7 +83,7 @@ describe('channel scores', () => {
     tf.dispose([x, y, ...g, ...v, ...hv]);
   });
 
-  it('crop channel scores on a smooth BN net with a shared residual group match finite differences', () => {
+  it('crop channel scores on a smooth BN net with a shared residual group match finite differences', async () => {
     const config = { name: 'resnet20' as const, width: 4, inputShape: [8, 8, 3] as [number, number, number], numClasses: 4, batchNorm: true };
     const b = new NetBuilder(config);
     b.group('a', 4);
@@ -129,7 +129,7 @@ describe('channel scores', () => {
       const d2 = (z(group, j, 2 * h) - z(group, j, -2 * h)) / (4 * h);
       return Math.abs((4 * d1 - d2) / 3);
     };
-    const crop = channelScores('crop', { model, params, data, bnMode: 'eval', alive: allAlive(model), seed: 0, round: 0 });
+    const crop = await channelScores('crop', { model, params, data, bnMode: 'eval', alive: allAlive(model), seed: 0, round: 0 });
     expect(relErr(crop.get('a')!, [0, 1, 2, 3].map((j) => fd('a', j)))).toBeLessThan(2e-3);
     expect(relErr(crop.get('r')!, [0, 1, 2, 3, 4].map((j) => fd('r', j)))).toBeLessThan(2e-3);
   });
@@ -173,12 +173,12 @@ describe('channel selection', () => {
     const model = createModel('resnet20', { width: 4, inputShape: [8, 8, 3] });
     const params = initParams(model, 0);
     const rounds: number[] = [];
-    const r = structuredPrune({ criterion: 'random', model, params, density: 0.3, iterations: 3, bnMode: 'eval', seed: 5, onRound: (i) => rounds.push(i) });
+    const r = await structuredPrune({ criterion: 'random', model, params, density: 0.3, iterations: 3, bnMode: 'eval', seed: 5, onRound: (i) => rounds.push(i) });
     const total = model.channelGroups.reduce((n, g) => n + g.size, 0);
     expect(rounds).toEqual([0, 1, 2]);
     expect([...r.keep.values()].reduce((n, k) => n + k.length, 0)).toBe(Math.round(0.3 * total));
     for (const g of model.channelGroups) expect(r.keep.get(g.name)!.length).toBeGreaterThanOrEqual(1);
-    const again = structuredPrune({ criterion: 'random', model, params, density: 0.3, iterations: 3, bnMode: 'eval', seed: 5 });
+    const again = await structuredPrune({ criterion: 'random', model, params, density: 0.3, iterations: 3, bnMode: 'eval', seed: 5 });
     expect([...again.keep]).toEqual([...r.keep]);
     tf.dispose(Object.values(params));
   });

@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     const criterion = getCriterion(name);
     const bnMode = criterion.defaultBnMode;
     const t0 = performance.now();
-    const result = prune({ criterion, model, params: theta0, data, density: args.density, scope: 'global', bnMode, seed: args.seed, temperature: 200 });
+    const result = await prune({ criterion, model, params: theta0, data, density: args.density, scope: 'global', bnMode, seed: args.seed, temperature: 200 });
     const seconds = (performance.now() - t0) / 1000;
     const masks = new Map<string, SafeTensor>();
     const scores = new Map<string, SafeTensor>();
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   }
   // SynFlow's scores of the dense network (round 0), for a score-level comparison.
   const synflow = getCriterion('synflow');
-  const dense = synflow.score({ model, params: theta0, bnMode: synflow.defaultBnMode, seed: args.seed, round: 0, temperature: 200 });
+  const dense = await synflow.score({ model, params: theta0, bnMode: synflow.defaultBnMode, seed: args.seed, round: 0, temperature: 200 });
   saveSafetensors(
     path.join(args.out, 'scores-synflow1.safetensors'),
     new Map(model.prunable.map((p) => [p.name, { dtype: 'F32', shape: [...p.shape], data: Float32Array.from(dense.scores.get(p.name)!) } as SafeTensor])),

@@ -59,6 +59,16 @@ describe('trainer checkpoints', () => {
     tf.dispose([...Object.values(full.params), ...Object.values(resumed.params), ...Object.values(killed.params), ...Object.values(init)]);
   });
 
+  it('training, evaluation and checkpoints leave no tensors behind but the returned parameters', async () => {
+    await initBackend('wasm');
+    const model = makeModel();
+    const before = tf.memory().numTensors;
+    const bits = Uint8Array.from({ length: model.prunable[0].size }, (_, i) => i % 3 && 1);
+    const run = await train({ config: { ...config, epochs: 1 }, configHash: 'h', model, dataset, params: initParams(model, 0), masks: new Map([[model.prunable[0].name, bits]]), outDir: tmp() });
+    expect(tf.memory().numTensors - before).toBe(Object.keys(run.params).length);
+    tf.dispose(Object.values(run.params));
+  });
+
   it('a checkpoint round-trips parameters, optimizer state, masks and position', async () => {
     await initBackend('cpu');
     const model = makeModel();
@@ -67,7 +77,7 @@ describe('trainer checkpoints', () => {
     opt.step(params, { fc: tf.onesLike(params.fc) }, 0.1);
     const masks = new Map([['fc', Uint8Array.from({ length: model.prunable.at(-1)!.size }, (_, i) => i % 2)]]);
     const file = path.join(tmp(), 'c.safetensors');
-    saveCheckpoint(file, { params, optimizer: opt.getState(), masks, epoch: 7, step: 70, configHash: 'abc' });
+    await saveCheckpoint(file, { params, optimizer: opt.getState(), masks, epoch: 7, step: 70, configHash: 'abc' });
     const back = loadCheckpoint(file, model, 'abc');
     expect(back.epoch).toBe(7);
     expect(back.step).toBe(70);

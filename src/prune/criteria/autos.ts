@@ -16,16 +16,16 @@ export const autos: Criterion = {
   needsData: true,
   defaultBnMode: 'eval',
   defaultIterations: 1,
-  score: ({ model, params, data, masks, autos: dir }) => {
+  score: async ({ model, params, data, masks, autos: dir }) => {
     if (!dir) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
     const { meta, weights } = loadAutos(dir);
     const withHg = needsHg(meta.features);
-    const features = computeFeatures(model, params, data!, { bnMode: meta.feature_bn_mode, temperature: meta.temperature, withHg, masks });
+    const features = await computeFeatures(model, params, data!, { bnMode: meta.feature_bn_mode, temperature: meta.temperature, withHg, masks });
     const scores = new Map<string, Float32Array>();
     for (const p of model.prunable) {
       const layer: LayerDescriptor = { name: p.name, kind: p.kind, shape: p.shape, fan_in: p.fanIn, fan_out: p.fanOut, kernel_size: p.kernelSize, depth: p.depth };
       const x = featureMatrix({ theta: features.theta.get(p.name)!, grad: features.grad.get(p.name)!, hg: features.hg?.get(p.name) }, layer, meta.features);
-      scores.set(p.name, scoreRows(meta.scorer, weights, x));
+      scores.set(p.name, await scoreRows(meta.scorer, weights, x));
     }
     tf.dispose(weights.flatMap(({ w, b }) => [w, b]));
     return { scores, features: features.hg ? features : undefined };

@@ -12,8 +12,8 @@ export const crop: Criterion = {
   needsData: true,
   defaultBnMode: 'eval',
   defaultIterations: 5,
-  score: ({ model, params, data, bnMode, masks }) => {
-    const features = computeFeatures(model, params, data!, { bnMode, temperature: 1, withHg: true, masks });
+  score: async ({ model, params, data, bnMode, masks }) => {
+    const features = await computeFeatures(model, params, data!, { bnMode, temperature: 1, withHg: true, masks });
     return { scores: thetaHgScores(features, true), features };
   },
 };

@@ -21,8 +21,8 @@ export const grasp: Criterion = {
   needsData: true,
   defaultBnMode: 'train',
   defaultIterations: 1,
-  score: ({ model, params, data, bnMode, masks, temperature }) => {
-    const features = computeFeatures(model, params, data!, { bnMode, temperature, withHg: true, masks });
+  score: async ({ model, params, data, bnMode, masks, temperature }) => {
+    const features = await computeFeatures(model, params, data!, { bnMode, temperature, withHg: true, masks });
     return { scores: thetaHgScores(features, false), features };
   },
 };
@@ -34,8 +34,8 @@ export const graspAbs: Criterion = {
   needsData: true,
   defaultBnMode: 'train',
   defaultIterations: 1,
-  score: ({ model, params, data, bnMode, masks, temperature }) => {
-    const features = computeFeatures(model, params, data!, { bnMode, temperature, withHg: true, masks });
+  score: async ({ model, params, data, bnMode, masks, temperature }) => {
+    const features = await computeFeatures(model, params, data!, { bnMode, temperature, withHg: true, masks });
     return { scores: thetaHgScores(features, true), features };
   },
 };

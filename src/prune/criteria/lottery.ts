@@ -20,7 +20,7 @@ export const lottery: Criterion = {
   needsData: false,
   defaultBnMode: 'eval',
   defaultIterations: 1,
-  score: ({ model, table }) => {
+  score: async ({ model, table }) => {
     if (!table) usage("criterion 'lottery' needs --table <survival.arrow> from 'pipeline irp'");
     const t = readArrowFile(table);
     const meta = t.schema.metadata;

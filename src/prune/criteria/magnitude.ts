@@ -6,13 +6,15 @@ export const magnitude: Criterion = {
   needsData: false,
   defaultBnMode: 'train',
   defaultIterations: 1,
-  score: ({ model, params, masks }) => ({
-    scores: new Map(
-      model.prunable.map((p) => {
-        const w = params[p.name].dataSync() as Float32Array;
-        const bits = masks?.get(p.name);
-        return [p.name, Float32Array.from(w, (v, i) => (bits && !bits[i] ? 0 : Math.abs(v)))];
-      }),
-    ),
-  }),
+  score: async ({ model, params, masks }) => {
+    const ws = (await Promise.all(model.prunable.map((p) => params[p.name].data()))) as Float32Array[];
+    return {
+      scores: new Map(
+        model.prunable.map((p, k) => {
+          const bits = masks?.get(p.name);
+          return [p.name, Float32Array.from(ws[k], (v, i) => (bits && !bits[i] ? 0 : Math.abs(v)))];
+        }),
+      ),
+    };
+  },
 };

@@ -7,7 +7,7 @@ export const random: Criterion = {
   needsData: false,
   defaultBnMode: 'train',
   defaultIterations: 1,
-  score: ({ model, seed, round }) => {
+  score: async ({ model, seed, round }) => {
     const rng = new Rng(seed).fork(round);
     return { scores: new Map(model.prunable.map((p) => [p.name, Float32Array.from({ length: p.size }, () => rng.next())])) };
   },

@@ -8,8 +8,8 @@ export const snip: Criterion = {
   needsData: true,
   defaultBnMode: 'train',
   defaultIterations: 1,
-  score: ({ model, params, data, bnMode, masks }) => {
-    const features = computeFeatures(model, params, data!, { bnMode, temperature: 1, withHg: false, masks });
+  score: async ({ model, params, data, bnMode, masks }) => {
+    const features = await computeFeatures(model, params, data!, { bnMode, temperature: 1, withHg: false, masks });
     const scores = new Map([...features.theta].map(([n, t]) => [n, Float32Array.from(t, (v, i) => Math.abs(v * features.grad.get(n)![i]))]));
     return { scores, features };
   },

@@ -12,7 +12,7 @@ export const synflow: Criterion = {
   needsData: false,
   defaultBnMode: 'eval',
   defaultIterations: 100,
-  score: ({ model, params, masks }) => {
+  score: async ({ model, params, masks }) => {
     const names = model.prunable.map((p) => p.name);
     const scores = tf.tidy(() => {
       const abs: ParamMap = {};
@@ -30,8 +30,8 @@ export const synflow: Criterion = {
       const g = tf.grads(r)(ws);
       return ws.map((w, i) => tf.abs(tf.mul(w, g[i])));
     });
-    const out = new Map(names.map((n, i) => [n, scores[i].dataSync() as Float32Array]));
+    const host = (await Promise.all(scores.map((t) => t.data()))) as Float32Array[];
     tf.dispose(scores);
-    return { scores: out };
+    return { scores: new Map(names.map((n, i) => [n, host[i]])) };
   },
 };

@@ -39,7 +39,7 @@ export interface Criterion {
   defaultBnMode: BnMode;
   /** Prunes in this many internal rounds toward the target (SynFlow: 100). */
   defaultIterations: number;
-  score(input: ScoringInput): ScoreOutput;
+  score(input: ScoringInput): Promise<ScoreOutput>;
 }
 
 export function mapTensors(features: Map<string, Float32Array>, f: (v: Float32Array, name: string) => Float32Array): Map<string, Float32Array> {

@@ -26,7 +26,7 @@ type Tensors = tf.Tensor[];
  * prunable weights and c the channel gates (EarlyCroP's structured score, the gate block of H·(g, 0));
  * L is the mean cross-entropy (T = 1) over the whole scoring sample, chunks summed exactly.
  */
-export function channelScores(criterion: StructuredCriterion, input: ChannelScoreInput): Map<string, Float32Array> {
+export async function channelScores(criterion: StructuredCriterion, input: ChannelScoreInput): Promise<Map<string, Float32Array>> {
   const { model, params, data, alive } = input;
   const groups = model.channelGroups.map((g) => g.name);
   if (criterion === 'random') {
@@ -68,13 +68,13 @@ export function channelScores(criterion: StructuredCriterion, input: ChannelScor
     }
     tf.dispose(g!);
   }
-  const out = new Map(
+  tf.dispose(gates);
+  const host = await Promise.all(dz!.map((t) => t.data()));
+  tf.dispose(dz!);
+  return new Map(
     groups.map((n, i) => {
-      const d = dz![i].dataSync();
       const a = alive.get(n)!;
-      return [n, Float32Array.from(d, (v, j) => Math.abs(a[j] * v))];
+      return [n, Float32Array.from(host[i], (v, j) => Math.abs(a[j] * v))];
     }),
   );
-  tf.dispose([...gates, ...dz!]);
-  return out;
 }

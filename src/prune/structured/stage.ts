@@ -73,7 +73,7 @@ export async function structuredStage(opts: {
   dir: string;
 }): Promise<ShrunkNet> {
   const { model, params } = opts;
-  const pruned = structuredPrune(opts);
+  const pruned = await structuredPrune(opts);
   const small = shrinkModel(model, params, pruned.keep);
   const groups = model.channelGroups.map((g) => ({ name: g.name, size: g.size, kept: pruned.keep.get(g.name)!.length }));
   const dense = await stepCost(model, params, opts.batch, 3);
@@ -88,7 +88,7 @@ export async function structuredStage(opts: {
   fs.mkdirSync(opts.dir, { recursive: true });
   writeJsonAtomic(path.join(opts.dir, 'channels.json'), Object.fromEntries(pruned.keep));
   writeJsonAtomic(path.join(opts.dir, 'model.json'), small.model.config);
-  saveParams(path.join(opts.dir, 'shrunk.safetensors'), small.params);
+  await saveParams(path.join(opts.dir, 'shrunk.safetensors'), small.params);
   return { model: small.model, params: small.params, report, rounds: pruned.rounds };
 }
 

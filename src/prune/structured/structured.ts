@@ -30,13 +30,13 @@ export interface StructuredResult {
 }
 
 /** Channel-level pruning toward `density` of all channels, never emptying a group. */
-export function structuredPrune(req: StructuredRequest): StructuredResult {
+export async function structuredPrune(req: StructuredRequest): Promise<StructuredResult> {
   const groups = req.model.channelGroups;
   let bits: Map<string, Uint8Array> = new Map(groups.map((g) => [g.name, new Uint8Array(g.size).fill(1)]));
   let scores = new Map<string, Float32Array>();
   for (let r = 0; r < req.iterations; r++) {
     req.onRound?.(r, req.iterations);
-    scores = channelScores(req.criterion, { model: req.model, params: req.params, data: req.data, bnMode: req.bnMode, alive: bits, seed: req.seed, round: r });
+    scores = await channelScores(req.criterion, { model: req.model, params: req.params, data: req.data, bnMode: req.bnMode, alive: bits, seed: req.seed, round: r });
     bits = selectChannels(groups, scores, bits, channelBudget(groups, roundDensity(req.density, r, req.iterations)));
   }
   const keep: ChannelKeep = new Map([...bits].map(([g, b]) => [g, [...b.keys()].filter((i) => b[i])]));
