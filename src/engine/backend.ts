@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { usage } from '../util/errors.ts';
@@ -60,9 +61,25 @@ export function parseThreads({ threads, workers = 1 }: BackendOptions = {}): num
   return n;
 }
 
+/**
+ * A hardware GPU shows up as a DRM render node or an NVIDIA device file. Without one, Dawn could only
+ * offer a software adapter, which auto never picks, so it is not even loaded (it prints driver
+ * warnings on start-up).
+ */
+function gpuDeviceFiles(): boolean {
+  const has = (dir: string, re: RegExp) => {
+    try {
+      return fs.readdirSync(dir).some((f) => re.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev/dri', /^renderD\d+$/) || has('/dev', /^nvidia\d+$/);
+}
+
 async function resolveAuto(): Promise<ConcreteBackend> {
   if (isInstalled(NATIVE_PACKAGE['tensorflow-gpu']) && cudaGpuVisible()) return 'tensorflow-gpu';
-  const adapter = await probeWebGpu();
+  const adapter = gpuDeviceFiles() ? await probeWebGpu() : 'no GPU device files';
   if (typeof adapter !== 'string' && !adapter.software) return 'webgpu';
   if (isInstalled(NATIVE_PACKAGE.tensorflow)) return 'tensorflow';
   return 'wasm';
