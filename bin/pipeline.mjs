@@ -4,3 +4,6 @@ import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv);
+// Backstop: the engine releases its threads and GPU device, but nothing that was left running by
+// mistake may keep a finished command alive (the timer itself does not hold the process).
+setTimeout(() => process.exit(), 3000).unref();

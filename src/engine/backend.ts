@@ -108,9 +108,32 @@ export async function initBackend(choice?: string, options: BackendOptions = {})
     extra = { threads: 1 };
   }
   registerProjectKernels(tf.getBackend());
+  applyTfjsFlags(process.env.PIPELINE_TFJS_FLAGS);
   await tf.ready();
   active = { requested, name, tfjsBackend: tf.getBackend(), tfjsVersion: tf.version.tfjs, threads: null, ...extra };
   return active;
+}
+
+/**
+ * PIPELINE_TFJS_FLAGS="NAME=value,…" sets tfjs environment flags once the backend runs (tuning knobs
+ * such as WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE); values are numbers, true or false.
+ */
+export function applyTfjsFlags(spec: string | undefined): void {
+  if (!spec) return;
+  for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [name, raw] = item.split('=');
+    if (!name || raw === undefined) usage(`PIPELINE_TFJS_FLAGS: '${item}' is not NAME=value`);
+    if (!(name in tf.env().getFlags()) && !tf.env().features.hasOwnProperty(name)) {
+      try {
+        tf.env().get(name);
+      } catch {
+        usage(`PIPELINE_TFJS_FLAGS: tfjs has no flag '${name}' on this backend`);
+      }
+    }
+    const value = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+    if (typeof value === 'number' && !Number.isFinite(value)) usage(`PIPELINE_TFJS_FLAGS: ${name}=${raw} is not a number, true or false`);
+    tf.env().set(name, value);
+  }
 }
 
 export function activeBackend(): BackendInfo {
@@ -123,8 +146,8 @@ export function activeBackend(): BackendInfo {
  * ends by itself once its work is done.
  */
 export function shutdownBackend(): void {
-  if (!active) return;
-  if (active.name === 'webgpu') stopWebGpu();
-  else if (active.name === 'wasm' && (active.threads ?? 1) > 1 && tf.findBackend('wasm')) tf.removeBackend('wasm');
+  // Also after a failed start (active unset): a started thread pool or GPU device must not outlive it.
+  stopWebGpu();
+  if (tf.findBackend('wasm') && (active === undefined || active.name === 'wasm')) tf.removeBackend('wasm');
   active = undefined;
 }
