@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { usage } from '../../util/errors.ts';
+import { useQueuedSmallUploads } from './webgpu-uploads.ts';
 
 /** The GPU Dawn runs on, as its adapter reports it. */
 export interface AdapterInfo {
@@ -54,6 +55,7 @@ export async function startWebGpu(): Promise<AdapterInfo> {
   Object.defineProperty(nav, 'gpu', { value: dawn!.gpu, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) usage('backend \'webgpu\' failed to initialize on this adapter: use --backend wasm');
+  useQueuedSmallUploads(tf.backend());
   const device = (tf.backend() as tf.KernelBackend & { device: GPUDevice }).device;
   device.addEventListener('uncapturederror', (event) => {
     // A rejected shader or command buffer means wrong numbers downstream, never a slowdown: say so.
