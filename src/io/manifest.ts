@@ -13,6 +13,8 @@ export const MANIFEST_FILE = 'manifest.json';
 const TRACKED_PACKAGES = [
   '@tensorflow/tfjs',
   '@tensorflow/tfjs-backend-wasm',
+  '@tensorflow/tfjs-backend-webgpu',
+  'webgpu',
   '@tensorflow/tfjs-node',
   '@tensorflow/tfjs-node-gpu',
   'apache-arrow',
