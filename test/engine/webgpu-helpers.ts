@@ -20,14 +20,4 @@ export async function computeOn(backend: string, fn: () => tf.Tensor | tf.Tensor
   return values;
 }
 
-/** Relative L2 error ‖a − b‖ / ‖b‖ in float64. */
-export function relErr(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new Error(`length mismatch ${a.length} vs ${b.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
+export { relErr } from './helpers.ts';
