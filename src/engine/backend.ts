@@ -123,12 +123,10 @@ export function applyTfjsFlags(spec: string | undefined): void {
   for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
     const [name, raw] = item.split('=');
     if (!name || raw === undefined) usage(`PIPELINE_TFJS_FLAGS: '${item}' is not NAME=value`);
-    if (!(name in tf.env().getFlags()) && !tf.env().features.hasOwnProperty(name)) {
-      try {
-        tf.env().get(name);
-      } catch {
-        usage(`PIPELINE_TFJS_FLAGS: tfjs has no flag '${name}' on this backend`);
-      }
+    try {
+      tf.env().get(name); // throws for a flag tfjs never registered
+    } catch {
+      usage(`PIPELINE_TFJS_FLAGS: tfjs has no flag '${name}' on this backend`);
     }
     const value = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
     if (typeof value === 'number' && !Number.isFinite(value)) usage(`PIPELINE_TFJS_FLAGS: ${name}=${raw} is not a number, true or false`);

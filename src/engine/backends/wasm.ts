@@ -38,7 +38,6 @@ export async function startWasm(threads: number): Promise<WasmStart> {
       prepared.restore();
       if (ok) return { threads: wasm.getThreadsCount(), simd: simd() };
       note = 'the threaded wasm module failed to start';
-      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     }
   }
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
