@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs `pipeline bench` and the PyTorch CPU reference (scripts/reference/torch_bench.py) at the same
+// Runs `pipeline bench` and the PyTorch CPU reference (scripts/gpu/torch_reference.py) at the same
 // thread counts, interleaved in one run on one machine, and prints every line plus one ratio line per
 // thread count (tfjs ms ÷ PyTorch ms; speedup over the first thread count for both engines).
 //   node scripts/bench-vs-torch.mjs --model resnet18 --width 16 --batch 32 --threads 1,2 [--repeat 5] [--rounds 2]
@@ -42,7 +42,7 @@ const keep = (key, line) => {
 for (let round = 0; round < Number(a.rounds); round++) {
   for (const n of counts) {
     keep(`tfjs:${n}`, jsonLine(process.execPath, [path.join(root, 'bin/pipeline.mjs'), '--backend', 'wasm', '--threads', String(n), 'bench', ...common]));
-    keep(`torch:${n}`, jsonLine(python, [path.join(root, 'scripts/reference/torch_bench.py'), ...common, '--threads', String(n)]));
+    keep(`torch:${n}`, jsonLine(python, [path.join(root, 'scripts/gpu/torch_reference.py'), '--device', 'cpu', '--hg-images', '0', ...common, '--threads', String(n)]));
   }
 }
 const keys = ['forward_ms', 'train_step_ms', 'grasp_hg_ms'];

@@ -42,7 +42,7 @@ export function benchHeader(backend: BackendInfo, model: string, width: number, 
   };
 }
 
-/** Same keys as scripts/reference/torch_bench.py, plus the backend. */
+/** Same keys as scripts/gpu/torch_reference.py, plus the backend. */
 export interface BenchResult extends BenchHeader {
   prunable: number;
   forward_ms: number;

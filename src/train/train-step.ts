@@ -32,7 +32,7 @@ export async function trainStep(
   return { loss, correct };
 }
 
-/** SGD with momentum in PyTorch's convention, as torch_bench.py's train step. */
+/** SGD with momentum in PyTorch's convention, as torch_reference.py's train step. */
 export function sgd(lr: number, momentum: number): { optimizer: Optimizer; lr: number } {
   const config: TrainConfig['optimizer'] = OptimizerSchema.parse({ type: 'sgd', lr, momentum });
   return { optimizer: new Optimizer(config), lr };

@@ -19,7 +19,7 @@ interface BenchFlags {
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('time forward, train step and GraSP Hg; prints one JSON line (same keys as scripts/reference/torch_bench.py); with the global --threads 1,2,… one line per thread count')
+    .description('time forward, train step and GraSP Hg; prints one JSON line (same keys as scripts/gpu/torch_reference.py); with the global --threads 1,2,… one line per thread count')
     .option('--model <name>', `one of ${MODEL_NAMES.join(', ')}`, 'resnet18')
     .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
     .option('--batch <n>', 'batch size', positiveInt('--batch'), 32)
