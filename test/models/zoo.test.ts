@@ -30,7 +30,7 @@ describe('model zoo', () => {
     expect(m.prunable[0].name).toBe('stem.conv');
     expect(m.prunable.at(-1)!.name).toBe('fc');
     expect(m.prunable.map((p) => p.name)).toContain('stage2.block0.shortcut');
-    // torch_bench.py reports 699,056 prunable weights for width 16.
+    // scripts/gpu/torch_reference.py reports 699,056 prunable weights for width 16.
     expect(createModel('resnet18', { width: 16 }).prunable.reduce((n, p) => n + p.size, 0)).toBe(699_056);
     expect(m.prunable.every((p) => p.kind === 'conv' || p.kind === 'dense')).toBe(true);
     expect(m.prunable[0].depth).toBe(0);
