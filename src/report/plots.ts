@@ -25,9 +25,9 @@ export interface AccuracyPoint {
   criterion: string;
   /** Fraction of weights removed, in [0, 1). */
   sparsity: number;
-  /** Mean accuracy (any unit; typically a fraction in [0, 1]). */
+  /** Mean over seeds, in the y unit (percent for accuracy). */
   mean: number;
-  /** Standard deviation over runs; drawn as an error bar (mean ± std) when given. */
+  /** Standard deviation over seeds; drawn as an error bar (mean ± std) when given (≥ 2 seeds). */
   std?: number;
 }
 
@@ -36,15 +36,19 @@ export interface PlotOptions {
 }
 
 export interface AccuracyVsSparsityOptions extends PlotOptions {
-  /**
-   * Default true. Plots x = -log10(1 - sparsity) = -log10(density), so 90%, 99%, 99.9% ... sparsity are evenly
-   * spaced (one decade of remaining density each), as in the GraSP / SynFlow papers; ticks sit on whole decades
-   * and are labelled with the sparsity ("0%", "90%", "99%", "99.9%", ...). With false, x is the sparsity on a
-   * linear 0..100% axis.
-   */
-  logSparsity?: boolean;
-  /** Y-axis title; default "Accuracy". */
+  /** Y-axis title; default "Test accuracy (%)". */
   yTitle?: string;
+  /** Y values are percentages (tick labels end in %); default true. */
+  yPercent?: boolean;
+  /** The dense (unpruned) network's value, same budget: a black dashed line named "dense" in the legend. */
+  dense?: number;
+  /**
+   * Series whose every point lies below this value (e.g. chance + 5 points) do not set the y-range of
+   * the main panel; they are drawn, with every other series, in a second, full-range panel below it.
+   */
+  learnedAbove?: number;
+  /** The second panel's y-range; default [0, 100]. */
+  fullRange?: [number, number];
 }
 
 const FONT = 'sans-serif';
@@ -126,101 +130,129 @@ export async function layerDensityPlot(series: LayerDensitySeries[], opts: PlotO
   return renderVegaLite(spec);
 }
 
+/** Okabe–Ito colours (colour-blind safe, distinct lightness), then greys; the dense line is black. */
+const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#666666', '#999999'];
+const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left'];
+const DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 4], [3, 6]];
+export const DENSE_SERIES = 'dense';
+
 /**
- * Accuracy (y) vs sparsity (x): one line per criterion with a point per measurement and, where `std` is given,
- * an error bar spanning mean ± std. See `AccuracyVsSparsityOptions.logSparsity` for the x scale.
+ * Accuracy (y) vs sparsity (x): one line per criterion, each with its own colour, marker and dash
+ * pattern (readable in greyscale), a point per measurement and, where `std` is given, an error bar.
+ * x = -log10(1 - sparsity) (90 → 99 → 99.9% evenly spaced, as in the GraSP/SynFlow papers) with a
+ * labelled tick at every evaluated sparsity. `dense` adds the unpruned network as a dashed black line.
+ * With `learnedAbove`, series entirely below it are left out of the main panel's y-range and shown in
+ * a second, full-range panel.
  */
-export async function accuracyVsSparsityPlot(
-  points: AccuracyPoint[],
-  opts: AccuracyVsSparsityOptions = {},
-): Promise<string> {
+export async function accuracyVsSparsityPlot(points: AccuracyPoint[], opts: AccuracyVsSparsityOptions = {}): Promise<string> {
   if (points.length === 0) throw new RangeError('accuracyVsSparsityPlot: no points');
-  const logSparsity = opts.logSparsity ?? true;
   const criteria = uniqueInOrder(points.map((p) => p.criterion));
+  if (criteria.includes(DENSE_SERIES)) throw new RangeError(`accuracyVsSparsityPlot: '${DENSE_SERIES}' is reserved for the dense line; pass it as opts.dense`);
   const values: Array<Record<string, string | number>> = [];
   const bars: Array<Record<string, string | number>> = [];
   for (const p of points) {
-    const upper = logSparsity ? 1 : 1 + Number.EPSILON; // sparsity 1 has no finite -log10(density)
-    if (!Number.isFinite(p.sparsity) || p.sparsity < 0 || p.sparsity >= upper) {
-      throw new RangeError(
-        `accuracyVsSparsityPlot: sparsity of "${p.criterion}" must be in [0, 1${logSparsity ? ')' : ']'}, got ${p.sparsity}`,
-      );
+    if (!Number.isFinite(p.sparsity) || p.sparsity < 0 || p.sparsity >= 1) {
+      throw new RangeError(`accuracyVsSparsityPlot: sparsity of "${p.criterion}" must be in [0, 1), got ${p.sparsity}`);
     }
     if (!Number.isFinite(p.mean)) throw new RangeError(`accuracyVsSparsityPlot: mean of "${p.criterion}" is not finite`);
     if (p.std !== undefined && (!Number.isFinite(p.std) || p.std < 0)) {
       throw new RangeError(`accuracyVsSparsityPlot: std of "${p.criterion}" must be finite and >= 0, got ${p.std}`);
     }
-    const x = logSparsity ? sparsityToDecades(p.sparsity) : p.sparsity;
+    const x = sparsityToDecades(p.sparsity);
     const spread = p.std === undefined ? '' : ` ± ${formatNumber(p.std)}`;
-    const description = `${p.criterion}, sparsity ${formatPercent(p.sparsity)}: accuracy ${formatNumber(p.mean)}${spread}`;
+    const description = `${p.criterion}, sparsity ${formatPercent(p.sparsity)}: ${formatNumber(p.mean)}${spread}`;
     values.push({ criterion: p.criterion, x, mean: p.mean, description });
-    if (p.std !== undefined) {
-      bars.push({ criterion: p.criterion, x, lo: p.mean - p.std, hi: p.mean + p.std, description });
-    }
+    if (p.std !== undefined) bars.push({ criterion: p.criterion, x, lo: p.mean - p.std, hi: p.mean + p.std, description });
   }
+  if (opts.dense !== undefined && !Number.isFinite(opts.dense)) throw new RangeError('accuracyVsSparsityPlot: dense is not finite');
 
-  const xs = values.map((v) => v.x as number);
-  let xAxis: Record<string, unknown>;
-  let xScale: Record<string, unknown>;
-  let xTitle: string;
-  if (logSparsity) {
-    let lo = Math.floor(Math.min(...xs) + 1e-9);
-    let hi = Math.ceil(Math.max(...xs) - 1e-9);
-    if (hi <= lo) hi = lo + 1;
-    if (lo < 0) lo = 0;
-    const ticks: number[] = [];
-    for (let k = lo; k <= hi; k++) ticks.push(k);
-    xScale = { type: 'linear', domain: [lo, hi], nice: false, zero: false };
-    xAxis = { values: ticks, labelExpr: decadeLabelExpr(ticks), grid: true };
-    xTitle = 'Sparsity (log scale of remaining density)';
-  } else {
-    xScale = { type: 'linear', domain: [0, 1], nice: false };
-    xAxis = { format: '.0%', tickCount: 10 };
-    xTitle = 'Sparsity';
-  }
+  // x: a tick at every evaluated sparsity
+  const sparsities = uniqueInOrder(points.map((p) => p.sparsity)).sort((a, b) => a - b);
+  const ticks = sparsities.map(sparsityToDecades);
+  const span = ticks.at(-1)! - ticks[0]!;
+  const pad = span > 0 ? 0.08 * span : 0.3;
+  const xDomain = [ticks[0]! - pad, ticks.at(-1)! + pad];
+  let labelExpr = 'format(datum.value, ".2f")';
+  for (let i = ticks.length - 1; i >= 0; i--) labelExpr = `abs(datum.value - ${ticks[i]}) < 1e-9 ? ${JSON.stringify(formatPercent(sparsities[i]!))} : ${labelExpr}`;
+  const x = {
+    field: 'x',
+    type: 'quantitative' as const,
+    title: 'Sparsity (% of weights removed; log scale of the remaining density)',
+    scale: { type: 'linear', domain: xDomain, nice: false, zero: false },
+    axis: { values: ticks, labelExpr, grid: true, labelOverlap: false },
+  };
 
-  const x = { field: 'x', type: 'quantitative' as const, title: xTitle, scale: xScale, axis: xAxis };
-  const yTitle = opts.yTitle ?? 'Accuracy';
-  const color = colorEncoding(criteria);
-  const shape = { field: 'criterion', type: 'nominal' as const, title: 'Criterion', scale: { domain: criteria } };
-  const layers: unknown[] = [
-    {
-      mark: { type: 'line', strokeWidth: 2 },
-      encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: { zero: false } }, color },
-    },
-    {
-      mark: { type: 'point', filled: true, size: 50, opacity: 1 },
-      encoding: {
-        x,
-        y: { field: 'mean', type: 'quantitative', title: yTitle },
-        color,
-        shape,
-        description: { field: 'description', type: 'nominal' },
-      },
-    },
-  ];
-  if (bars.length > 0) {
-    layers.push({
-      data: { values: bars },
-      mark: { type: 'errorbar', ticks: { size: 8 }, thickness: 1.5 },
-      encoding: {
-        x,
-        y: { field: 'lo', type: 'quantitative', title: yTitle },
-        y2: { field: 'hi' },
-        color,
-      },
+  const series = opts.dense === undefined ? criteria : [...criteria, DENSE_SERIES];
+  if (opts.dense !== undefined) for (const at of xDomain) values.push({ criterion: DENSE_SERIES, x: at, mean: opts.dense, description: `dense: ${formatNumber(opts.dense)}` });
+  const pick = <T>(list: T[], i: number) => list[i % list.length]!;
+  const range = <T>(list: T[], dense: T) => series.map((s, i) => (s === DENSE_SERIES ? dense : pick(list, i)));
+  const legend = { labelLimit: 400, symbolStrokeWidth: 2, symbolSize: 90 };
+  const color = { field: 'criterion', type: 'nominal' as const, title: 'Criterion', scale: { domain: series, range: range(PALETTE, '#000000') }, legend };
+  const shape = { field: 'criterion', type: 'nominal' as const, title: 'Criterion', scale: { domain: series, range: range(SHAPES, 'stroke') }, legend };
+  const strokeDash = { field: 'criterion', type: 'nominal' as const, title: 'Criterion', scale: { domain: series, range: range(DASHES, [6, 4]) }, legend };
+
+  const percent = opts.yPercent ?? true;
+  const yTitle = opts.yTitle ?? 'Test accuracy (%)';
+  const full = opts.fullRange ?? [0, 100];
+  const below = opts.learnedAbove;
+  const stuck = below === undefined ? [] : criteria.filter((c) => points.filter((p) => p.criterion === c).every((p) => p.mean < below));
+  const shown = criteria.filter((c) => !stuck.includes(c));
+
+  const panel = (names: string[], domain: number[], height: number, title?: string) => {
+    const keep = { filter: { field: 'criterion', oneOf: [...names, DENSE_SERIES] } };
+    const y = (field: string) => ({
+      field,
+      type: 'quantitative' as const,
+      title: yTitle,
+      scale: { domain, nice: false, zero: false },
+      axis: { ...(percent ? { labelExpr: 'format(datum.value, "~g") + "%"' } : {}), tickCount: Math.max(3, Math.round(height / 40)) },
     });
+    const layers: unknown[] = [
+      { transform: [keep], mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y: y('mean'), color, strokeDash } },
+      {
+        transform: [keep, { filter: { field: 'criterion', oneOf: names } }],
+        mark: { type: 'point', filled: true, size: 70, opacity: 1, clip: true },
+        encoding: { x, y: y('mean'), color, shape, description: { field: 'description', type: 'nominal' } },
+      },
+    ];
+    const myBars = bars.filter((b) => names.includes(b.criterion as string));
+    if (myBars.length) {
+      layers.push({ data: { values: myBars }, mark: { type: 'errorbar', ticks: { size: 8 }, thickness: 1.5, clip: true }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color } });
+    }
+    return { ...(title ? { title: { text: title, fontSize: 11, fontWeight: 'normal' } } : {}), width: 440, height, layer: layers };
+  };
+
+  // main panel: the range of the series that learned and the dense line
+  const seen = [
+    ...values.filter((v) => shown.includes(v.criterion as string) || v.criterion === DENSE_SERIES).map((v) => v.mean as number),
+    ...bars.filter((b) => shown.includes(b.criterion as string)).flatMap((b) => [b.lo as number, b.hi as number]),
+  ];
+  const lo = Math.min(...seen);
+  const hi = Math.max(...seen);
+  const margin = Math.max(percent ? 1 : 0.01, 0.1 * (hi - lo));
+  const step = percent ? 1 : 0.01;
+  const domain = [Math.floor((lo - margin) / step) * step, Math.ceil((hi + margin) / step) * step];
+  if (percent) {
+    domain[0] = Math.max(full[0], domain[0]!);
+    domain[1] = Math.min(full[1], domain[1]!);
   }
-  const spec = {
+  const base = {
     ...(opts.title === undefined ? {} : { title: opts.title }),
     background: 'white',
     padding: 10,
-    width: 420,
-    height: 280,
     data: { values },
-    layer: layers,
     config: chartConfig(),
-  } as TopLevelSpec;
+  };
+  const spec = (stuck.length && shown.length
+    ? {
+        ...base,
+        vconcat: [
+          panel(shown, domain, 260),
+          panel(criteria, full, 110, `Full range: ${stuck.join(', ')} below ${formatNumber(below!)}${percent ? '%' : ''} (chance + 5 points) — did not learn in this budget`),
+        ],
+        resolve: { scale: { y: 'independent' } },
+      }
+    : { ...base, ...panel(criteria, shown.length ? domain : full, 280) }) as TopLevelSpec;
   return renderVegaLite(spec);
 }
 
@@ -271,13 +303,6 @@ export function decadeLabel(k: number): string {
   return `99${k > 2 ? `.${'9'.repeat(k - 2)}` : ''}%`;
 }
 
-function decadeLabelExpr(ticks: number[]): string {
-  // a nested conditional built here, so the labels are exact strings rather than float formatting in Vega
-  let expr = 'format(datum.value, ".2f")';
-  for (const k of [...ticks].reverse()) expr = `datum.value === ${k} ? ${JSON.stringify(decadeLabel(k))} : ${expr}`;
-  return expr;
-}
-
 function colorEncoding(criteria: string[]) {
   return {
     field: 'criterion',
@@ -304,7 +329,7 @@ function uniqueCriteria(names: string[], fn: string): string[] {
   return unique;
 }
 
-function uniqueInOrder(names: string[]): string[] {
+function uniqueInOrder<T>(names: T[]): T[] {
   return [...new Set(names)];
 }
 

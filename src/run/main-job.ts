@@ -3,7 +3,6 @@ import path from 'node:path';
 import { DEFAULT_FEATURES, parseFeatureList } from '../autos/features.ts';
 import { type FitConfig, fitAutos } from '../autos/fit.ts';
 import type { BackendInfo } from '../engine/backend.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { runIrp } from '../irp/run.ts';
 import { claimRunDir } from '../io/rundir.ts';
@@ -12,21 +11,10 @@ import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
 import type { PruneConfig } from '../prune/run.ts';
-import { accuracyVsSparsityPlot, writeSvg } from '../report/plots.ts';
+import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
 import { JobsFailedError, type PoolShape, type PruneJob, jobName, readJobReport, runJobs } from '../sweep/jobs.ts';
 import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../train/config.ts';
 import type { MainJobConfig } from './config.ts';
-
-export interface ResultRow {
-  criterion: string;
-  sparsity: number;
-  seed: number;
-  density: number;
-  test_accuracy: number;
-  test_loss: number;
-  grad_norm_ratio: number | null;
-  seconds: number;
-}
 
 /** 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of channels). */
 export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean } {
@@ -47,30 +35,6 @@ export function validateMainJob(config: MainJobConfig): void {
   if (config.autos.features) parseFeatureList(config.autos.features.join(','));
 }
 
-function meanStd(xs: number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std };
-}
-
-export function resultTables(rows: ResultRow[], criteria: string[], sparsities: number[]): { csv: string; markdown: string } {
-  const csv = ['criterion,sparsity,seed,density,test_accuracy,test_loss,grad_norm_ratio,seconds']
-    .concat(rows.map((r) => [r.criterion, r.sparsity, r.seed, r.density, r.test_accuracy, r.test_loss, r.grad_norm_ratio ?? '', r.seconds.toFixed(2)].join(',')))
-    .join('\n');
-  const head = `| criterion | ${sparsities.map((s) => `${(100 * s).toFixed(1)}% sparse`).join(' | ')} |`;
-  const rule = `|---|${sparsities.map(() => '---').join('|')}|`;
-  const lines = criteria.map((c) => {
-    const cells = sparsities.map((s) => {
-      const accs = rows.filter((r) => r.criterion === c && r.sparsity === s).map((r) => 100 * r.test_accuracy);
-      if (!accs.length) return '–';
-      const { mean, std } = meanStd(accs);
-      return accs.length > 1 ? `${mean.toFixed(2)} ± ${std.toFixed(2)}` : mean.toFixed(2);
-    });
-    return `| ${c} | ${cells.join(' | ')} |`;
-  });
-  return { csv: csv + '\n', markdown: ['Test accuracy (%), mean ± std over seeds', '', head, rule, ...lines].join('\n') + '\n' };
-}
-
 export interface MainJobOptions {
   /** Stage 3's worker processes and threads per worker (--jobs, --threads); unset ones fill the cores. */
   jobs?: number;
@@ -83,7 +47,7 @@ export interface MainJobOptions {
 export function mainJobPlan(config: MainJobConfig, autosDir: string, table: string): Array<PruneJob & { entry: string; sparsity: number; seed: number }> {
   const p = config.prune;
   const preset = defaultTrainPreset(p.model, p.dataset);
-  return p.criteria.flatMap((entry) =>
+  const pruned = p.criteria.flatMap((entry) =>
     p.sparsities.flatMap((sparsity) =>
       p.seeds.map((seed) => {
         const { criterion, allocation, structured } = splitCriterion(entry);
@@ -109,6 +73,12 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
       }),
     ),
   );
+  // The baseline: the unpruned network, one job per seed, trained with the same budget.
+  const dense = p.seeds.map((seed) => {
+    const job = denseJobConfig(pruned.find((j) => j.seed === seed)!.config);
+    return { entry: DENSE_SERIES, sparsity: 0, seed, config: job, name: jobName(`${DENSE_SERIES}_seed${seed}`, job) };
+  });
+  return [...dense, ...pruned];
 }
 
 /**
@@ -161,40 +131,22 @@ export async function runMainJob(config: MainJobConfig, out: string, backend: Ba
       pool = shape;
       opts.onPool?.(shape);
       const running = shape.jobs ? `, ${shape.jobs} at a time × ${shape.threads} thread${shape.threads > 1 ? 's' : ''}` : '';
-      log(`stage 3/3: pruning ${p.model} on ${p.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds), each trained${running}`);
+      log(`stage 3/3: pruning ${p.model} on ${p.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds, and the dense baseline), each trained${running}`);
     },
     onJob: (j, o, progress) => {
       const job = byName.get(j.name)!;
-      const what = `  [${o.done}/${o.total}] ${job.entry} at ${(100 * job.sparsity).toFixed(1)}% sparsity, seed ${job.seed}`;
+      const what = `  [${o.done}/${o.total}] ${job.entry === DENSE_SERIES ? 'dense (unpruned)' : `${job.entry} at ${(100 * job.sparsity).toFixed(1)}% sparsity`}, seed ${job.seed}`;
       const line = o.error ? `${what}: failed: ${o.error}` : `${what}: ${(100 * readJobReport(o.dir).test_accuracy!).toFixed(2)}%${o.skipped ? ' (done before)' : ''}`;
       progress.log(() => log(line));
     },
   });
   if (r.failed.length) throw new JobsFailedError(r.failed, jobs.length);
-  const rows: ResultRow[] = jobs.map((job) => {
-    const rep = readJobReport(path.join(out, 'prune', job.name));
-    return {
-      criterion: job.entry,
-      sparsity: job.sparsity,
-      seed: job.seed,
-      density: rep.density,
-      test_accuracy: rep.test_accuracy!,
-      test_loss: rep.test_loss!,
-      grad_norm_ratio: rep.grad_norm_ratio,
-      seconds: rep.seconds.score + (rep.seconds.train ?? 0),
-    };
-  });
-  const { csv, markdown } = resultTables(rows, p.criteria, p.sparsities);
-  writeFileAtomic(path.join(out, 'results.csv'), csv);
-  writeFileAtomic(path.join(out, 'results.md'), markdown);
-  const points = p.criteria.flatMap((c) =>
-    p.sparsities.map((s) => {
-      const { mean, std } = meanStd(rows.filter((r) => r.criterion === c && r.sparsity === s).map((r) => r.test_accuracy));
-      return { criterion: c, sparsity: s, mean, std: p.seeds.length > 1 ? std : undefined };
-    }),
+  const rows = await writeResults(
+    out,
+    jobs.map((job) => jobResult(path.join(out, 'prune', job.name), job.config)),
+    { slug: () => '', title: () => `${p.model} on ${p.dataset}: test accuracy after pruning at initialization` },
   );
-  writeSvg(path.join(out, 'accuracy.svg'), await accuracyVsSparsityPlot(points, { title: `${p.model} on ${p.dataset}: test accuracy after pruning at initialization` }));
   writeManifest(out, { command: 'run', config, resolved: { ...config, jobs: pool.jobs, threads: pool.threads }, backend, timings: { seconds: (Date.now() - started.getTime()) / 1000 }, startedAt: started });
-  log(markdown);
+  log(fs.readFileSync(path.join(out, 'results.md'), 'utf8').trimEnd());
   return rows;
 }

@@ -7,6 +7,7 @@ import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import type { PruneConfig } from '../prune/run.ts';
+import { DENSE_SERIES, denseJobConfig } from '../report/results.ts';
 import { splitCriterion } from '../run/main-job.ts';
 import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TrainConfigSchema } from '../train/config.ts';
 import { usage } from '../util/errors.ts';
@@ -109,6 +110,15 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
       }
     }
   });
+  // The dense baseline of every target and seed, same budget (unless a density of 1 already is it).
+  if (!sweep.densities.includes(1)) {
+    const firsts = jobs.filter((j, i) => jobs.findIndex((k) => k.config.model === j.config.model && k.config.width === j.config.width && k.config.dataset === j.config.dataset && k.config.seed === j.config.seed) === i);
+    for (const j of firsts) {
+      const config = denseJobConfig(j.config);
+      const stem = `${config.model}-${config.dataset.replace(/[^a-z0-9-]/gi, '_')}_${DENSE_SERIES}_seed${config.seed}`;
+      jobs.push({ index: jobs.length, name: jobName(stem, config), config });
+    }
+  }
   return { sweep, jobs };
 }
 

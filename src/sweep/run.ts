@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { readPreset } from '../train/config.ts';
-import { usage } from '../util/errors.ts';
 import { planSweep } from './config.ts';
 import { type PoolShape, runJobs } from './jobs.ts';
 import { writeSweepReport } from './report.ts';
@@ -33,21 +32,17 @@ export interface SweepSummary {
 /**
  * `pipeline sweep`: the cross product of targets × criteria × densities × seeds, each job a
  * deterministic hashed directory under <out>/jobs, run by a pool of worker processes. Finished jobs
- * are never recomputed (unless --force); --shard i/n runs every n-th job.
+ * are never recomputed (unless --force), also when the config changed (the sweep grows in place);
+ * --shard i/n runs every n-th job.
  */
 export async function runSweep(file: string, opts: SweepOptions): Promise<SweepSummary> {
   const started = performance.now();
   const { sweep, jobs } = planSweep(readPreset(file), file);
   const mine = jobs.filter((j) => j.index % opts.shard.count === opts.shard.index);
   fs.mkdirSync(path.join(opts.out, 'jobs'), { recursive: true });
-  const planFile = path.join(opts.out, 'sweep.json');
-  if (fs.existsSync(planFile)) {
-    const previous = JSON.parse(fs.readFileSync(planFile, 'utf8'));
-    if (JSON.stringify(previous.sweep) !== JSON.stringify(sweep) && !opts.force) {
-      usage(`${opts.out} holds a different sweep; pass another --out or --force`);
-    }
-  }
-  writeJsonAtomic(planFile, { sweep, jobs: jobs.map((j) => j.name) });
+  // A changed config grows the sweep in place: jobs are addressed by their config hash, so every
+  // finished job it still names is reused; the reports cover only the jobs named now.
+  writeJsonAtomic(path.join(opts.out, 'sweep.json'), { sweep, jobs: jobs.map((j) => j.name) });
   const r = await runJobs(mine, {
     dir: path.join(opts.out, 'jobs'),
     jobs: opts.jobs,

@@ -32,9 +32,9 @@ function accuracyPoints(): AccuracyPoint[] {
   const pts: AccuracyPoint[] = [];
   for (const s of SPARSITIES) {
     const d = sparsityToDecades(s);
-    pts.push({ criterion: 'SNIP', sparsity: s, mean: 0.92 - 0.05 * d, std: 0.01 });
-    pts.push({ criterion: 'GraSP', sparsity: s, mean: 0.91 - 0.03 * d, std: 0.005 });
-    pts.push({ criterion: 'Random', sparsity: s, mean: 0.9 - 0.08 * d }); // no std -> no error bar
+    pts.push({ criterion: 'SNIP', sparsity: s, mean: 92 - 5 * d, std: 1 });
+    pts.push({ criterion: 'GraSP', sparsity: s, mean: 91 - 3 * d, std: 0.5 });
+    pts.push({ criterion: 'Random', sparsity: s, mean: 90 - 8 * d }); // no std -> no error bar
   }
   return pts;
 }
@@ -165,44 +165,64 @@ describe('layerDensityPlot', () => {
 });
 
 describe('accuracyVsSparsityPlot', () => {
-  it('log-sparsity axis: evenly spaced 90% / 99% / 99.9% ticks, one line per criterion, points and error bars', async () => {
+  it('a labelled x tick at every evaluated sparsity (log-density spacing), percent on both axes, one line, marker and error bar per series', async () => {
     const points = accuracyPoints();
     const svg = await accuracyVsSparsityPlot(points, { title: 'VGG16 / CIFAR-10' });
     expectStandaloneSvg(svg);
 
     expect(textsOfRole(svg, 'legend-label')).toEqual(['SNIP', 'GraSP', 'Random']);
-    expect(textsOfRole(svg, 'axis-title')).toEqual(['Sparsity (log scale of remaining density)', 'Accuracy']);
+    expect(textsOfRole(svg, 'axis-title')).toEqual(['Sparsity (% of weights removed; log scale of the remaining density)', 'Test accuracy (%)']);
     expect(textsOfRole(svg, 'title-text')).toEqual(['VGG16 / CIFAR-10']);
     const labels = textsOfRole(svg, 'axis-label');
-    expect(labels.slice(0, 4)).toEqual(['0%', '90%', '99%', '99.9%']);
+    expect(labels.slice(0, 5)).toEqual(['50%', '90%', '95%', '99%', '99.9%']);
+    for (const l of labels.slice(5)) expect(l).toMatch(/^\d+(\.\d+)?%$/);
 
-    // x positions of the decade ticks are evenly spaced
+    // x positions follow -log10(density): 90 → 99 → 99.9% are evenly spaced
     const xAxis = /<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/.exec(svg)![1]!;
     const xs = [...xAxis.matchAll(/translate\(([\d.]+),/g)].map((m) => Number(m[1]));
-    expect(xs).toHaveLength(4);
-    const gaps = xs.slice(1).map((x, i) => x - xs[i]!);
-    for (const g of gaps) expect(g).toBeCloseTo(gaps[0]!, 6);
+    expect(xs).toHaveLength(5);
+    expect(xs[4]! - xs[3]!).toBeCloseTo(xs[3]! - xs[1]!, 4);
+    const unit = (xs[4]! - xs[3]!) / 1;
+    expect(xs[2]! - xs[1]!).toBeCloseTo(unit * Math.log10(2), 4);
 
-    // one line per criterion, one point per measurement, one error bar (rule + 2 caps) per point with std
     expect(markItemCounts(svg, 'line', 'path')).toEqual([1, 1, 1]);
-    expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(3);
     expect(markItemCounts(svg, 'symbol', 'path')).toEqual([points.length]);
     const withStd = points.filter((p) => p.std !== undefined).length;
-    expect(withStd).toBe(2 * SPARSITIES.length);
     expect(markItemCounts(svg, 'rule', 'line')).toEqual([withStd]);
-    expect(markItemCounts(svg, 'rect', 'path')).toEqual([withStd, withStd]);
-    expect(svg).toContain('aria-label="GraSP, sparsity 99.9%: accuracy 0.82 ± 0.005"');
-    expect(svg).toContain('aria-label="Random, sparsity 90%: accuracy 0.82"');
+    expect(svg).toContain('aria-label="GraSP, sparsity 99.9%: 82 ± 0.5"');
+    expect(svg).toContain('aria-label="Random, sparsity 90%: 82"');
   });
 
-  it('linear sparsity axis when logSparsity is false; no error bars without std', async () => {
-    const points = accuracyPoints().filter((p) => p.criterion === 'Random');
-    const svg = await accuracyVsSparsityPlot(points, { logSparsity: false, yTitle: 'Top-1 accuracy' });
-    expectStandaloneSvg(svg);
-    expect(textsOfRole(svg, 'axis-title')).toEqual(['Sparsity', 'Top-1 accuracy']);
-    expect(textsOfRole(svg, 'axis-label')).toEqual(expect.arrayContaining(['0%', '50%', '100%']));
-    expect(markItemCounts(svg, 'rule', 'line')).toEqual([]);
-    expect(markItemCounts(svg, 'symbol', 'path')).toEqual([points.length]);
+  it('series differ in colour, marker and dash; the dense line is black, dashed and in the legend', async () => {
+    const svg = await accuracyVsSparsityPlot(accuracyPoints(), { dense: 95 });
+    expect(textsOfRole(svg, 'legend-label')).toEqual(['SNIP', 'GraSP', 'Random', 'dense']);
+    const lines = [...svg.matchAll(/<g class="mark-line role-mark[^"]*"[^>]*><path ([^>]*)>/g)].map((m) => m[1]!);
+    expect(lines).toHaveLength(4);
+    const strokes = lines.map((l) => /stroke="([^"]+)"/.exec(l)![1]);
+    const dashes = lines.map((l) => /stroke-dasharray="([^"]+)"/.exec(l)?.[1] ?? 'solid');
+    expect(new Set(strokes).size).toBe(4);
+    expect(new Set(dashes).size).toBe(4);
+    expect(strokes[3]).toBe('#000000');
+    const symbols = [...svg.matchAll(/<g class="mark-symbol role-legend-symbol[^"]*"[^>]*>(.*?)<\/g>/g)].flatMap((g) => [...g[1]!.matchAll(/<path[^>]* d="([^"]+)"/g)].map((m) => m[1]));
+    expect(new Set(symbols).size).toBe(4); // one marker shape per series
+  });
+
+  it('a series below learnedAbove does not set the main y-range; a second panel shows the full range with it', async () => {
+    const points = [0.9, 0.95, 0.98].flatMap((s, i) => [
+      { criterion: 'snip', sparsity: s, mean: 97 - 2 * i },
+      { criterion: 'random', sparsity: s, mean: 11.25 },
+    ]);
+    const svg = await accuracyVsSparsityPlot(points, { dense: 99, learnedAbove: 15 });
+    // one label group per axis: [x, y] of the main panel, then [x, y] of the full-range panel
+    const axes = [...svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/g)].map((g) => [...g[1]!.matchAll(/<text[^>]*>(.*?)<\/text>/g)].map((t) => t[1]!));
+    expect(axes).toHaveLength(4);
+    expect(axes[0]).toEqual(['90%', '95%', '98%']);
+    const mainY = axes[1]!.map((l) => Number(l.slice(0, -1)));
+    expect(Math.min(...mainY)).toBeGreaterThanOrEqual(90); // the main panel spans ~92..100, not 0..100
+    expect(Math.max(...mainY)).toBeLessThanOrEqual(100);
+    expect(axes[3]!.map((l) => Number(l.slice(0, -1)))).toEqual(expect.arrayContaining([0, 100])); // the full range
+    expect(textsOfRole(svg, 'title-text').join(' ')).toMatch(/random below 15% \(chance \+ 5 points\)/);
+    expect(markItemCounts(svg, 'symbol', 'path')).toEqual([3, 6]); // snip above; snip and random below
   });
 
   it('is deterministic', async () => {
@@ -216,6 +236,7 @@ describe('accuracyVsSparsityPlot', () => {
     await expect(accuracyVsSparsityPlot([{ criterion: 'A', sparsity: 1, mean: 0.1 }])).rejects.toThrow(/sparsity/);
     await expect(accuracyVsSparsityPlot([{ criterion: 'A', sparsity: -0.1, mean: 0.1 }])).rejects.toThrow(/sparsity/);
     await expect(accuracyVsSparsityPlot([{ criterion: 'A', sparsity: 0.5, mean: 0.1, std: -1 }])).rejects.toThrow(/std/);
+    await expect(accuracyVsSparsityPlot([{ criterion: 'dense', sparsity: 0.5, mean: 0.1 }])).rejects.toThrow(/reserved/);
   });
 });
 
