@@ -10,6 +10,7 @@ import { rankingMetrics, type RankingMetrics } from './metrics.ts';
 import { type AutosMeta, saveAutos } from './model-file.ts';
 import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
 import { readSurvivalSource, type SourceTensor } from './source.ts';
+import { withRunLock } from '../io/run-lock.ts';
 
 export interface FitConfig {
   tables: string[];
@@ -163,7 +164,12 @@ async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: Source
 const concatY = (tensors: SourceTensor[], f: (t: SourceTensor) => ArrayLike<number>) => Float32Array.from(tensors.flatMap((t) => Array.from(f(t))));
 
 /** `pipeline fit-autos`: fits the scorer, validates on held-out tensors, writes the model and metrics.json. */
-export async function fitAutos(config: FitConfig, outDir: string): Promise<FitMetrics> {
+/** Fits AutoS into `outDir`, holding the directory's lock. */
+export function fitAutos(config: FitConfig, outDir: string): Promise<FitMetrics> {
+  return withRunLock(outDir, () => fitAutosIn(config, outDir));
+}
+
+async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics> {
   const started = performance.now();
   const hg = needsHg(config.features);
   const tables = [];

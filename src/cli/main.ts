@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { shutdownBackend } from '../engine/backend.ts';
-import { UsageError } from '../util/errors.ts';
+import { describeFailure } from '../util/errors.ts';
 import { commands } from './commands/index.ts';
 
 export function buildProgram(): Command {
@@ -14,7 +14,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; returns the process exit code (0 ok, 1 bug, 2 bad input). */
+/** Runs the CLI; returns the process exit code (0 ok, 1 failure that is not the input's, 2 bad input). */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -26,12 +26,10 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
       return 2; // commander already printed its one-line message
     }
-    if (err instanceof UsageError) {
-      process.stderr.write(`pipeline: ${err.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`pipeline: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return 1;
+    // One error path: usage errors, filesystem errors and bugs all end as one line (see describeFailure).
+    const failure = describeFailure(err);
+    process.stderr.write(`pipeline: ${failure.line}\n`);
+    return failure.code;
   } finally {
     shutdownBackend();
   }

@@ -1,11 +1,43 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** A temporary sibling of `path` (same directory, so the final rename stays on one filesystem). */
 export function tempPathFor(path: string): string {
   return `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+const TEMP_NAME = /\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes, under `dir` (recursively), the temporary files of writes whose process is gone (a killed
+ * run's half-written files); those of live processes are left alone. Call it holding the directory's lock.
+ */
+export function removeStaleTempFiles(dir: string, alive: (pid: number) => boolean = pidAlive): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) removeStaleTempFiles(full, alive);
+    else {
+      const m = TEMP_NAME.exec(e.name);
+      if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(full, { force: true });
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Moves a finished, fsynced temporary file over `path`; readers see the old file or the new one, never a part. */

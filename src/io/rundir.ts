@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { usage } from '../util/errors.ts';
+import { LOCK_FILE } from './run-lock.ts';
 
 export const DONE_MARKER = 'DONE';
 
@@ -40,7 +41,7 @@ export function checkRunDir(dir: string, identity: unknown, what: string, opts: 
     if (canonicalJson(JSON.parse(readFileSync(configFile, 'utf8'))) !== canonicalJson(identity)) {
       usage(`${dir} holds ${what} with a different configuration; pass another --out or --force to replace it`);
     }
-  } else if (opts.strict && existsSync(dir) && readdirSync(dir).length > 0) {
+  } else if (opts.strict && existsSync(dir) && readdirSync(dir).some((f) => f !== LOCK_FILE)) {
     usage(`${dir} is not empty and holds no ${what}; pass another --out or --force to replace it`);
   }
 }
@@ -53,9 +54,15 @@ export function recordRunConfig(dir: string, identity: unknown): void {
 
 /** checkRunDir, then (after removing it with `force`) records the identity up front. */
 export function claimRunDir(dir: string, identity: unknown, what: string, opts: { force?: boolean; strict?: boolean } = {}): void {
-  if (opts.force) rmSync(dir, { recursive: true, force: true });
+  if (opts.force) emptyRunDir(dir);
   else checkRunDir(dir, identity, what, opts);
   recordRunConfig(dir, identity);
+}
+
+/** Removes everything in `dir` but its lock (for --force: the directory stays locked while it is redone). */
+export function emptyRunDir(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) if (f !== LOCK_FILE) rmSync(join(dir, f), { recursive: true, force: true });
 }
 
 export function isFinished(dir: string): boolean {

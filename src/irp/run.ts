@@ -6,6 +6,7 @@ import { sampleChunks, scoringSample } from '../data/scoring-sample.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
+import { lockRunDir } from '../io/run-lock.ts';
 import { claimRunDir, configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
 import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
 import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
@@ -74,117 +75,122 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   const model = createModel(config.model, { width: config.width, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
   const identity = { ...config, backend: opts.backend.name };
   const dir = opts.out ?? runDir('runs', 'irp', identity);
-  claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true });
-  if (isFinished(dir)) {
-    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-    return { dir, skipped: true, ...summary };
-  }
-  const hash = configHash(identity);
-
-  const sample = scoringSample(dataset, config.samplesPerClass);
-  const data: ScoringBatches = { n: sample.n, chunks: () => sampleChunks(dataset, sample, config.chunkSize ?? sample.n) };
-  const theta0 = initParams(model, config.seed);
-
-  const featureFile = path.join(dir, 'features.safetensors');
-  if (!fs.existsSync(featureFile)) saveFeatures(featureFile, await initFeatures(model, theta0, data, config.featureBnMode, config.temperature));
-  const features = loadFeatures(featureFile, model);
-
-  // Dense baseline (and, for late rewinding, the rewind point after K epochs).
-  const k = rewindEpoch(config);
-  const rewindFile = path.join(dir, 'dense', 'rewind.safetensors');
-  const dense = await train({
-    config: roundTrainConfig(config, config.epochsPerRound),
-    configHash: `${hash}-dense`,
-    model,
-    dataset,
-    params: cloneParams(theta0),
-    outDir: path.join(dir, 'dense'),
-    resume: true,
-    label: 'irp dense',
-    snapshot: k !== null ? { epoch: k, path: rewindFile } : undefined,
-  });
-  const denseAccuracy = dense.metrics.at(-1)!.test_accuracy;
-  tf.dispose(Object.values(dense.params));
-  const rewind = k !== null ? loadParams(rewindFile, model) : theta0;
-
-  const survived = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size)]));
-  const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
-  let masks: Masks | undefined;
-  let scored: ParamMap = theta0;
-  let finalScores = new Map<string, Float32Array | Float64Array>();
-  const rounds: RoundSummary[] = [];
-  for (let i = 0; i < config.rounds; i++) {
-    const roundDir = path.join(dir, `round-${pad(i)}`);
-    const maskFile = path.join(roundDir, 'masks.arrow');
-    const scoreFile = path.join(roundDir, 'scores.safetensors');
-    const density = densityAfterRound(config, i);
-    if (!fs.existsSync(maskFile)) {
-      const { scores } = await criterion.score({ model, params: scored, data, bnMode: criterion.defaultBnMode, masks, seed: config.seed, round: i, temperature: config.temperature });
-      const next = selectMasks(model, scores, { density, scope: 'global', alive: masks, criterion: criterion.name });
-      if (i === config.rounds - 1) {
-        saveSafetensors(scoreFile, new Map([...scores].map(([n, s]) => [n, { dtype: 'F32' as const, shape: [s.length], data: Float32Array.from(s) }])));
-      }
-      writeMaskFile(maskFile, next, shapes, { round: i, density });
+  const release = lockRunDir(dir);
+  try {
+    claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true });
+    if (isFinished(dir)) {
+      const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+      return { dir, skipped: true, ...summary };
     }
-    masks = readMaskFile(maskFile);
-    for (const [name, bits] of masks) {
-      const c = survived.get(name)!;
-      for (let j = 0; j < bits.length; j++) c[j] += bits[j];
-    }
-    if (i === config.rounds - 1) {
-      const { tensors } = loadSafetensors(scoreFile);
-      finalScores = new Map(model.prunable.map((p) => [p.name, tensors[p.name].data as Float32Array]));
-    }
-    const result = await train({
+    const hash = configHash(identity);
+
+    const sample = scoringSample(dataset, config.samplesPerClass);
+    const data: ScoringBatches = { n: sample.n, chunks: () => sampleChunks(dataset, sample, config.chunkSize ?? sample.n) };
+    const theta0 = initParams(model, config.seed);
+
+    const featureFile = path.join(dir, 'features.safetensors');
+    if (!fs.existsSync(featureFile)) saveFeatures(featureFile, await initFeatures(model, theta0, data, config.featureBnMode, config.temperature));
+    const features = loadFeatures(featureFile, model);
+
+    // Dense baseline (and, for late rewinding, the rewind point after K epochs).
+    const k = rewindEpoch(config);
+    const rewindFile = path.join(dir, 'dense', 'rewind.safetensors');
+    const dense = await train({
       config: roundTrainConfig(config, config.epochsPerRound),
-      configHash: `${hash}-round-${i}`,
+      configHash: `${hash}-dense`,
       model,
       dataset,
-      params: cloneParams(rewind), // the trainer applies the mask before the first step
-      masks,
-      outDir: path.join(roundDir, 'train'),
+      params: cloneParams(theta0),
+      outDir: path.join(dir, 'dense'),
       resume: true,
-      label: `irp round ${i + 1}/${config.rounds}`,
+      label: 'irp dense',
+      snapshot: k !== null ? { epoch: k, path: rewindFile } : undefined,
     });
-    const last = result.metrics.at(-1)!;
-    const summary: RoundSummary = { round: i, density, test_accuracy: last.test_accuracy, test_loss: last.test_loss };
-    rounds.push(summary);
-    if (scored !== theta0) tf.dispose(Object.values(scored));
-    scored = result.params;
-  }
-  if (scored !== theta0) tf.dispose(Object.values(scored));
+    const denseAccuracy = dense.metrics.at(-1)!.test_accuracy;
+    tf.dispose(Object.values(dense.params));
+    const rewind = k !== null ? loadParams(rewindFile, model) : theta0;
 
-  const densities = Array.from({ length: config.rounds }, (_, i) => densityAfterRound(config, i));
-  const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8'));
-  writeSurvivalTable(path.join(dir, 'survival.arrow'), model, features, survived, finalScores, config.rounds, {
-    format: 'pipeline-survival-v1',
-    model: model.config.name,
-    width: model.config.width,
-    dataset: config.dataset,
-    criterion: criterion.name,
-    schedule: config.schedule,
-    densities,
-    seed: config.seed,
-    backend: opts.backend.name,
-    package_version: pkg.version,
-    feature_bn_mode: config.featureBnMode,
-    temperature: config.temperature,
-    samples_per_class: config.samplesPerClass,
-    rewind: config.rewind,
-  });
-  const summary = { rounds, dense_test_accuracy: denseAccuracy };
-  writeJsonAtomic(path.join(dir, 'summary.json'), summary);
-  writeManifest(dir, {
-    command: 'irp',
-    config,
-    resolved: { ...identity, out: dir, densities },
-    backend: opts.backend,
-    timings: { seconds: (Date.now() - started.getTime()) / 1000 },
-    startedAt: started,
-  });
-  markFinished(dir);
-  if (rewind !== theta0) tf.dispose(Object.values(rewind));
-  tf.dispose(Object.values(theta0));
-  return { dir, skipped: false, ...summary };
+    const survived = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size)]));
+    const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
+    let masks: Masks | undefined;
+    let scored: ParamMap = theta0;
+    let finalScores = new Map<string, Float32Array | Float64Array>();
+    const rounds: RoundSummary[] = [];
+    for (let i = 0; i < config.rounds; i++) {
+      const roundDir = path.join(dir, `round-${pad(i)}`);
+      const maskFile = path.join(roundDir, 'masks.arrow');
+      const scoreFile = path.join(roundDir, 'scores.safetensors');
+      const density = densityAfterRound(config, i);
+      if (!fs.existsSync(maskFile)) {
+        const { scores } = await criterion.score({ model, params: scored, data, bnMode: criterion.defaultBnMode, masks, seed: config.seed, round: i, temperature: config.temperature });
+        const next = selectMasks(model, scores, { density, scope: 'global', alive: masks, criterion: criterion.name });
+        if (i === config.rounds - 1) {
+          saveSafetensors(scoreFile, new Map([...scores].map(([n, s]) => [n, { dtype: 'F32' as const, shape: [s.length], data: Float32Array.from(s) }])));
+        }
+        writeMaskFile(maskFile, next, shapes, { round: i, density });
+      }
+      masks = readMaskFile(maskFile);
+      for (const [name, bits] of masks) {
+        const c = survived.get(name)!;
+        for (let j = 0; j < bits.length; j++) c[j] += bits[j];
+      }
+      if (i === config.rounds - 1) {
+        const { tensors } = loadSafetensors(scoreFile);
+        finalScores = new Map(model.prunable.map((p) => [p.name, tensors[p.name].data as Float32Array]));
+      }
+      const result = await train({
+        config: roundTrainConfig(config, config.epochsPerRound),
+        configHash: `${hash}-round-${i}`,
+        model,
+        dataset,
+        params: cloneParams(rewind), // the trainer applies the mask before the first step
+        masks,
+        outDir: path.join(roundDir, 'train'),
+        resume: true,
+        label: `irp round ${i + 1}/${config.rounds}`,
+      });
+      const last = result.metrics.at(-1)!;
+      const summary: RoundSummary = { round: i, density, test_accuracy: last.test_accuracy, test_loss: last.test_loss };
+      rounds.push(summary);
+      if (scored !== theta0) tf.dispose(Object.values(scored));
+      scored = result.params;
+    }
+    if (scored !== theta0) tf.dispose(Object.values(scored));
+
+    const densities = Array.from({ length: config.rounds }, (_, i) => densityAfterRound(config, i));
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8'));
+    writeSurvivalTable(path.join(dir, 'survival.arrow'), model, features, survived, finalScores, config.rounds, {
+      format: 'pipeline-survival-v1',
+      model: model.config.name,
+      width: model.config.width,
+      dataset: config.dataset,
+      criterion: criterion.name,
+      schedule: config.schedule,
+      densities,
+      seed: config.seed,
+      backend: opts.backend.name,
+      package_version: pkg.version,
+      feature_bn_mode: config.featureBnMode,
+      temperature: config.temperature,
+      samples_per_class: config.samplesPerClass,
+      rewind: config.rewind,
+    });
+    const summary = { rounds, dense_test_accuracy: denseAccuracy };
+    writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+    writeManifest(dir, {
+      command: 'irp',
+      config,
+      resolved: { ...identity, out: dir, densities },
+      backend: opts.backend,
+      timings: { seconds: (Date.now() - started.getTime()) / 1000 },
+      startedAt: started,
+    });
+    markFinished(dir);
+    if (rewind !== theta0) tf.dispose(Object.values(rewind));
+    tf.dispose(Object.values(theta0));
+    return { dir, skipped: false, ...summary };
+  } finally {
+    release();
+  }
 }
 

@@ -7,7 +7,8 @@ import type { Dataset } from '../data/types.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
-import { checkRunDir, configHash, isFinished, markFinished, recordRunConfig, runDir } from '../io/rundir.ts';
+import { checkRunDir, configHash, emptyRunDir, isFinished, markFinished, recordRunConfig, runDir } from '../io/rundir.ts';
+import { lockRunDir } from '../io/run-lock.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
 import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
 import type { TrainConfig } from '../train/config.ts';
@@ -296,108 +297,123 @@ export interface PruneRunResult {
 }
 
 /** `pipeline prune`: masks.arrow, report.json, (scores.arrow), (train/), manifest.json in a hashed directory. */
-export async function runPrune(config: PruneConfig, opts: { out?: string; force?: boolean; backend: BackendInfo; plot?: (dir: string, report: PruneReport) => Promise<void> }): Promise<PruneRunResult> {
+export async function runPrune(
+  config: PruneConfig,
+  opts: {
+    out?: string;
+    force?: boolean;
+    backend: BackendInfo;
+    plot?: (dir: string, report: PruneReport) => Promise<void>;
+    /** How long to wait for the directory's lock while a live process holds it (a worker of a killed run, exiting). */
+    lockWaitMs?: number;
+  },
+): Promise<PruneRunResult> {
   const started = new Date();
   const prepared = preparePrune(config);
   const { model, dataset, data, bnMode } = prepared;
   const identity = { ...config, bnMode, backend: opts.backend.name };
   const dir = opts.out ?? runDir('runs', `prune-${config.criterion}`, identity);
-  if (!opts.force) checkRunDir(dir, identity, 'a prune run');
-  if (isFinished(dir) && !opts.force) {
-    return { dir, skipped: true, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) };
-  }
-  const criterion = getCriterion(config.criterion);
-  const theta0 = initParams(model, config.seed);
-  if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
-  const dense = await densePhase(config, prepared, theta0, dir, identity);
-  const scored = dense?.params ?? theta0;
-  const t0 = performance.now();
-  const pruned = config.structured
-    ? await structuredNet(config, prepared, scored, dir)
-    : await unstructuredNet(config, prepared, scored, theta0);
-  const scoreSeconds = (performance.now() - t0) / 1000;
-  const t1 = performance.now();
-  const gradNormRatio = data ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode)) : null;
-  const gradNormSeconds = (performance.now() - t1) / 1000;
-  const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : await initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
-  if (pruned.params !== scored) tf.dispose(Object.values(scored));
+  const release = lockRunDir(dir, { waitMs: opts.lockWaitMs });
+  try {
+    if (!opts.force) checkRunDir(dir, identity, 'a prune run');
+    if (isFinished(dir) && !opts.force) {
+      return { dir, skipped: true, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) };
+    }
+    const criterion = getCriterion(config.criterion);
+    const theta0 = initParams(model, config.seed);
+    if (opts.force) emptyRunDir(dir);
+    const dense = await densePhase(config, prepared, theta0, dir, identity);
+    const scored = dense?.params ?? theta0;
+    const t0 = performance.now();
+    const pruned = config.structured
+      ? await structuredNet(config, prepared, scored, dir)
+      : await unstructuredNet(config, prepared, scored, theta0);
+    const scoreSeconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    const gradNormRatio = data ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode)) : null;
+    const gradNormSeconds = (performance.now() - t1) / 1000;
+    const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : await initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
+    if (pruned.params !== scored) tf.dispose(Object.values(scored));
 
-  const layers: LayerReport[] = model.prunable.map((p) => {
-    const kept = pruned.masks ? pruned.masks.get(p.name)!.reduce((a, b) => a + b, 0) : pruned.model.prunable.find((q) => q.name === p.name)!.size;
-    return { name: p.name, size: p.size, kept, density: kept / p.size };
-  });
-  const density = layers.reduce((n, l) => n + l.kept, 0) / layers.reduce((n, l) => n + l.size, 0);
-  const report: PruneReport = {
-    criterion: criterion.name,
-    model: model.config.name,
-    width: model.config.width,
-    dataset: config.dataset,
-    density,
-    target_density: config.density,
-    sparsity: 1 - density,
-    scope: config.allocation === 'layer' ? 'layer' : config.scope,
-    allocation: config.allocation ?? 'global',
-    iterations: pruned.rounds,
-    bn_mode: bnMode,
-    samples_per_class: data ? config.samplesPerClass : null,
-    seed: config.seed,
-    layers,
-    grad_norm_ratio: gradNormRatio,
-    pruned_at_epoch: dense?.epochs ?? 0,
-    structured: pruned.structured,
-    seconds: { score: scoreSeconds, grad_norm: gradNormSeconds },
-  };
-
-  fs.mkdirSync(dir, { recursive: true });
-  if (pruned.masks) {
-    const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
-    writeMaskFile(path.join(dir, 'masks.arrow'), pruned.masks, shapes, { criterion: criterion.name, model: model.config.name, width: model.config.width, density });
-  }
-  if (features) {
-    writeScoreTable(path.join(dir, 'scores.arrow'), model, features, pruned.scores!, pruned.masks!, {
+    const layers: LayerReport[] = model.prunable.map((p) => {
+      const kept = pruned.masks ? pruned.masks.get(p.name)!.reduce((a, b) => a + b, 0) : pruned.model.prunable.find((q) => q.name === p.name)!.size;
+      return { name: p.name, size: p.size, kept, density: kept / p.size };
+    });
+    const density = layers.reduce((n, l) => n + l.kept, 0) / layers.reduce((n, l) => n + l.size, 0);
+    const report: PruneReport = {
       criterion: criterion.name,
       model: model.config.name,
       width: model.config.width,
       dataset: config.dataset,
+      density,
+      target_density: config.density,
+      sparsity: 1 - density,
+      scope: config.allocation === 'layer' ? 'layer' : config.scope,
+      allocation: config.allocation ?? 'global',
+      iterations: pruned.rounds,
       bn_mode: bnMode,
-      temperature: config.temperature,
+      samples_per_class: data ? config.samplesPerClass : null,
       seed: config.seed,
+      layers,
+      grad_norm_ratio: gradNormRatio,
+      pruned_at_epoch: dense?.epochs ?? 0,
+      structured: pruned.structured,
+      seconds: { score: scoreSeconds, grad_norm: gradNormSeconds },
+    };
+
+    fs.mkdirSync(dir, { recursive: true });
+    if (pruned.masks) {
+      const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
+      writeMaskFile(path.join(dir, 'masks.arrow'), pruned.masks, shapes, { criterion: criterion.name, model: model.config.name, width: model.config.width, density });
+    }
+    if (features) {
+      writeScoreTable(path.join(dir, 'scores.arrow'), model, features, pruned.scores!, pruned.masks!, {
+        criterion: criterion.name,
+        model: model.config.name,
+        width: model.config.width,
+        dataset: config.dataset,
+        bn_mode: bnMode,
+        temperature: config.temperature,
+        seed: config.seed,
+      });
+    }
+    if (config.train) {
+      if (!dataset) usage('--train needs a dataset: pass --dataset');
+      const t2 = performance.now();
+      const trained = await train({
+        config: dense ? { ...config.train, epochs: config.train.epochs - dense.epochs } : config.train,
+        configHash: configHash({ ...identity, train: config.train }),
+        model: pruned.model,
+        dataset,
+        params: pruned.params,
+        masks: pruned.masks,
+        outDir: path.join(dir, 'train'),
+        resume: true,
+        label: `train ${criterion.name} ${(100 * density).toFixed(2)}%`,
+      });
+      const final = trained.metrics.at(-1)!;
+      report.test_accuracy = final.test_accuracy;
+      report.test_loss = final.test_loss;
+      report.seconds.train = (performance.now() - t2) / 1000;
+      tf.dispose(Object.values(trained.params));
+    } else {
+      tf.dispose(Object.values(pruned.params));
+    }
+    if (scored !== theta0) tf.dispose(Object.values(theta0));
+    if (opts.plot) await opts.plot(dir, report);
+    writeJsonAtomic(path.join(dir, 'report.json'), report);
+    writeManifest(dir, {
+      command: 'prune',
+      config,
+      resolved: { ...config, bnMode, iterations: pruned.rounds, out: dir },
+      backend: opts.backend,
+      timings: report.seconds,
+      startedAt: started,
     });
+    recordRunConfig(dir, identity);
+    markFinished(dir);
+    return { dir, skipped: false, report };
+  } finally {
+    release();
   }
-  if (config.train) {
-    if (!dataset) usage('--train needs a dataset: pass --dataset');
-    const t2 = performance.now();
-    const trained = await train({
-      config: dense ? { ...config.train, epochs: config.train.epochs - dense.epochs } : config.train,
-      configHash: configHash({ ...identity, train: config.train }),
-      model: pruned.model,
-      dataset,
-      params: pruned.params,
-      masks: pruned.masks,
-      outDir: path.join(dir, 'train'),
-      resume: true,
-      label: `train ${criterion.name} ${(100 * density).toFixed(2)}%`,
-    });
-    const final = trained.metrics.at(-1)!;
-    report.test_accuracy = final.test_accuracy;
-    report.test_loss = final.test_loss;
-    report.seconds.train = (performance.now() - t2) / 1000;
-    tf.dispose(Object.values(trained.params));
-  } else {
-    tf.dispose(Object.values(pruned.params));
-  }
-  if (scored !== theta0) tf.dispose(Object.values(theta0));
-  if (opts.plot) await opts.plot(dir, report);
-  writeJsonAtomic(path.join(dir, 'report.json'), report);
-  writeManifest(dir, {
-    command: 'prune',
-    config,
-    resolved: { ...config, bnMode, iterations: pruned.rounds, out: dir },
-    backend: opts.backend,
-    timings: report.seconds,
-    startedAt: started,
-  });
-  recordRunConfig(dir, identity);
-  markFinished(dir);
-  return { dir, skipped: false, report };
 }

@@ -6,6 +6,7 @@ import type { BackendInfo } from '../engine/backend.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { runIrp } from '../irp/run.ts';
 import { claimRunDir } from '../io/rundir.ts';
+import { withRunLock } from '../io/run-lock.ts';
 import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
@@ -86,6 +87,12 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
  * its prune jobs on the worker pool of `pipeline sweep`, each in a directory named by its config hash.
  */
 export async function runMainJob(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void, opts: MainJobOptions = {}): Promise<ResultRow[]> {
+  validateMainJob(config); // bad input is refused before the directory is touched
+  // One writer per run directory; its stage-3 job directories are locked by the workers.
+  return withRunLock(out, () => runMainJobLocked(config, out, backend, log, opts));
+}
+
+async function runMainJobLocked(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void, opts: MainJobOptions): Promise<ResultRow[]> {
   const started = new Date();
   validateMainJob(config);
   fs.mkdirSync(out, { recursive: true });

@@ -4,7 +4,8 @@ import PQueue from 'p-queue';
 import { cpuCores } from '../engine/backend.ts';
 import { MAX_WASM_THREADS } from '../engine/backends/wasm.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import { configHash, isFinished } from '../io/rundir.ts';
+import { configHash, emptyRunDir, isFinished } from '../io/rundir.ts';
+import { withRunLockSync } from '../io/run-lock.ts';
 import type { PruneConfig, PruneReport } from '../prune/run.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { WorkerPool } from './pool.ts';
@@ -125,7 +126,8 @@ export async function runJobs(list: PruneJob[], opts: JobRunOptions): Promise<Jo
     const queue = new PQueue({ concurrency: Math.max(1, pool.jobs) });
     for (const job of pending) {
       const dir = path.join(opts.dir, job.name);
-      if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
+      // Emptied under the job's lock, so a job another process is running is never pulled from under it.
+      if (opts.force) withRunLockSync(dir, () => emptyRunDir(dir));
       fs.mkdirSync(dir, { recursive: true });
       const jobFile = path.join(dir, 'job.json');
       writeJsonAtomic(jobFile, { config: job.config });

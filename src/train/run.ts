@@ -6,7 +6,8 @@ import type { Dataset } from '../data/types.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
-import { configHash, isFinished, markFinished, runDir } from '../io/rundir.ts';
+import { configHash, emptyRunDir, isFinished, markFinished, runDir } from '../io/rundir.ts';
+import { lockRunDir } from '../io/run-lock.ts';
 import { createModel, initParams, type Model } from '../models/index.ts';
 import { readMaskFile } from '../prune/mask-file.ts';
 import { checkMasksFit, maskDensity, type Masks } from '../prune/masks.ts';
@@ -53,41 +54,46 @@ export async function runTraining(req: TrainRunRequest): Promise<TrainRunResult>
   const identity = { config, mask: maskHash, backend: req.backend.name };
   const hash = configHash(identity);
   const dir = req.out ?? runDir('runs', 'train', identity);
-  const density = masks ? maskDensity(masks, model) : 1;
-  if (isFinished(dir) && !req.force) {
-    const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
-    return { dir, skipped: true, final: result.final, density };
-  }
-  if (req.force) fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const t0 = performance.now();
-  const result = await train({
-    config,
-    configHash: hash,
-    model,
-    dataset,
-    params: initParams(model, config.seed),
-    masks,
-    outDir: dir,
-    resume: req.resume,
-    onEpoch: req.onEpoch,
-    label: `train ${config.model}/${config.dataset}`,
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  tf.dispose(Object.values(result.params));
-  const final = result.metrics.at(-1);
-  if (!result.stopped) {
-    writeJsonAtomic(path.join(dir, 'result.json'), { final, density, epochs: result.metrics.length });
-    writeManifest(dir, {
-      command: 'train',
-      config: req,
-      resolved: { ...config, maskFile: req.maskFile ?? null, out: dir },
-      backend: req.backend,
-      timings: { train_seconds: seconds },
-      extra: { configHash: hash, density },
-      startedAt: started,
+  const release = lockRunDir(dir);
+  try {
+    const density = masks ? maskDensity(masks, model) : 1;
+    if (isFinished(dir) && !req.force) {
+      const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
+      return { dir, skipped: true, final: result.final, density };
+    }
+    if (req.force) emptyRunDir(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const t0 = performance.now();
+    const result = await train({
+      config,
+      configHash: hash,
+      model,
+      dataset,
+      params: initParams(model, config.seed),
+      masks,
+      outDir: dir,
+      resume: req.resume,
+      onEpoch: req.onEpoch,
+      label: `train ${config.model}/${config.dataset}`,
     });
-    markFinished(dir);
+    const seconds = (performance.now() - t0) / 1000;
+    tf.dispose(Object.values(result.params));
+    const final = result.metrics.at(-1);
+    if (!result.stopped) {
+      writeJsonAtomic(path.join(dir, 'result.json'), { final, density, epochs: result.metrics.length });
+      writeManifest(dir, {
+        command: 'train',
+        config: req,
+        resolved: { ...config, maskFile: req.maskFile ?? null, out: dir },
+        backend: req.backend,
+        timings: { train_seconds: seconds },
+        extra: { configHash: hash, density },
+        startedAt: started,
+      });
+      markFinished(dir);
+    }
+    return { dir, skipped: false, final, density };
+  } finally {
+    release();
   }
-  return { dir, skipped: false, final, density };
 }

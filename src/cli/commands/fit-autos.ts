@@ -4,6 +4,7 @@ import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../autos/fe
 import { type FitConfig, fitAutos } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
 import { configHash } from '../../io/rundir.ts';
+import { withRunLock } from '../../io/run-lock.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 
@@ -73,8 +74,11 @@ export function registerFitAutos(program: Command): void {
       const backend = await backendFrom(c);
       const out = f.out ?? path.join('runs', `autos_${configHash(config)}`);
       const started = new Date();
-      const m = await fitAutos(config, out);
-      writeManifest(out, { command: 'fit-autos', config: f, resolved: config, backend, timings: { seconds: m.seconds }, startedAt: started });
+      const m = await withRunLock(out, async () => {
+        const fitted = await fitAutos(config, out);
+        writeManifest(out, { command: 'fit-autos', config: f, resolved: config, backend, timings: { seconds: fitted.seconds }, startedAt: started });
+        return fitted;
+      });
       const p = (x: { precision: Record<string, number> }) => Object.entries(x.precision).map(([d, v]) => `${(100 * Number(d)).toFixed(0)}%:${v.toFixed(3)}`).join(' ');
       process.stdout.write(
         `fitted: ${out}  held-out ${m.validation_tensors.join(',')}  spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})` +

@@ -8,6 +8,7 @@ import { parseShard } from '../../sweep/config.ts';
 import { writeSweepReport } from '../../sweep/report.ts';
 import { runSweep } from '../../sweep/run.ts';
 import type { PoolShape } from '../../sweep/jobs.ts';
+import { describeFailure } from '../../util/errors.ts';
 import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
 
 export function registerSweep(program: Command): void {
@@ -56,10 +57,11 @@ export function registerSweep(program: Command): void {
         try {
           const backend = await ready;
           const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig };
-          await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot });
+          // A worker of a killed run may still hold the job's lock for the instant it takes to exit: wait for it.
+          await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot, lockWaitMs: 15_000 });
           process.send?.({ ok: true });
         } catch (err) {
-          process.send?.({ ok: false, error: (err as Error).message.split('\n')[0] });
+          process.send?.({ ok: false, error: describeFailure(err).line });
         }
       });
       await new Promise<never>(() => {}); // served until the channel closes
