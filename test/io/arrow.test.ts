@@ -1,4 +1,3 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,57 +137,5 @@ describe('arrow files', () => {
     await expect(readArrowBatches(path).next()).rejects.toThrow(UsageError);
     await expect(readArrowSchema(path)).rejects.toThrow(path);
   });
-
-  const pyarrow = pythonCan('import pyarrow');
-  if (!pyarrow.ok) console.warn(`pyarrow cross-check SKIPPED: ${pyarrow.reason}`);
-  it.skipIf(!pyarrow.ok)(
-    pyarrow.ok ? 'pyarrow reads the same types, values and metadata' : `pyarrow cross-check SKIPPED: ${pyarrow.reason}`,
-    () => {
-      const path = join(tmp(), 'py.arrow');
-      writeArrowFile(path, tableFromArrays(columns()), { kind: 'survival' });
-      const streamed = join(tmp(), 'streamed.arrow');
-      const layers = new StringDictionary(['a', 'b']);
-      const schema = new Schema([layers.field('layer')]);
-      const writer = openArrowFileWriter(streamed, schema);
-      writer.write(recordBatch(schema, { layer: layers.encode(['b']) }));
-      writer.write(recordBatch(schema, { layer: layers.encode(['a', 'b']) }));
-      writer.close();
-      const script = `
-import json, sys
-import pyarrow as pa
-with pa.memory_map(sys.argv[1]) as source:
-    table = pa.ipc.open_file(source).read_all()
-streamed = pa.ipc.open_file(sys.argv[2])
-print(json.dumps({
-    'types': {f.name: str(f.type) for f in table.schema},
-    'metadata': {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()},
-    'layer': table.column('layer').to_pylist(),
-    'index': table.column('index').to_pylist(),
-    'score': [repr(v) for v in table.column('score').to_pylist()],
-    'kept': table.column('kept').to_pylist(),
-    'streamed': [streamed.get_batch(i).column(0).to_pylist() for i in range(streamed.num_record_batches)],
-}))
-`;
-      const result = JSON.parse(execFileSync('python3', ['-c', script, path, streamed], { encoding: 'utf8' }));
-      const expected = columns();
-      expect(result.types).toEqual({
-        layer: 'dictionary<values=string, indices=int32, ordered=0>',
-        index: 'int32',
-        score: 'float',
-        kept: 'uint8',
-      });
-      expect(result.metadata).toEqual({ kind: 'survival' });
-      expect(result.layer).toEqual(expected.layer);
-      expect(result.index).toEqual([...expected.index]);
-      expect(result.score.map((v: string) => Number(v.replace('inf', 'Infinity')))).toEqual([...expected.score]);
-      expect(result.kept).toEqual([...expected.kept]);
-      expect(result.streamed).toEqual([['b'], ['a', 'b']]);
-    },
-  );
+  // Polars reads what we write: test/io/independent-readers.test.ts.
 });
-
-function pythonCan(code: string): { ok: boolean; reason: string } {
-  const run = spawnSync('python3', ['-c', code], { encoding: 'utf8' });
-  if (run.error) return { ok: false, reason: 'python3 is not installed' };
-  return run.status === 0 ? { ok: true, reason: '' } : { ok: false, reason: `python3 cannot ${code}` };
-}
