@@ -10,7 +10,7 @@ interface Case {
   cout: number;
   k: number;
   stride: number;
-  pad: 'same' | 'valid';
+  pad: 'same' | 'valid' | Array<[number, number]>;
 }
 
 // Stride 1 and 2, 'same' and 'valid', 1×1 and 3×3, odd and even sizes, non-square inputs.
@@ -25,8 +25,15 @@ for (const k of [1, 3])
         cases.push({ n: 3, h, w, cin: 5, cout: 6, k, stride, pad });
 cases.push({ n: 2, h: 32, w: 32, cin: 16, cout: 32, k: 3, stride: 2, pad: 'same' });
 cases.push({ n: 2, h: 5, w: 5, cin: 3, cout: 4, k: 5, stride: 1, pad: 'valid' });
+// Strided input gradients by output phase: kernels larger, smaller and not a multiple of the stride,
+// phases that no tap reaches, and explicit padding larger than the kernel (dy cropped per phase).
+cases.push({ n: 2, h: 11, w: 9, cin: 4, cout: 3, k: 5, stride: 2, pad: 'same' });
+cases.push({ n: 2, h: 10, w: 11, cin: 3, cout: 5, k: 2, stride: 3, pad: 'valid' });
+cases.push({ n: 2, h: 9, w: 9, cin: 3, cout: 2, k: 1, stride: 3, pad: 'valid' });
+cases.push({ n: 2, h: 7, w: 8, cin: 3, cout: 4, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] });
+cases.push({ n: 2, h: 6, w: 6, cin: 2, cout: 3, k: 3, stride: 1, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] });
 
-const label = (c: Case) => `${c.k}x${c.k} stride ${c.stride} ${c.pad} ${c.h}x${c.w} ${c.cin}->${c.cout}`;
+const label = (c: Case) => `${c.k}x${c.k} stride ${c.stride} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad)} ${c.h}x${c.w} ${c.cin}->${c.cout}`;
 
 describe('composed conv backprop kernels on wasm match the cpu backend', () => {
   for (const [i, c] of cases.entries()) {

@@ -1,15 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from './compose.ts';
-import { im2colTransposed, type PatchGeometry, transpose2d } from './im2col.ts';
+import { cropToHwio, flippedSubFilter, reverseAxes3, scatterPhase, swapLeadingAxes, transpose2d } from './host-layout.ts';
+import { im2colTransposed, type PatchGeometry } from './im2col.ts';
 
 /**
  * Conv2DBackpropFilter and Conv2DBackpropInput composed from forward kernels (Conv2D with dilation,
- * transposes, pads, matmul), for backends whose own versions are missing or slow (wasm: none for the
- * filter, a naive loop for the input). Both are exact rewrites, not approximations:
+ * matmul) and host data movement, for backends whose own versions are missing or slow (wasm: none for
+ * the filter, a naive loop for the input). Both are exact rewrites, not approximations:
  *
  *   dW[i,j,ci,co] = Σ_{n,p,q} xpad[n, p·s+i, q·s+j, ci] · dy[n,p,q,co]
- *     = conv( xᵀ [Cin,H,W,N], dyᵀ [Ho,Wo,N,Cout], stride 1, dilation s ) sliced to kh×kw
- *   dx = conv( dy dilated by s and padded, W flipped in space with in/out swapped, stride 1 )
+ *     = conv( xᵀ [Cin,H,W,N], dyᵀ [Ho,Wo,N,Cout], stride 1, dilation s ) cropped to kh×kw
+ *   dx = conv( dy padded, W flipped in space with in/out swapped, stride 1 )          (stride 1)
+ *   dx = s² such convs, one per output phase (y mod s, x mod s), each with the taps of W that reach
+ *        that phase, interleaved                                                  (stride s > 1)
+ * The polyphase form does the forward conv's FLOPs; convolving dy dilated with s−1 zeros did s² times
+ * as many, on zeros.
  */
 
 /** Patch geometry plus the output channel count. */
@@ -81,8 +86,10 @@ function filterGradByDilatedConv(k: KernelComposer, x: tf.TensorInfo, dy: tf.Ten
   const needW = g.kw + g.strideW * (g.outW - 1);
   const padBottom = Math.max(0, needH - g.inH - g.padTop);
   const padRight = Math.max(0, needW - g.inW - g.padLeft);
-  const xt = k.transpose(x, [3, 1, 2, 0]); // [Cin, H, W, N]
-  const dyt = k.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Cout]
+  const xt = k.alloc([g.inC, g.inH, g.inW, g.batch]);
+  const dyt = k.alloc([g.outH, g.outW, g.batch, g.outC]);
+  reverseAxes3(k.view(x), g.batch, g.inH * g.inW, g.inC, k.view(xt));
+  swapLeadingAxes(k.view(dy), g.batch, g.outH * g.outW, g.outC, k.view(dyt));
   const conv = k.run(
     'Conv2D',
     { x: xt, filter: dyt },
@@ -99,8 +106,10 @@ function filterGradByDilatedConv(k: KernelComposer, x: tf.TensorInfo, dy: tf.Ten
       dimRoundingMode: undefined,
     },
   ); // [Cin, ≥kh, ≥kw, Cout]
-  const cut = k.slice(conv, [0, 0, 0, 0], [g.inC, g.kh, g.kw, g.outC]);
-  return k.transpose(cut, [1, 2, 0, 3]);
+  const dw = k.alloc([g.kh, g.kw, g.inC, g.outC]);
+  const [, h, w] = conv.shape;
+  cropToHwio(k.view(conv), g.inC, h, w, g.outC, g.kh, g.kw, k.view(dw));
+  return dw;
 }
 
 /**
@@ -118,26 +127,54 @@ function filterGradByPatches(k: KernelComposer, x: tf.TensorInfo, dy: tf.TensorI
   return k.reshape(prod, [g.kh, g.kw, g.inC, g.outC]);
 }
 
-/**
- * W[kh,kw,Cin,Cout] → W'[i,j,co,ci] = W[kh−1−i, kw−1−j, ci, co], on the host: filters are small and
- * wasm's Reverse kernel measured ~1 ms per call on them.
- */
+/** The whole filter flipped in space with in/out swapped, [kh,kw,Cout,Cin], on the host. */
 function hostFlippedFilter(k: KernelComposer, filter: tf.TensorInfo): tf.TensorInfo {
-  return k.adopt(flipFilter(k.backend, filter));
+  const [kh, kw, cin, cout] = filter.shape;
+  const out = k.alloc([kh, kw, cout, cin]);
+  flippedSubFilter(k.view(filter), filter.shape, { r: 0, c: 0, sh: 1, sw: 1, th: kh, tw: kw }, k.view(out));
+  return out;
 }
 
-function flipFilter(backend: tf.KernelBackend, filter: tf.TensorInfo): { shape: number[]; values: Float32Array } {
-  const [kh, kw, cin, cout] = filter.shape;
-  const w = backend.readSync(filter.dataId) as Float32Array;
-  const out = new Float32Array(w.length);
-  for (let i = 0; i < kh; i++)
-    for (let j = 0; j < kw; j++) {
-      const src = ((kh - 1 - i) * kw + (kw - 1 - j)) * cin * cout;
-      const dst = (i * kw + j) * cout * cin;
-      for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) out[dst + co * cin + ci] = w[src + ci * cout + co];
-    }
-  return { shape: [kh, kw, cout, cin], values: out };
+/**
+ * Along one axis, the output positions y ≡ r − pad (mod s) of phase r: they take the taps i = r + s·t
+ * (t < taps) and, at y = s·Y + r − pad for Y in [lo, lo + count), sum dy rows Y − taps + 1 … Y.
+ * As a valid conv of dy with the flipped taps: `before` rows of zeros above dy (cropped when
+ * negative), `after` below.
+ */
+interface PhaseAxis {
+  taps: number;
+  /** First output position of the phase. */
+  first: number;
+  count: number;
+  before: number;
+  after: number;
 }
+
+function phaseAxis(r: number, kernel: number, stride: number, pad: number, inSize: number, outSize: number): PhaseAxis {
+  const taps = Math.ceil((kernel - r) / stride);
+  const lo = Math.ceil((pad - r) / stride);
+  const hi = Math.floor((inSize - 1 + pad - r) / stride);
+  const count = Math.max(0, hi - lo + 1);
+  const before = taps - 1 - lo;
+  return { taps, first: stride * lo + r - pad, count, before, after: count + taps - 1 - outSize - before };
+}
+
+/** dy cropped and padded for one phase's valid conv: explicit padding, slicing where it is negative. */
+function phaseInput(k: KernelComposer, dy: tf.TensorInfo, py: PhaseAxis, px: PhaseAxis): { input: tf.TensorInfo; pad: Array<[number, number]> } {
+  const [n, h, w, c] = dy.shape;
+  const cropTop = Math.max(0, -py.before);
+  const cropLeft = Math.max(0, -px.before);
+  const input = k.slice(dy, [0, cropTop, cropLeft, 0], [n, h - cropTop - Math.max(0, -py.after), w - cropLeft - Math.max(0, -px.after), c]);
+  const pad: Array<[number, number]> = [
+    [0, 0],
+    [Math.max(0, py.before), Math.max(0, py.after)],
+    [Math.max(0, px.before), Math.max(0, px.after)],
+    [0, 0],
+  ];
+  return { input, pad };
+}
+
+const convAttrs = (pad: Array<[number, number]>) => ({ strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined });
 
 export function conv2dBackpropInput(
   k: KernelComposer,
@@ -157,44 +194,41 @@ export function conv2dBackpropInput(
     );
     return k.finish(k.reshape(prod, [g.batch, g.inH, g.inW, g.inC]));
   }
-  // Insert s−1 zeros after every row/column of dy (the trailing ones are trimmed or padded below).
-  let dil = dy;
-  if (g.strideH > 1 || g.strideW > 1) {
-    const r = k.reshape(dy, [g.batch, g.outH, 1, g.outW, 1, g.outC]);
-    const p = k.pad(r, [
-      [0, 0],
-      [0, 0],
-      [0, g.strideH - 1],
-      [0, 0],
-      [0, g.strideW - 1],
-      [0, 0],
-    ]);
-    dil = k.reshape(p, [g.batch, g.outH * g.strideH, g.outW * g.strideW, g.outC]);
+  if (g.strideH === 1 && g.strideW === 1) {
+    const py = phaseAxis(0, g.kh, 1, g.padTop, g.inH, g.outH);
+    const px = phaseAxis(0, g.kw, 1, g.padLeft, g.inW, g.outW);
+    const { input, pad } = phaseInput(k, dy, py, px);
+    return k.finish(k.run('Conv2D', { x: input, filter: flipped(k, filter) }, convAttrs(pad)));
   }
-  const top = g.kh - 1 - g.padTop;
-  const left = g.kw - 1 - g.padLeft;
-  if (top < 0 || left < 0) throw new Error('conv backprop input: padding larger than the kernel is not supported');
-  // Rows needed: H + kh − 1 in total, of which `top` are leading zeros.
-  const bottom = g.inH + g.kh - 1 - top - dil.shape[1];
-  const right = g.inW + g.kw - 1 - left - dil.shape[2];
-  dil = k.slice(dil, [0, 0, 0, 0], [g.batch, dil.shape[1] + Math.min(0, bottom), dil.shape[2] + Math.min(0, right), g.outC]);
-  const out = k.run(
-    'Conv2D',
-    { x: dil, filter: flipped(k, filter) }, // [kh,kw,Cout,Cin]
-    {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [top, Math.max(0, bottom)],
-        [left, Math.max(0, right)],
-        [0, 0],
-      ],
-      dilations: [1, 1],
-      dataFormat: 'NHWC',
-      dimRoundingMode: undefined,
-    },
+  return k.finish(inputGradByPhases(k, dy, filter, g));
+}
+
+/** Strided input gradient: one valid conv per output phase, interleaved on the host. */
+function inputGradByPhases(k: KernelComposer, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const phases = [];
+  for (let r = 0; r < g.strideH; r++)
+    for (let c = 0; c < g.strideW; c++) {
+      const py = phaseAxis(r, g.kh, g.strideH, g.padTop, g.inH, g.outH);
+      const px = phaseAxis(c, g.kw, g.strideW, g.padLeft, g.inW, g.outW);
+      if (py.taps > 0 && px.taps > 0 && py.count > 0 && px.count > 0) phases.push({ r, c, py, px });
+    }
+  const subFilters = phases.map(({ py, px }) => k.alloc([py.taps, px.taps, g.outC, g.inC]));
+  const w = k.view(filter);
+  phases.forEach(({ r, c, py, px }, i) =>
+    flippedSubFilter(w, filter.shape, { r, c, sh: g.strideH, sw: g.strideW, th: py.taps, tw: px.taps }, k.view(subFilters[i])),
   );
-  return k.finish(out);
+  const parts = phases.map(({ py, px }, i) => {
+    const { input, pad } = phaseInput(k, dy, py, px);
+    return k.run('Conv2D', { x: input, filter: subFilters[i] }, convAttrs(pad));
+  });
+  const dx = k.alloc([g.batch, g.inH, g.inW, g.inC]);
+  const out = k.view(dx);
+  const covered = phases.reduce((n, { py, px }) => n + py.count * px.count, 0);
+  if (covered < g.inH * g.inW) out.fill(0); // positions no tap reaches (e.g. a 1×1 filter with stride 2)
+  phases.forEach(({ py, px }, i) =>
+    scatterPhase(k.view(parts[i]), parts[i].shape, out, [g.inH, g.inW], { y0: py.first, x0: px.first, sh: g.strideH, sw: g.strideW }),
+  );
+  return dx;
 }
 
 /** Registers the composed kernels for `backendName` (a backend with XNNPACK-style fast forward convs). */

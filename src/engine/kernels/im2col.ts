@@ -17,18 +17,6 @@ export interface PatchGeometry {
   padLeft: number;
 }
 
-/** dst[c, r] = src[r, c] for a rows×cols matrix. */
-export function transpose2d(src: Float32Array, rows: number, cols: number, dst: Float32Array): void {
-  const B = 32;
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    const r1 = Math.min(rows, r0 + B);
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const c1 = Math.min(cols, c0 + B);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
-    }
-  }
-}
-
 /**
  * Transposed patches [K, M] from x already transposed to [Cin, N, H, W]: every row (i, j, ci) is a
  * run of input rows, so the copy is sequential on both sides.

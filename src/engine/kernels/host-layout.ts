@@ -1,0 +1,124 @@
+/**
+ * Host-side (JS) data movement for the composed convolution gradients, on views of the backend's
+ * memory. wasm's Transpose kernel walks generic 4-D index arithmetic at ~7 ns per element; these
+ * loops move rows or 4-channel blocks at 2–3 ns per element (ResNet-18 shapes, this project's bench).
+ */
+
+/** dst[c, r] = src[r, c] for a rows×cols matrix: 16-row strips, four columns per pass. */
+export function transpose2d(src: Float32Array, rows: number, cols: number, dst: Float32Array): void {
+  const B = 16;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const d0 = c * rows;
+      const d1 = d0 + rows;
+      const d2 = d1 + rows;
+      const d3 = d2 + rows;
+      let s = r0 * cols + c;
+      for (let r = r0; r < r1; r++, s += cols) {
+        dst[d0 + r] = src[s];
+        dst[d1 + r] = src[s + 1];
+        dst[d2 + r] = src[s + 2];
+        dst[d3 + r] = src[s + 3];
+      }
+    }
+    for (; c < cols; c++) {
+      let s = r0 * cols + c;
+      for (let r = r0; r < r1; r++, s += cols) dst[c * rows + r] = src[s];
+    }
+  }
+}
+
+/** dst[d … d+n) = src[s … s+n); a loop, since a subarray per short row costs more than the copy. */
+function copyRun(src: Float32Array, s: number, dst: Float32Array, d: number, n: number): void {
+  if (n >= 256) dst.set(src.subarray(s, s + n), d);
+  else for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
+}
+
+/**
+ * dst[c, b, a] = src[a, b, c] (NHWC x → [C, H·W, N]). For each b the a×c block is a few KB, so
+ * reading it column by column stays in L1; four channels per pass keep four write streams open.
+ */
+export function reverseAxes3(src: Float32Array, a: number, b: number, c: number, dst: Float32Array): void {
+  const bc = b * c;
+  const ba = b * a;
+  for (let j = 0; j < b; j++) {
+    const srcRow = j * c;
+    let ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      const d0 = (ch * b + j) * a;
+      const d1 = d0 + ba;
+      const d2 = d1 + ba;
+      const d3 = d2 + ba;
+      let s = srcRow + ch;
+      for (let i = 0; i < a; i++, s += bc) {
+        dst[d0 + i] = src[s];
+        dst[d1 + i] = src[s + 1];
+        dst[d2 + i] = src[s + 2];
+        dst[d3 + i] = src[s + 3];
+      }
+    }
+    for (; ch < c; ch++) {
+      const d0 = (ch * b + j) * a;
+      let s = srcRow + ch;
+      for (let i = 0; i < a; i++, s += bc) dst[d0 + i] = src[s];
+    }
+  }
+}
+
+/** dst[b, a, :] = src[a, b, :] for rows of c contiguous floats (NHWC dy → [H·W, N, C]). */
+export function swapLeadingAxes(src: Float32Array, a: number, b: number, c: number, dst: Float32Array): void {
+  for (let i = 0; i < a; i++)
+    for (let j = 0; j < b; j++) copyRun(src, (i * b + j) * c, dst, (j * a + i) * c, c);
+}
+
+/**
+ * dst[i, j, ci, co] = src[ci, i, j, co] for i < kh, j < kw of a [cin, h ≥ kh, w ≥ kw, cout] source
+ * (the dilated-conv filter gradient, cropped and put in HWIO order).
+ */
+export function cropToHwio(src: Float32Array, cin: number, h: number, w: number, cout: number, kh: number, kw: number, dst: Float32Array): void {
+  for (let ci = 0; ci < cin; ci++)
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) copyRun(src, ((ci * h + i) * w + j) * cout, dst, ((i * kw + j) * cin + ci) * cout, cout);
+}
+
+/**
+ * One polyphase sub-filter of an HWIO filter, flipped in space with in/out channels swapped:
+ * dst[t, u, co, ci] = w[r + s·(th−1−t), c + s·(tw−1−u), ci, co] for t < th, u < tw.
+ * With s = 1 and r = c = 0 it is the whole filter flipped (the stride-1 input gradient).
+ */
+export function flippedSubFilter(
+  w: Float32Array,
+  shape: readonly number[],
+  phase: { r: number; c: number; sh: number; sw: number; th: number; tw: number },
+  dst: Float32Array,
+): void {
+  const [, kw, cin, cout] = shape;
+  const { r, c, sh, sw, th, tw } = phase;
+  const tap = cin * cout;
+  for (let t = 0; t < th; t++)
+    for (let u = 0; u < tw; u++) {
+      const src = ((r + sh * (th - 1 - t)) * kw + (c + sw * (tw - 1 - u))) * tap;
+      transpose2d(w.subarray(src, src + tap), cin, cout, dst.subarray((t * tw + u) * tap, (t * tw + u + 1) * tap));
+    }
+}
+
+/**
+ * Writes one phase's [n, ph, pw, ch] result into every s-th row and column of dst [n, h, w, ch]:
+ * dst[b, y0 + s·oy, x0 + s·ox, :] = part[b, oy, ox, :].
+ */
+export function scatterPhase(
+  part: Float32Array,
+  [n, ph, pw, ch]: readonly number[],
+  dst: Float32Array,
+  [h, w]: readonly [number, number],
+  { y0, x0, sh, sw }: { y0: number; x0: number; sh: number; sw: number },
+): void {
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < ph; oy++) {
+      const rowOut = (b * h + y0 + sh * oy) * w;
+      const rowIn = (b * ph + oy) * pw;
+      for (let ox = 0; ox < pw; ox++) copyRun(part, (rowIn + ox) * ch, dst, (rowOut + x0 + sw * ox) * ch, ch);
+    }
+}
