@@ -113,7 +113,7 @@ export async function runJobs(list: PruneJob[], opts: JobRunOptions): Promise<Jo
   const pool = pending.length ? shape : { ...shape, jobs: 0 };
   const summary: JobRunSummary = { ran: 0, skipped: list.length - pending.length, failed: [], pool };
   opts.onPool?.(pool);
-  const progress = createProgress({ total: list.length, label: opts.label, unit: 'job', ttyOnly: opts.progressTtyOnly });
+  const progress = createProgress({ total: list.length, label: opts.label, unit: 'job', ttyOnly: opts.progressTtyOnly, initial: list.length - pending.length });
   let done = 0;
   const ended = (job: PruneJob, dir: string, skipped: boolean, error: string | null) => {
     done++;

@@ -21,6 +21,8 @@ export interface ProgressOptions {
   env?: NodeJS.ProcessEnv;
   /** Show the bar on an interactive terminal and print nothing elsewhere (nor with PIPELINE_QUIET/CI). */
   ttyOnly?: boolean;
+  /** Steps already done before this run (e.g. finished jobs): counted, but not in the rate behind the ETA. */
+  initial?: number;
 }
 
 export interface Progress {
@@ -49,7 +51,7 @@ function barProgress(options: ProgressOptions, stream: NodeJS.WritableStream): P
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${options.label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration_formatted} elapsed, ETA {eta_formatted}{extra}`,
+      format: `${options.label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration_formatted} elapsed, ETA {eta_text}{extra}`,
       hideCursor: true,
       etaBuffer: 50,
     },
@@ -57,12 +59,20 @@ function barProgress(options: ProgressOptions, stream: NodeJS.WritableStream): P
   );
   let extra: ProgressExtra = {};
   let stopped = false;
-  bar.start(options.total, 0, { extra: '' });
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const initial = options.initial ?? 0;
+  // From the steps done in this run only: '?' until the first one ends (not cli-progress's 0s).
+  const eta = (done: number) => {
+    const rate = (done - initial) / Math.max(1, now() - startedAt);
+    return done >= options.total ? '0s' : rate > 0 ? formatDuration((options.total - done) / rate) : '?';
+  };
+  bar.start(options.total, 0, { extra: '', eta_text: '?' });
   return {
     update(done, more) {
       if (stopped) return;
       extra = { ...extra, ...more };
-      bar.update(done, { extra: formatExtra(extra) });
+      bar.update(done, { extra: formatExtra(extra), eta_text: eta(done) });
     },
     stop() {
       if (stopped) return;
@@ -92,7 +102,7 @@ function lineProgress(options: ProgressOptions, stream: NodeJS.WritableStream, f
 
   const line = (at: number, final: boolean): string => {
     const elapsedMs = at - startedAt;
-    const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
+    const rate = elapsedMs > 0 ? (done - (options.initial ?? 0)) / (elapsedMs / 1000) : 0;
     const percent = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
     const timing = final
       ? `in ${formatDuration(elapsedMs)}`

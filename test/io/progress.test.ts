@@ -93,3 +93,29 @@ describe('progress (non-TTY)', () => {
     expect(lines).toEqual([]);
   });
 });
+
+describe('progress ETA', () => {
+  const bar = (initial: number) => {
+    const written: string[] = [];
+    const tty = Object.assign(new Writable({ write: (chunk, _e, done) => (written.push(String(chunk)), done()) }), { isTTY: true });
+    const clock = { t: 0 };
+    const progress = createProgress({ total: 10, label: 'stage 3/3', unit: 'job', stream: tty, env: {}, now: () => clock.t, initial });
+    return { progress, clock, output: () => written.join('') };
+  };
+
+  it('"?" until a step of this run ends: steps done before it (finished jobs) are not a rate', () => {
+    const { progress, output } = bar(6);
+    progress.update(6);
+    progress.stop();
+    expect(output()).toMatch(/6\/10 job \| .* elapsed, ETA \?/);
+  });
+
+  it('the rate counts only this run: one job in 30 s with three left is 1m30s', () => {
+    const { progress, clock, output } = bar(6);
+    progress.update(6);
+    clock.t = 30_000;
+    progress.update(7);
+    progress.stop();
+    expect(output()).toMatch(/7\/10 job \| .* elapsed, ETA 1m30s/);
+  });
+});
