@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerHostBatchNorm } from './batch-norm.ts';
 import { registerComposedConvBackprop } from './conv-backprop.ts';
 import { registerHostMaxPoolGrad } from './max-pool-grad.ts';
+import { registerUntransposedBatchMatMul } from './wasm/batch-mat-mul.ts';
 import { registerSharedIdentity } from './wasm/identity.ts';
 import { registerChunkedAddN } from './webgpu/add-n.ts';
 import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
@@ -12,7 +13,7 @@ import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
  * and the trainer call tfjs ops only; what runs below them is chosen here.
  */
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
-  wasm: [registerSharedIdentity, registerComposedConvBackprop, registerHostMaxPoolGrad, registerHostBatchNorm],
+  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerHostMaxPoolGrad, registerHostBatchNorm],
   cpu: [registerHostBatchNorm],
   webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm],
 };
