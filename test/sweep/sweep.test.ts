@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readArrowFile } from '../../src/io/arrow.ts';
+import { RESULT_COLUMNS } from '../../src/report/results.ts';
 import { planSweep } from '../../src/sweep/config.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
@@ -35,12 +36,15 @@ const results = (out: string) =>
     .sort();
 
 describe('pipeline sweep', () => {
+  let finished: { root: string; parallel: string } | undefined;
   it('plans the cross product with deterministic job names', () => {
     const a = planSweep(sweep, 's');
     const b = planSweep(sweep, 's');
-    expect(a.jobs).toHaveLength(4);
+    expect(a.jobs).toHaveLength(5); // 2 criteria × 2 densities, and the dense baseline
     expect(a.jobs.map((j) => j.name)).toEqual(b.jobs.map((j) => j.name));
-    expect(new Set(a.jobs.map((j) => j.name)).size).toBe(4);
+    expect(new Set(a.jobs.map((j) => j.name)).size).toBe(5);
+    expect(a.jobs[4]!.name).toMatch(/^lenet300-mnist_dense_seed0_[0-9a-f]{8}$/);
+    expect(a.jobs[4]!.config).toMatchObject({ criterion: 'magnitude', density: 1, train: a.jobs[0]!.config.train });
   });
 
   it('structured:<criterion> entries plan channel-pruning jobs, checked before any job starts', () => {
@@ -50,6 +54,7 @@ describe('pipeline sweep', () => {
       ['crop', false],
       ['crop', true],
       ['crop', true],
+      ['magnitude', false], // the dense baseline
     ]);
     expect(plan.jobs[2].name).toMatch(/^lenet5-mnist_structured-crop_d0.5_seed0_/);
     expect(() => planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['structured:crop'], densities: [0.05] }, 's')).toThrow(/would empty a layer/);
@@ -61,28 +66,43 @@ describe('pipeline sweep', () => {
     const parallel = path.join(root, 'parallel');
     const r2 = cli('sweep', file, '--jobs', '2', '--out', parallel);
     expect(r2.status, r2.stderr).toBe(0);
-    expect(r2.stdout).toMatch(/4 ran, 0 already finished, 0 failed/);
+    expect(r2.stdout).toMatch(/5 ran, 0 already finished, 0 failed/);
     const serial = path.join(root, 'serial');
     expect(cli('sweep', file, '--jobs', '1', '--out', serial).status).toBe(0);
     expect(results(parallel)).toEqual(results(serial));
-    expect(results(parallel)).toHaveLength(4);
+    expect(results(parallel)).toHaveLength(5);
     const again = cli('sweep', file, '--jobs', '2', '--out', parallel, '--resume');
-    expect(again.stdout).toMatch(/0 ran, 4 already finished/);
+    expect(again.stdout).toMatch(/0 ran, 5 already finished/);
+    finished = { root, parallel };
     const sharded = path.join(root, 'sharded');
     const s0 = cli('sweep', file, '--shard', '0/2', '--jobs', '1', '--out', sharded);
     const s1 = cli('sweep', file, '--shard', '1/2', '--jobs', '1', '--out', sharded);
-    expect(s0.stdout).toMatch(/2 of 4 jobs in shard 0\/2: 2 ran/);
-    expect(s1.stdout).toMatch(/2 of 4 jobs in shard 1\/2: 2 ran/);
+    expect(s0.stdout).toMatch(/3 of 5 jobs in shard 0\/2: 3 ran/);
+    expect(s1.stdout).toMatch(/2 of 5 jobs in shard 1\/2: 2 ran/);
     expect(jobDirs(sharded)).toEqual(jobDirs(parallel));
     expect(results(sharded)).toEqual(results(serial));
     const table = readArrowFile(path.join(sharded, 'results.arrow'));
-    expect(table.numRows).toBe(4);
-    expect(table.schema.fields.map((f) => f.name)).toEqual(['target', 'criterion', 'density', 'param_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'wall_seconds']);
+    expect(table.numRows).toBe(5);
+    expect(table.schema.fields.map((f) => f.name)).toEqual([...RESULT_COLUMNS]);
     const md = fs.readFileSync(path.join(sharded, 'results.md'), 'utf8');
+    expect(md).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch \(at most 20 steps\), 1 seed \(0\)$/m);
+    expect(md).toMatch(/\| dense \(0% sparse\) \| [\d.]+ \| [\d.]+ \|/);
     expect(md).toMatch(/\| snip \|/);
     expect(md).toMatch(/80\.0% sparse/);
     const svg = fs.readFileSync(path.join(sharded, 'accuracy_lenet300-w0_25_mnist.svg'), 'utf8');
-    for (const name of ['snip', 'magnitude']) expect(svg).toContain(name);
+    for (const name of ['snip', 'magnitude', 'dense']) expect(svg).toContain(`>${name}</text>`);
+  });
+
+  it('grows in place: a new density runs only its job; a dropped criterion leaves the report, not the disk', () => {
+    expect(finished, 'needs the sweep of the test above').toBeDefined();
+    const { root, parallel } = finished!;
+    const grown = write(root, { ...sweep, criteria: ['snip'], densities: [0.2, 0.05, 0.1] });
+    const g = cli('sweep', grown, '--jobs', '2', '--out', parallel);
+    expect(g.status, g.stderr).toBe(0);
+    expect(g.stdout).toMatch(/4 of 4 jobs in shard 0\/1: 1 ran, 3 already finished, 0 failed/);
+    expect(jobDirs(parallel)).toHaveLength(6); // magnitude's two jobs stay on disk
+    expect(results(parallel).map((l) => l.split(',')[1]).sort()).toEqual(['dense', 'snip', 'snip', 'snip']);
+    expect(fs.readFileSync(path.join(parallel, 'results.md'), 'utf8')).toMatch(/\| criterion \| 80\.0% sparse \| 90\.0% sparse \| 95\.0% sparse \|/);
   });
 
   for (const [name, patch, pattern] of [
