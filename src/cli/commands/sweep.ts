@@ -33,7 +33,7 @@ export function registerSweep(program: Command): void {
 
   program
     .command('report <dir>')
-    .description('render a sweep directory: results.md (mean ± std over seeds), results.csv/.arrow, accuracy and per-layer density SVGs')
+    .description('render a sweep directory (the jobs its current config names): results.md (a dense row; mean ± std with ≥ 2 seeds), results.csv/.arrow, accuracy and per-layer density SVGs')
     .action(async (dir: string) => {
       const rows = await writeSweepReport(dir);
       process.stdout.write(fs.readFileSync(`${dir}/results.md`, 'utf8'));
