@@ -57,7 +57,12 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
     }
   }
   if (!metadata || rows === 0) usage(`${path} holds no rows; pass a non-empty survival table`);
-  const descriptors = JSON.parse(metadata.get('layers')!) as LayerDescriptor[];
+  let descriptors: LayerDescriptor[];
+  try {
+    descriptors = JSON.parse(metadata.get('layers')!) as LayerDescriptor[];
+  } catch {
+    usage(`${path}: its 'layers' metadata is not JSON; pass a survival table from 'pipeline irp'`);
+  }
   const concat = <T extends Float32Array | Uint8Array>(xs: T[], make: (n: number) => T): T => {
     const out = make(xs.reduce((n, x) => n + x.length, 0));
     let o = 0;
@@ -71,6 +76,12 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
     .filter((d) => parts.has(d.name))
     .map((d) => {
       const p = parts.get(d.name)!;
+      const size = Array.isArray(d.shape) ? d.shape.reduce((a, b) => a * b, 1) : Number.NaN;
+      const rowsOf = p.theta.reduce((n, x) => n + x.length, 0);
+      if (rowsOf !== size) usage(`${path}: tensor '${d.name}' has ${rowsOf} rows but its shape [${d.shape}] in the 'layers' metadata has ${size} weights; re-create the table with 'pipeline irp'`);
+      for (const [column, chunks] of [['theta', p.theta], ['grad', p.grad], ['hg', p.hg]] as const) {
+        if (chunks.some((x) => x.some((v) => !Number.isFinite(v)))) usage(`${path}: column '${column}' of tensor '${d.name}' holds NaN or Inf; re-create the table with 'pipeline irp'`);
+      }
       return {
         source: path,
         layer: d,

@@ -129,6 +129,8 @@ export function readArrowFile(path: string): Table {
   } catch (err) {
     return usage(`cannot read Arrow file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (check the path)`);
   }
+  const magic = ARROW_MAGIC.length;
+  checkArrowMagic(path, bytes.length, bytes.subarray(0, magic), bytes.subarray(Math.max(0, bytes.length - magic)));
   try {
     return tableFromIPC(bytes);
   } catch (err) {
@@ -236,10 +238,33 @@ export function recordBatch(schema: Schema, columns: Record<string, Vector>): Re
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }));
 }
 
-function openForReading(path: string): Promise<FileHandle> {
-  return open(path).catch((err: NodeJS.ErrnoException) =>
+async function openForReading(path: string): Promise<FileHandle> {
+  const handle = await open(path).catch((err: NodeJS.ErrnoException) =>
     usage(`cannot read Arrow file ${path}: ${err.code ?? err.message} (check the path)`),
   );
+  try {
+    const size = (await handle.stat()).size;
+    const head = Buffer.alloc(ARROW_MAGIC.length);
+    const tail = Buffer.alloc(ARROW_MAGIC.length);
+    if (size >= 2 * ARROW_MAGIC.length) {
+      await handle.read(head, 0, head.length, 0);
+      await handle.read(tail, 0, tail.length, size - tail.length);
+    }
+    checkArrowMagic(path, size, head, tail);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+  return handle;
+}
+
+const ARROW_MAGIC = Buffer.from('ARROW1');
+
+/** An Arrow IPC file starts and ends with ARROW1; anything else (empty, cut short, not Arrow) is refused before parsing. */
+function checkArrowMagic(path: string, size: number, head: Uint8Array, tail: Uint8Array): void {
+  if (size === 0) usage(`${path} is empty; re-create it`);
+  if (!ARROW_MAGIC.equals(head)) usage(`${path} is not an Arrow IPC file (no ARROW1 magic at its start); re-create it`);
+  if (!ARROW_MAGIC.equals(tail)) usage(`${path} is truncated (no ARROW1 magic at its end); re-create it`);
 }
 
 function unreadable(path: string, err: unknown): never {

@@ -52,13 +52,15 @@ export function readMaskFile(path: string): Masks {
     usage(`${path} is not a mask file (format '${schema.metadata.get('format') ?? 'none'}'); pass a masks.arrow written by 'pipeline prune'`);
   }
   const masks: Masks = new Map();
-  const layer = table.getChild('layer')!;
-  const shape = table.getChild('shape')!;
-  const bits = table.getChild('bits')!;
+  const column = (name: string) => table.getChild(name) ?? usage(`${path} has no column '${name}'; the mask file is corrupt: re-create it with 'pipeline prune'`);
+  const layer = column('layer');
+  const shape = column('shape');
+  const bits = column('bits');
   for (let i = 0; i < table.numRows; i++) {
     const dims = Array.from(shape.get(i) as Iterable<number>);
     const size = dims.reduce((a, b) => a * b, 1);
-    const packed = bits.get(i) as Uint8Array;
+    const packed = bits.get(i) as Uint8Array | null;
+    if (!packed || !dims.every((d) => Number.isInteger(d) && d > 0)) usage(`${path}: mask row ${i} has no bits or a bad shape; the file is corrupt`);
     if (packed.length !== Math.ceil(size / 8)) usage(`${path}: mask '${layer.get(i)}' has ${packed.length} bytes for ${size} entries; the file is corrupt`);
     masks.set(String(layer.get(i)), unpackBits(packed, size));
   }

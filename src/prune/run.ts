@@ -143,6 +143,7 @@ export function preparePrune(config: PruneConfig): Prepared {
   let dataset: Dataset | undefined;
   if (config.dataset === 'none') {
     if (criterion.needsData) usage(`criterion '${criterion.name}' needs scoring data but --dataset none was given: pass a dataset (e.g. --dataset mnist)`);
+    if (config.dumpScores) usage('--dump-scores writes g and Hg, which need scoring data, but --dataset none was given: pass a dataset (e.g. --dataset mnist) or drop --dump-scores');
   } else {
     dataset = loadDataset(config.dataset, { dataDir: config.dataDir });
   }

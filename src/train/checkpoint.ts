@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
 import type { Model, ParamMap } from '../models/types.ts';
 import type { Masks } from '../prune/masks.ts';
-import { usage } from '../util/errors.ts';
+import { UsageError, usage } from '../util/errors.ts';
 import type { OptimizerState } from './optimizer.ts';
 
 /**
@@ -50,8 +50,16 @@ export async function saveCheckpoint(path: string, state: CheckpointState): Prom
 
 export function loadCheckpoint(path: string, model: Model, configHash?: string): CheckpointState {
   if (!fs.existsSync(path)) usage(`checkpoint ${path} not found: run without --resume to start fresh`);
-  const { tensors, metadata } = loadSafetensors(path);
-  if (metadata.format !== CHECKPOINT_FORMAT) usage(`${path} is not a pipeline checkpoint (format '${metadata.format ?? 'none'}')`);
+  let read: ReturnType<typeof loadSafetensors>;
+  try {
+    read = loadSafetensors(path);
+  } catch (err) {
+    // A checkpoint cut short by a full disk or a killed copy: the way out is to start the run over.
+    if (err instanceof UsageError) usage(`${err.message.replace(/ \(re-create or re-download the file\)$/, '')}; rerun with --force to discard it and start over`);
+    throw err;
+  }
+  const { tensors, metadata } = read;
+  if (metadata.format !== CHECKPOINT_FORMAT) usage(`${path} is not a pipeline checkpoint (format '${metadata.format ?? 'none'}'); rerun with --force to replace it`);
   if (configHash && metadata.config_hash !== configHash) {
     usage(`${path} was written by a different configuration (hash ${metadata.config_hash}, now ${configHash}); resume with the same settings or use a new --out`);
   }
@@ -90,7 +98,8 @@ function modelTensors(path: string, tensors: Record<string, SafeTensor>, model: 
   const params: ParamMap = {};
   for (const spec of model.specs) {
     const t = tensors[spec.name];
-    if (!t || t.shape.join() !== spec.shape.join()) usage(`${path}: tensor '${spec.name}' is missing or has the wrong shape for ${model.config.name}`);
+    if (!t || t.shape.join() !== spec.shape.join()) usage(`${path}: tensor '${spec.name}' is missing or has the wrong shape for ${model.config.name}; rerun with --force to start over`);
+    if ((t.data as Float32Array).some((v) => !Number.isFinite(v))) usage(`${path}: tensor '${spec.name}' holds NaN or Inf; rerun with --force to start over`);
     params[spec.name] = tf.tensor(t.data as Float32Array, spec.shape);
   }
   return params;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { usage } from '../util/errors.ts';
+import { usage, withPath } from '../util/errors.ts';
 
 export const OptimizerSchema = z
   .object({
@@ -63,21 +63,38 @@ export function parseTrainConfig(input: unknown, source: string): TrainConfig {
   return result.data;
 }
 
+/** The path of the first non-finite number in a parsed JSON value (1e999 parses as Infinity), if any. */
+function nonFinitePath(value: unknown, at = ''): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : at || '(the value)';
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const found = nonFinitePath(v, at ? `${at}.${k}` : k);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** Reads a JSON preset; missing files and bad JSON are one-line usage errors. */
 export function readPreset(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw withPath(err, file); // a directory, no permission: the filesystem error path
     usage(`preset ${file} not found: pass an existing JSON file (see pipelines/)`);
   }
+  let value: unknown;
   try {
-    const value = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-    return value as Record<string, unknown>;
+    value = JSON.parse(text);
   } catch (err) {
-    usage(`preset ${file} is not a JSON object (${(err as Error).message}); fix the file`);
+    usage(`preset ${file} is not valid JSON (${(err as Error).message}); fix the file`);
   }
+  const infinite = nonFinitePath(value);
+  if (infinite !== undefined) usage(`preset ${file}: '${infinite}' is not a finite number (JSON numbers like 1e999 overflow to Infinity); fix the file`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    usage(`preset ${file} holds ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}, not a JSON object of settings; fix the file`);
+  }
+  return value as Record<string, unknown>;
 }
 
 /** Deep-merges plain objects (overrides win; undefined values are ignored). */

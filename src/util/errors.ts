@@ -51,10 +51,17 @@ function errnoOf(err: unknown): (NodeJS.ErrnoException & { dest?: string }) | un
   return e && typeof e === 'object' && typeof e.code === 'string' && typeof e.syscall === 'string' && FS_ADVICE[e.code] ? e : undefined;
 }
 
+/** Names `path` in a filesystem error that lacks it (Node omits it for some calls, e.g. reading a directory). */
+export function withPath<E>(err: E, path: string): E {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && e.path === undefined) e.path = path;
+  return err;
+}
+
 /** The one error path of the CLI: any thrown value → one line and its exit code. */
 export function describeFailure(err: unknown): Failure {
-  if (err instanceof UsageError) return { line: firstLine(err.message), code: EXIT.usage };
-  if (err instanceof EnvironmentError) return { line: firstLine(err.message), code: EXIT.failure };
+  if (err instanceof UsageError) return { line: oneLine(err.message), code: EXIT.usage };
+  if (err instanceof EnvironmentError) return { line: oneLine(err.message), code: EXIT.failure };
   const fsErr = errnoOf(err);
   if (fsErr) {
     const advice = FS_ADVICE[fsErr.code!];
@@ -64,6 +71,11 @@ export function describeFailure(err: unknown): Failure {
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   const debug = process.env.PIPELINE_DEBUG ? `\n${(err as Error)?.stack ?? ''}` : '';
   return { line: `internal error: ${firstLine(message)} (a bug: please report it; PIPELINE_DEBUG=1 prints the stack trace)${debug}`, code: EXIT.failure };
+}
+
+/** A message that quotes file contents (a JSON parser's) may span lines: join them. */
+function oneLine(s: string): string {
+  return s.trim().replace(/\s*\n\s*/g, ' ');
 }
 
 function firstLine(s: string): string {

@@ -6,7 +6,7 @@ import { writeManifest } from '../../io/manifest.ts';
 import { configHash } from '../../io/rundir.ts';
 import { withRunLock } from '../../io/run-lock.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+import { backendFrom, nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
 
 interface FitFlags {
   table: string[];
@@ -65,7 +65,7 @@ export function registerFitAutos(program: Command): void {
     .option('--lr <x>', 'Adam learning rate (reference: 0.01)', positiveNumber('--lr'), 0.01)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 1024)
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'), 10)
-    .option('--seed <n>', 'seed', (v: string) => Number(v), 0)
+    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
     .option('--max-rows-per-tensor <n>', 'training rows drawn per tensor at most', positiveInt('--max-rows-per-tensor'), 200_000)
     .option('--control', 'also fit on shuffled labels and report it')
     .option('--out <dir>', 'model directory (default runs/autos_<config hash>)')

@@ -3,7 +3,7 @@ import { parseIrpConfig } from '../../irp/config.ts';
 import { runIrp } from '../../irp/run.ts';
 import { mergeConfig, readPreset } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+import { backendFrom, nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
 
 interface IrpFlags {
   config?: string;
@@ -29,6 +29,19 @@ const number = (flag: string, v: string | undefined) => {
   return n;
 };
 
+// Checked here, so a bad command-line value is blamed on the flag, not on the preset it overrides.
+const roundsFlag = (v: string | undefined) => {
+  const n = number('--rounds', v);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) usage(`--rounds must be an integer ≥ 1, got '${v}'`);
+  return n;
+};
+
+const finalDensityFlag = (v: string | undefined) => {
+  const n = number('--final-density', v);
+  if (n !== undefined && !(n > 0 && n < 1)) usage(`--final-density must be in (0, 1), got '${v}'`);
+  return n;
+};
+
 export function registerIrp(program: Command): void {
   program
     .command('irp')
@@ -44,7 +57,7 @@ export function registerIrp(program: Command): void {
     .option('--schedule <s>', 'equal-count | geometric')
     .option('--epochs-per-round <n>', 'training epochs per round', positiveInt('--epochs-per-round'))
     .option('--rewind <r>', "'init' (θ₀) or 'epoch:K' (late rewinding)")
-    .option('--seed <n>', 'seed', positiveInt('--seed'))
+    .option('--seed <n>', 'seed', nonNegativeInt('--seed'))
     .option('--out <dir>', 'run directory (default runs/irp_<config hash>)')
     .option('--force', 'replace the directory and recompute')
     .action(async (f: IrpFlags, c: Command) => {
@@ -55,8 +68,8 @@ export function registerIrp(program: Command): void {
         dataset: f.dataset,
         dataDir: f.dataDir,
         criterion: f.criterion,
-        rounds: number('--rounds', f.rounds),
-        finalDensity: number('--final-density', f.finalDensity),
+        rounds: roundsFlag(f.rounds),
+        finalDensity: finalDensityFlag(f.finalDensity),
         schedule: f.schedule,
         epochsPerRound: f.epochsPerRound,
         rewind: f.rewind,

@@ -1,3 +1,4 @@
+import type { Table } from 'apache-arrow';
 import { readArrowFile } from '../../io/arrow.ts';
 import { usage } from '../../util/errors.ts';
 import type { Criterion } from './types.ts';
@@ -7,6 +8,14 @@ function orderedBits(view: DataView, v: number): number {
   view.setFloat32(0, v);
   const bits = view.getUint32(0);
   return bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+}
+
+/** A column of the survival table as its typed array, or a one-line error naming what is wrong. */
+function column<T extends Uint8Array | Float32Array>(t: Table, file: string, name: string, type: { new (n: number): T; name: string }): T {
+  const values = t.getChild(name)?.toArray();
+  if (!values) usage(`${file} has no column '${name}'; it is not a complete survival table: re-create it with 'pipeline irp'`);
+  if (!(values instanceof type)) usage(`${file}: column '${name}' is not ${type.name === 'Uint8Array' ? 'uint8' : 'float32'}; re-create the table with 'pipeline irp'`);
+  return values as T;
 }
 
 /**
@@ -30,8 +39,9 @@ export const lottery: Criterion = {
     }
     const total = model.prunable.reduce((n, p) => n + p.size, 0);
     if (t.numRows !== total) usage(`${table} has ${t.numRows} rows but ${model.config.name} has ${total} prunable weights`);
-    const rounds = t.getChild('rounds_survived')!.toArray() as Uint8Array;
-    const last = t.getChild('final_score')!.toArray() as Float32Array;
+    const rounds = column(t, table, 'rounds_survived', Uint8Array);
+    const last = column(t, table, 'final_score', Float32Array);
+    if (last.some((v) => !Number.isFinite(v))) usage(`${table}: column 'final_score' holds NaN or Inf; re-create the table with 'pipeline irp --force'`);
     const view = new DataView(new ArrayBuffer(4));
     let offset = 0;
     const scores = new Map<string, Float64Array>();
