@@ -230,8 +230,9 @@ export async function writeResults(out: string, results: JobResult[], opts: Writ
         const xs = runs.map(value).filter(Number.isFinite);
         if (!xs.length) return [];
         const { mean, std } = meanStd(xs);
-        // At the weight sparsity reached, so channel-pruned points sit beside unstructured ones of equal size.
-        return [{ criterion: c, sparsity: 1 - meanStd(runs.map((r) => r.param_density)).mean, mean, std: xs.length > 1 ? std : undefined }];
+        // Channel-pruned points at the weight sparsity they reached, beside unstructured ones of equal size.
+        const sparsity = c.startsWith('structured:') ? 1 - meanStd(runs.map((r) => r.param_density)).mean : runs[0]!.sparsity;
+        return [{ criterion: c, sparsity, mean, std: xs.length > 1 ? std : undefined }];
       }),
     );
     if (points.length) {

@@ -171,7 +171,7 @@ describe('accuracyVsSparsityPlot', () => {
     expectStandaloneSvg(svg);
 
     expect(textsOfRole(svg, 'legend-label')).toEqual(['SNIP', 'GraSP', 'Random']);
-    expect(textsOfRole(svg, 'axis-title')).toEqual(['Sparsity (% of weights removed; log scale of the remaining density)', 'Test accuracy (%)']);
+    expect(textsOfRole(svg, 'axis-title')).toEqual(['Sparsity (log scale of the remaining density)', 'Test accuracy (%)']);
     expect(textsOfRole(svg, 'title-text')).toEqual(['VGG16 / CIFAR-10']);
     const labels = textsOfRole(svg, 'axis-label');
     expect(labels.slice(0, 5)).toEqual(['50%', '90%', '95%', '99%', '99.9%']);
@@ -221,7 +221,7 @@ describe('accuracyVsSparsityPlot', () => {
     expect(Math.min(...mainY)).toBeGreaterThanOrEqual(90); // the main panel spans ~92..100, not 0..100
     expect(Math.max(...mainY)).toBeLessThanOrEqual(100);
     expect(axes[3]!.map((l) => Number(l.slice(0, -1)))).toEqual(expect.arrayContaining([0, 100])); // the full range
-    expect(textsOfRole(svg, 'title-text').join(' ')).toMatch(/random below 15% \(chance \+ 5 points\)/);
+    expect(textsOfRole(svg, 'title-text').join(' ')).toMatch(/Below 15% \(chance \+ 5\): random/);
     expect(markItemCounts(svg, 'symbol', 'path')).toEqual([3, 6]); // snip above; snip and random below
   });
 
