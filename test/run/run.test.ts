@@ -31,25 +31,28 @@ describe('pipeline run', () => {
     const parallel = path.join(root, 'parallel');
     const a = cli('run', file, '--out', serial, '--jobs', '1');
     expect(a.status, a.stderr).toBe(0);
-    expect(a.stdout).toMatch(/6 jobs .*, 1 at a time/);
+    expect(a.stdout).toMatch(/7 jobs .*, 1 at a time/);
     fs.cpSync(path.join(serial, 'irp'), path.join(parallel, 'irp'), { recursive: true }); // stage 1 is not under test
     const b = cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
     expect(b.status, b.stderr).toBe(0);
-    expect(b.stdout).toMatch(/6 jobs .*, 2 at a time × 1 thread/);
+    expect(b.stdout).toMatch(/7 jobs .*, 2 at a time × 1 thread/);
 
     expect(table(parallel)).toEqual(table(serial));
-    expect(table(serial)[0]).toBe('criterion,sparsity,seed,density,test_accuracy,test_loss,grad_norm_ratio');
-    expect(table(serial)).toHaveLength(7);
+    expect(table(serial)[0]).toBe('target,criterion,epochs,steps,sparsity,density,param_density,seed,accuracy,loss,grad_norm_ratio');
+    expect(table(serial)).toHaveLength(8);
+    expect(table(serial)[1]).toMatch(/^lenet300-w0\.25\/mnist,dense,1,20,0,1,1,0,/);
+    expect(read(serial, 'results.md')).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch \(at most 20 steps\), 1 seed \(0\)\n/);
+    expect(read(serial, 'results.md')).toMatch(/\n\| dense \(0% sparse\) \| [\d.]+ \| [\d.]+ \|\n/);
     expect(read(parallel, 'results.md')).toBe(read(serial, 'results.md'));
-    for (const f of ['accuracy.svg', 'manifest.json']) expect(fs.existsSync(path.join(parallel, f))).toBe(true);
+    for (const f of ['accuracy.svg', 'results.arrow', 'layer-density_s0.5.svg', 'layer-density_s0.9.svg', 'manifest.json']) expect(fs.existsSync(path.join(parallel, f)), f).toBe(true);
 
     const manifest = (dir: string) => JSON.parse(read(dir, 'manifest.json'));
     expect(manifest(serial).resolved).toMatchObject({ jobs: 1, threads: Math.min(cpuCores(), 8) });
     expect(manifest(parallel).resolved).toMatchObject({ jobs: 2, threads: 1 });
     const jobs = fs.readdirSync(path.join(parallel, 'prune')).sort();
-    expect(jobs).toHaveLength(6);
+    expect(jobs).toHaveLength(7);
     for (const j of jobs) {
-      expect(j).toMatch(/^(autos|snip|random)_s0\.[59]_seed0_[0-9a-f]{8}$/);
+      expect(j).toMatch(/^((autos|snip|random)_s0\.[59]|dense)_seed0_[0-9a-f]{8}$/);
       const dir = path.join(parallel, 'prune', j);
       for (const f of ['DONE', 'job.json', 'report.json', 'masks.arrow', 'layer-density.svg']) expect(fs.existsSync(path.join(dir, f)), `${j}/${f}`).toBe(true);
       expect(JSON.parse(read(dir, 'manifest.json')).backend).toMatchObject({ name: 'wasm', threads: 1 });
@@ -57,7 +60,7 @@ describe('pipeline run', () => {
 
     const again = cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
     expect(again.status, again.stderr).toBe(0);
-    expect(again.stdout.match(/\(done before\)/g)).toHaveLength(6);
+    expect(again.stdout.match(/\(done before\)/g)).toHaveLength(7);
     expect(table(parallel)).toEqual(table(serial));
   }, 240_000);
 
@@ -70,7 +73,7 @@ describe('pipeline run', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr.match(/note: /g)).toHaveLength(1);
     expect(r.stderr).toContain(`note: --jobs ${jobs} × --threads 1 = ${jobs} threads on ${cpuCores()} cores`);
-    expect(r.stdout).toMatch(/2 jobs .*, 2 at a time × 1 thread/);
+    expect(r.stdout).toMatch(/3 jobs .*, 3 at a time × 1 thread/);
   }, 240_000);
 
   it('bad input: --jobs 0 is refused before anything runs', () => {
