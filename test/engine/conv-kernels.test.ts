@@ -10,7 +10,7 @@ interface Case {
   cout: number;
   k: number;
   stride: number;
-  pad: 'same' | 'valid' | Array<[number, number]>;
+  pad: 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 }
 
 // Stride 1 and 2, 'same' and 'valid', 1×1 and 3×3, odd and even sizes, non-square inputs.
