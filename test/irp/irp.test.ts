@@ -114,9 +114,9 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
   });
 
   for (const [name, extra, pattern] of [
-    ['rounds < 1', ['--rounds', '0'], /rounds must be ≥ 1/],
-    ['final density 1', ['--final-density', '1'], /final density must be in \(0, 1\)/],
-    ['final density 0', ['--final-density', '0'], /final density must be in \(0, 1\)/],
+    ['rounds < 1', ['--rounds', '0'], /--rounds must be an integer ≥ 1, got '0'/],
+    ['final density 1', ['--final-density', '1'], /--final-density must be in \(0, 1\), got '1'/],
+    ['final density 0', ['--final-density', '0'], /--final-density must be in \(0, 1\), got '0'/],
     ['rewind epoch beyond training', ['--rewind', 'epoch:5'], /rewind epoch 5 is beyond the 1 training epochs/],
   ] as const) {
     it(`bad input: ${name} → one line, exit 2, nothing written`, () => {
