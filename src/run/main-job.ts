@@ -13,7 +13,7 @@ import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
 import type { PruneConfig } from '../prune/run.ts';
 import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
-import { JobsFailedError, type PoolShape, type PruneJob, jobName, readJobReport, runJobs } from '../sweep/jobs.ts';
+import { JobsFailedError, type PoolShape, type PruneJob, jobName, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
 import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../train/config.ts';
 import type { MainJobConfig } from './config.ts';
 
@@ -125,7 +125,6 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
   const p = config.prune;
   const jobs = mainJobPlan(config, autosDir, path.join(irp.dir, 'survival.arrow'));
   const byName = new Map(jobs.map((j) => [j.name, j]));
-  let pool: PoolShape = { jobs: 0, threads: 0 };
   const r = await runJobs(jobs, {
     dir: path.join(out, 'prune'),
     jobs: opts.jobs,
@@ -135,7 +134,6 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
     label: 'stage 3/3',
     progressTtyOnly: true,
     onPool: (shape) => {
-      pool = shape;
       opts.onPool?.(shape);
       const running = shape.jobs ? `, ${shape.jobs} at a time × ${shape.threads} thread${shape.threads > 1 ? 's' : ''}` : '';
       log(`stage 3/3: pruning ${p.model} on ${p.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds, and the dense baseline), each trained${running}`);
@@ -153,7 +151,16 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
     jobs.map((job) => jobResult(path.join(out, 'prune', job.name), job.config)),
     { slug: () => '', title: () => `${p.model} on ${p.dataset}: test accuracy after pruning at initialization` },
   );
-  writeManifest(out, { command: 'run', config, resolved: { ...config, jobs: pool.jobs, threads: pool.threads }, backend, timings: { seconds: (Date.now() - started.getTime()) / 1000 }, startedAt: started });
+  writeManifest(out, { command: 'run', config, resolved: { ...config, ...planShape(jobs.length, opts) }, backend, timings: { seconds: (Date.now() - started.getTime()) / 1000 }, startedAt: started });
   log(fs.readFileSync(path.join(out, 'results.md'), 'utf8').trimEnd());
   return rows;
+}
+
+/**
+ * Stage 3's worker processes × threads as resolved for all its jobs, for the manifest: the same for a
+ * run resumed after a kill (whose last invocation may have had no job left to start) as for an unbroken one.
+ */
+function planShape(count: number, opts: { jobs?: number; threads?: number }): { jobs: number; threads: number } {
+  const { jobs, threads } = resolvePool({ jobs: opts.jobs, threads: opts.threads, pending: count });
+  return { jobs, threads };
 }
