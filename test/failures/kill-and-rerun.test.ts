@@ -10,6 +10,7 @@ import path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/util/rng.ts';
+import { alive, childrenOf } from '../helpers/procs.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const env = { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' };
@@ -63,30 +64,6 @@ function tree(dir: string): Map<string, unknown> {
   return new Map(files.map((f) => [f, comparable(path.join(dir, f))]));
 }
 
-function workersOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state !== 'Z' && Number(ppid) === pid) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function aliveProcess(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 const countFiles = (dir: string) => (fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).length : 0);
 
 /**
@@ -103,7 +80,7 @@ function runAndKill(cwd: string, files: number, delayMs: number): Promise<{ kill
     const poll = setInterval(() => {
       if (timer || countFiles(out) < files) return;
       timer = setTimeout(() => {
-        workers = workersOf(child.pid!);
+        workers = childrenOf(child.pid!);
         killed = child.kill('SIGKILL');
       }, delayMs);
     }, 20);
@@ -146,6 +123,6 @@ describe('kill -9 and rerun', () => {
     expect([...actual.keys()]).toEqual([...expected.keys()]);
     for (const [file, content] of expected) expect(actual.get(file), file).toEqual(content);
     expect([...actual.keys()].filter((f) => f.endsWith('.tmp') || path.basename(f) === 'LOCK' || f.endsWith('.takeover'))).toEqual([]);
-    expect(orphans.filter(aliveProcess), 'workers of the killed runs still running').toEqual([]);
+    expect(orphans.filter(alive), 'workers of the killed runs still running').toEqual([]);
   }, 120_000);
 });

@@ -4,34 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolvePool } from '../../src/sweep/jobs.ts';
+import { alive, childrenOf } from '../helpers/procs.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-pool-'));
 
-/** Live (not zombie) worker processes whose parent is `pid`, from /proc. */
-function workersOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === pid && state !== 'Z' && fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('sweep-worker')) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+/** Live (not zombie) worker processes whose parent is `pid`. */
+const workersOf = (pid: number) => childrenOf(pid, 'sweep-worker');
 
 const until = async (what: string, ok: () => boolean, ms: number) => {
   const end = Date.now() + ms;
