@@ -4,30 +4,39 @@
  * loops move rows or 4-channel blocks at 2–3 ns per element (ResNet-18 shapes, this project's bench).
  */
 
-/** dst[c, r] = src[r, c] for a rows×cols matrix: 16-row strips, four columns per pass. */
-export function transpose2d(src: Float32Array, rows: number, cols: number, dst: Float32Array): void {
+/**
+ * dst[d0 + c·dstStride + r] = src[s0 + r·srcStride + c] for r < rows, c < cols: 16-row strips, four
+ * columns per pass (four write streams open, the strip's source rows stay in L1).
+ */
+function transposeStrided(src: Float32Array, s0: number, rows: number, cols: number, srcStride: number, dst: Float32Array, d0: number, dstStride: number): void {
   const B = 16;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = Math.min(rows, r0 + B);
     let c = 0;
     for (; c + 4 <= cols; c += 4) {
-      const d0 = c * rows;
-      const d1 = d0 + rows;
-      const d2 = d1 + rows;
-      const d3 = d2 + rows;
-      let s = r0 * cols + c;
-      for (let r = r0; r < r1; r++, s += cols) {
-        dst[d0 + r] = src[s];
-        dst[d1 + r] = src[s + 1];
-        dst[d2 + r] = src[s + 2];
-        dst[d3 + r] = src[s + 3];
+      const e0 = d0 + c * dstStride;
+      const e1 = e0 + dstStride;
+      const e2 = e1 + dstStride;
+      const e3 = e2 + dstStride;
+      let s = s0 + r0 * srcStride + c;
+      for (let r = r0; r < r1; r++, s += srcStride) {
+        dst[e0 + r] = src[s];
+        dst[e1 + r] = src[s + 1];
+        dst[e2 + r] = src[s + 2];
+        dst[e3 + r] = src[s + 3];
       }
     }
     for (; c < cols; c++) {
-      let s = r0 * cols + c;
-      for (let r = r0; r < r1; r++, s += cols) dst[c * rows + r] = src[s];
+      const e = d0 + c * dstStride;
+      let s = s0 + r0 * srcStride + c;
+      for (let r = r0; r < r1; r++, s += srcStride) dst[e + r] = src[s];
     }
   }
+}
+
+/** dst[c, r] = src[r, c] for a rows×cols matrix. */
+export function transpose2d(src: Float32Array, rows: number, cols: number, dst: Float32Array): void {
+  transposeStrided(src, 0, rows, cols, cols, dst, 0, rows);
 }
 
 /** dst[d … d+n) = src[s … s+n); a loop, since a subarray per short row costs more than the copy. */
@@ -36,35 +45,9 @@ function copyRun(src: Float32Array, s: number, dst: Float32Array, d: number, n: 
   else for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
 }
 
-/**
- * dst[c, b, a] = src[a, b, c] (NHWC x → [C, H·W, N]). For each b the a×c block is a few KB, so
- * reading it column by column stays in L1; four channels per pass keep four write streams open.
- */
+/** dst[c, b, a] = src[a, b, c] (NHWC x → [C, H·W, N]): for each b, an a×c block transposed. */
 export function reverseAxes3(src: Float32Array, a: number, b: number, c: number, dst: Float32Array): void {
-  const bc = b * c;
-  const ba = b * a;
-  for (let j = 0; j < b; j++) {
-    const srcRow = j * c;
-    let ch = 0;
-    for (; ch + 4 <= c; ch += 4) {
-      const d0 = (ch * b + j) * a;
-      const d1 = d0 + ba;
-      const d2 = d1 + ba;
-      const d3 = d2 + ba;
-      let s = srcRow + ch;
-      for (let i = 0; i < a; i++, s += bc) {
-        dst[d0 + i] = src[s];
-        dst[d1 + i] = src[s + 1];
-        dst[d2 + i] = src[s + 2];
-        dst[d3 + i] = src[s + 3];
-      }
-    }
-    for (; ch < c; ch++) {
-      const d0 = (ch * b + j) * a;
-      let s = srcRow + ch;
-      for (let i = 0; i < a; i++, s += bc) dst[d0 + i] = src[s];
-    }
-  }
+  for (let j = 0; j < b; j++) transposeStrided(src, j * c, a, c, b * c, dst, j * a, b * a);
 }
 
 /** dst[b, a, :] = src[a, b, :] for rows of c contiguous floats (NHWC dy → [H·W, N, C]). */
