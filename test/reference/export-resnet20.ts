@@ -21,33 +21,19 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend.ts';
 import { saveSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
+import { exportArgs, f32, runExport } from './export-common.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
 import { computeFeatures } from '../../src/prune/features.ts';
 import { loadDataset } from '../../src/data/registry.ts';
 import { sampleChunks, scoringSample } from '../../src/data/scoring-sample.ts';
 
-function parseArgs(argv: string[]) {
-  const o = { out: '', tag: '', backend: 'wasm', threads: '1', batch: 40, width: 16, seed: 0, input: 'synthetic' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--tag') o.tag = next();
-    else if (a === '--backend') o.backend = next();
-    else if (a === '--threads') o.threads = next();
-    else if (a === '--batch') o.batch = Number(next());
-    else if (a === '--width') o.width = Number(next());
-    else if (a === '--seed') o.seed = Number(next());
-    else if (a === '--input') o.input = next();
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
-    else o.out = a;
-  }
-  if (!o.out) throw new Error('usage: npx tsx test/reference/export-resnet20.ts <outDir> --tag <name> [--backend wasm] [--threads 1] [--batch 32]');
-  if (!o.tag) o.tag = `${o.backend}-t${o.threads}`;
-  return o;
+function parseArgsResnet(argv: string[]) {
+  const a = exportArgs(
+    argv,
+    { tag: '', backend: 'wasm', threads: '1', batch: '40', width: '16', seed: '0', input: 'synthetic' },
+    'npx tsx test/reference/export-resnet20.ts <outDir> --tag <name> [--backend wasm] [--threads 1] [--batch 40]',
+  );
+  return { ...a, tag: a.tag || `${a.backend}-t${a.threads}`, batch: Number(a.batch), width: Number(a.width), seed: Number(a.seed) };
 }
 
 /** Deterministic N(0, 1) values: 32-bit xorshift → Box–Muller, rounded to float32. */
@@ -98,10 +84,9 @@ function withReluRecorder<T>(backendName: string, signs: Uint8Array[], shapes: n
   }
 }
 
-const f32 = (t: tf.Tensor): SafeTensor => ({ dtype: 'F32', shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) });
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseArgsResnet(process.argv.slice(2));
   const backend = await initBackend(o.backend, { threads: o.threads });
   fs.mkdirSync(o.out, { recursive: true });
   const model = createModel('resnet20', { width: o.width, inputShape: [32, 32, 3], numClasses: 10 });
@@ -161,7 +146,4 @@ async function main(): Promise<void> {
   tf.dispose([x, y, ...Object.values(params)]);
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.stack : err);
-  process.exit(1);
-});
+runExport(main);

@@ -18,6 +18,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend.ts';
 import { saveSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
+import { exportArgs, f32, runExport } from './export-common.ts';
 import { initParams } from '../../src/models/index.ts';
 import { getCriterion } from '../../src/prune/criteria/index.ts';
 import { prune } from '../../src/prune/prune.ts';
@@ -25,32 +26,13 @@ import { type PruneConfig, preparePrune } from '../../src/prune/run.ts';
 
 const CRITERIA = ['snip', 'grasp', 'synflow'] as const;
 
-function parseArgs(argv: string[]): { out: string; density: number; seed: number; samplesPerClass: number; backend: string } {
-  const opts = { out: '', density: 0.1, seed: 0, samplesPerClass: 10, backend: 'wasm' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--density') opts.density = Number(next());
-    else if (a === '--seed') opts.seed = Number(next());
-    else if (a === '--samples-per-class') opts.samplesPerClass = Number(next());
-    else if (a === '--backend') opts.backend = next();
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
-    else opts.out = a;
-  }
-  if (!opts.out) throw new Error('usage: npx tsx test/reference/export.ts <outDir> [--density 0.1] [--seed 0] [--samples-per-class 10] [--backend wasm]');
-  return opts;
-}
-
-function f32(t: tf.Tensor): SafeTensor {
-  return { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) };
-}
-
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const a = exportArgs(
+    process.argv.slice(2),
+    { density: '0.1', seed: '0', 'samples-per-class': '10', backend: 'wasm' },
+    'npx tsx test/reference/export.ts <outDir> [--density 0.1] [--seed 0] [--samples-per-class 10] [--backend wasm]',
+  );
+  const args = { out: a.out, density: Number(a.density), seed: Number(a.seed), samplesPerClass: Number(a['samples-per-class']), backend: a.backend };
   const backend = await initBackend(args.backend);
   fs.mkdirSync(args.out, { recursive: true });
 
@@ -148,7 +130,4 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(args.out, 'export.json'), JSON.stringify(summary, null, 2) + '\n');
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runExport(main);

@@ -8,26 +8,10 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-if [[ -z "${PYTHON:-}" ]]; then
-  for candidate in /usr/bin/python3 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import torch, numpy' >/dev/null 2>&1; then
-      PYTHON="$candidate"
-      break
-    fi
-  done
-fi
-if [[ -z "${PYTHON:-}" ]]; then
-  echo "resnet20-precision.sh: no python3 with torch and numpy found (install python3-torch, or set PYTHON=...)" >&2
-  exit 2
-fi
-
-if [[ $# -ge 1 ]]; then
-  out="$1"
-  mkdir -p "$out"
-else
-  out="$(mktemp -d "${TMPDIR:-/tmp}/resnet20-precision.XXXXXX")"
-  trap 'rm -rf "$out"' EXIT
-fi
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+find_torch_python resnet20-precision.sh
+output_dir resnet20-precision "$@"
 
 cd "$root"
 for run in ${RUNS:-wasm:1 wasm:2}; do

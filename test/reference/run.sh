@@ -7,26 +7,10 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-if [[ -z "${PYTHON:-}" ]]; then
-  for candidate in python3 /usr/bin/python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import torch, numpy' >/dev/null 2>&1; then
-      PYTHON="$candidate"
-      break
-    fi
-  done
-fi
-if [[ -z "${PYTHON:-}" ]]; then
-  echo "run.sh: no python3 with torch and numpy found (install python3-torch, or set PYTHON=...)" >&2
-  exit 2
-fi
-
-if [[ $# -ge 1 ]]; then
-  out="$1"
-  mkdir -p "$out"
-else
-  out="$(mktemp -d "${TMPDIR:-/tmp}/prune-reference.XXXXXX")"
-  trap 'rm -rf "$out"' EXIT
-fi
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+find_torch_python run.sh
+output_dir prune-reference "$@"
 
 cd "$root"
 echo "== export (ours) -> $out" >&2
