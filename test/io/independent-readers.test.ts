@@ -16,6 +16,7 @@ import { writeScoreTable } from '../../src/prune/score-table.ts';
 import { type ResultRow, resultsTable } from '../../src/report/results.ts';
 import { writeArrowFile } from '../../src/io/arrow.ts';
 import { saveCheckpoint } from '../../src/train/checkpoint.ts';
+import { safetensorsSample } from './fixtures/safetensors-sample.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'independent-'));
 const polars = (file: string) => pl.readIPC(fs.readFileSync(file)); // the bytes: a path must end in .ipc
@@ -152,14 +153,7 @@ function readSafetensorsBySpec(file: string): { metadata: Record<string, string>
 describe('safetensors files, read from the specification', () => {
   it('every dtype we write, shapes, metadata and values', () => {
     const file = path.join(tmp(), 'x.safetensors');
-    const sample: Record<string, SafeTensor> = {
-      'conv1.weight': { dtype: 'F32', shape: [2, 3], data: Float32Array.of(0.1, -2.5, 3e-8, Infinity, -0, 7) },
-      'mask.conv1': { dtype: 'U8', shape: [5], data: Uint8Array.of(0, 1, 1, 0, 255) },
-      step: { dtype: 'I32', shape: [], data: Int32Array.of(-123456) },
-      scores: { dtype: 'F64', shape: [1, 2], data: Float64Array.of(Math.PI, -1e300) },
-      ids: { dtype: 'I64', shape: [3], data: BigInt64Array.of(1n, -(2n ** 62n), 2n ** 63n - 1n) },
-      empty: { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
-    };
+    const sample = safetensorsSample();
     saveSafetensors(file, sample, { format: 'pt', note: 'ünïcode ✓' });
     const read = readSafetensorsBySpec(file);
     expect(read.metadata).toEqual({ format: 'pt', note: 'ünïcode ✓' });

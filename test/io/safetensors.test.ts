@@ -11,17 +11,11 @@ import {
   type SafeTensor,
 } from '../../src/io/safetensors.ts';
 import { UsageError } from '../../src/util/errors.ts';
+import { safetensorsSample } from './fixtures/safetensors-sample.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'safetensors-test-'));
 
-const sample = (): Record<string, SafeTensor> => ({
-  'conv1.weight': { dtype: 'F32', shape: [2, 3], data: Float32Array.of(0.1, -2.5, 3e-8, Infinity, -0, 7) },
-  'conv1.mask': { dtype: 'U8', shape: [5], data: Uint8Array.of(0, 1, 1, 0, 255) },
-  step: { dtype: 'I32', shape: [], data: Int32Array.of(-123456) },
-  scores: { dtype: 'F64', shape: [1, 2], data: Float64Array.of(Math.PI, -1e300) },
-  ids: { dtype: 'I64', shape: [3], data: BigInt64Array.of(1n, -(2n ** 62n), 2n ** 63n - 1n) },
-  empty: { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
-});
+const sample = safetensorsSample;
 
 describe('safetensors', () => {
   it('round-trips every dtype, shapes, metadata and the given order', () => {
