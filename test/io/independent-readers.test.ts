@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import pl from 'nodejs-polars';
 import { describe, expect, it } from 'vitest';
 import { writeSurvivalTable } from '../../src/irp/table.ts';
-import { saveSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
+import { saveSafetensors } from '../../src/io/safetensors.ts';
 import { createModel } from '../../src/models/index.ts';
 import { writeMaskFile } from '../../src/prune/mask-file.ts';
 import { writeScoreTable } from '../../src/prune/score-table.ts';
