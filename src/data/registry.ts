@@ -4,6 +4,7 @@ import { loadCifar } from './cifar.ts';
 import { loadIdxDir } from './idx.ts';
 import { loadMnistEmbedded } from './mnist-embedded.ts';
 import { NORMALIZATION } from './normalize.ts';
+import { padDataset } from './pad.ts';
 import { makeSynthetic, type SyntheticOptions } from './synthetic.ts';
 import type { Dataset } from './types.ts';
 
@@ -11,6 +12,8 @@ export interface LoadOptions {
   /** Directory holding the dataset's files (overrides the default location). */
   dataDir?: string;
   synthetic?: SyntheticOptions;
+  /** Zero-pad every image to padTo×padTo (e.g. 32 for 28×28 data on VGG). */
+  padTo?: number;
 }
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
@@ -64,8 +67,12 @@ function parseSyntheticName(name: string): SyntheticOptions {
 
 /** Loads a dataset by name. The embedded mnist is decoded once per process and shared: treat splits as read-only. */
 export function loadDataset(name: string, opts: LoadOptions = {}): Dataset {
-  if (name.startsWith('synthetic:')) return loaders.synthetic({ ...opts, synthetic: { ...opts.synthetic, ...parseSyntheticName(name) } });
-  const load = Object.hasOwn(loaders, name) ? loaders[name] : undefined;
-  if (!load) usage(`unknown dataset "${name}"; use one of: ${datasetNames().join(', ')}`);
-  return load(opts);
+  let ds: Dataset;
+  if (name.startsWith('synthetic:')) ds = loaders.synthetic({ ...opts, synthetic: { ...opts.synthetic, ...parseSyntheticName(name) } });
+  else {
+    const load = Object.hasOwn(loaders, name) ? loaders[name] : undefined;
+    if (!load) usage(`unknown dataset "${name}"; use one of: ${datasetNames().join(', ')}`);
+    ds = load(opts);
+  }
+  return opts.padTo === undefined ? ds : padDataset(ds, opts.padTo);
 }

@@ -10,6 +10,10 @@ export const IrpConfigSchema = z
     width: z.number().positive().optional(),
     dataset: z.string().default('mnist'),
     dataDir: z.string().optional(),
+    /** Zero-pad images to padTo×padTo (28×28 data on 32×32 models). */
+    padTo: z.number().int().positive().optional(),
+    /** Batch norm after each conv (default: on for resnet/vgg, off for the LeNets). */
+    batchNorm: z.boolean().optional(),
     criterion: z.string().default('magnitude'),
     rounds: z.number().int().min(1, 'rounds must be ≥ 1').max(255).default(20),
     finalDensity: z.number().gt(0, 'final density must be in (0, 1)').lt(1, 'final density must be in (0, 1)').default(0.01),

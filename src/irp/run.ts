@@ -55,7 +55,7 @@ function loadFeatures(file: string, model: Model): Features {
 
 function roundTrainConfig(c: IrpConfig, epochs: number): TrainConfig {
   return parseTrainConfig(
-    { model: c.model, width: c.width, dataset: c.dataset, dataDir: c.dataDir, epochs, seed: c.seed, ...c.train },
+    { model: c.model, width: c.width, batchNorm: c.batchNorm, dataset: c.dataset, dataDir: c.dataDir, padTo: c.padTo, epochs, seed: c.seed, ...c.train },
     'irp config',
   );
 }
@@ -71,8 +71,8 @@ const cloneParams = (p: ParamMap): ParamMap => Object.fromEntries(Object.entries
 export async function runIrp(config: IrpConfig, opts: { out?: string; force?: boolean; backend: BackendInfo }): Promise<IrpResult> {
   const started = new Date();
   const criterion = getCriterion(config.criterion);
-  const dataset = loadDataset(config.dataset, { dataDir: config.dataDir });
-  const model = createModel(config.model, { width: config.width, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
+  const dataset = loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
+  const model = createModel(config.model, { width: config.width, batchNorm: config.batchNorm, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
   const identity = { ...config, backend: opts.backend.name };
   const dir = opts.out ?? runDir('runs', 'irp', identity);
   const release = lockRunDir(dir);
@@ -164,6 +164,8 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
       model: model.config.name,
       width: model.config.width,
       dataset: config.dataset,
+      pad_to: config.padTo ?? null,
+      batch_norm: model.config.batchNorm,
       criterion: criterion.name,
       schedule: config.schedule,
       densities,

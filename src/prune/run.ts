@@ -36,6 +36,10 @@ export interface PruneConfig {
   /** 'none' for data-free criteria (then inputShape/numClasses say what the model sees). */
   dataset: string;
   dataDir?: string;
+  /** Zero-pad images to padTo×padTo. */
+  padTo?: number;
+  /** Batch norm after each conv (default: on for resnet/vgg, off for the LeNets). */
+  batchNorm?: boolean;
   inputShape?: [number, number, number];
   numClasses?: number;
   density: number;
@@ -145,10 +149,11 @@ export function preparePrune(config: PruneConfig): Prepared {
     if (criterion.needsData) usage(`criterion '${criterion.name}' needs scoring data but --dataset none was given: pass a dataset (e.g. --dataset mnist)`);
     if (config.dumpScores) usage('--dump-scores writes g and Hg, which need scoring data, but --dataset none was given: pass a dataset (e.g. --dataset mnist) or drop --dump-scores');
   } else {
-    dataset = loadDataset(config.dataset, { dataDir: config.dataDir });
+    dataset = loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
   }
   const model = createModel(config.model, {
     width: config.width,
+    batchNorm: config.batchNorm,
     inputShape: dataset?.train.shape ?? config.inputShape,
     numClasses: dataset?.numClasses ?? config.numClasses,
   });

@@ -13,7 +13,16 @@ import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, re
 import { usage } from '../util/errors.ts';
 import { jobName } from './jobs.ts';
 
-const Target = z.object({ model: z.string(), width: z.number().positive().optional(), dataset: z.string().default('mnist'), dataDir: z.string().optional() }).strict();
+const Target = z
+  .object({
+    model: z.string(),
+    width: z.number().positive().optional(),
+    batchNorm: z.boolean().optional(),
+    dataset: z.string().default('mnist'),
+    dataDir: z.string().optional(),
+    padTo: z.number().int().positive().optional(),
+  })
+  .strict();
 
 export const SweepSchema = z
   .object({
@@ -29,7 +38,7 @@ export const SweepSchema = z
     autos: z.string().optional(),
     table: z.string().optional(),
     /** Trainer overrides on top of pipelines/train-<model>-<dataset>.json; omit to prune without training. */
-    train: TrainConfigSchema.omit({ model: true, dataset: true, seed: true, width: true, dataDir: true }).partial().optional(),
+    train: TrainConfigSchema.omit({ model: true, dataset: true, seed: true, width: true, dataDir: true, padTo: true, batchNorm: true }).partial().optional(),
   })
   .strict();
 
@@ -66,11 +75,11 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
   sweep.targets.forEach((t, ti) => {
     let dataset;
     try {
-      dataset = loadDataset(t.dataset, { dataDir: t.dataDir });
+      dataset = loadDataset(t.dataset, { dataDir: t.dataDir, padTo: t.padTo });
     } catch (err) {
       usage(`${source}: targets[${ti}]: ${(err as Error).message}`);
     }
-    const model = createModel(t.model, { width: t.width, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
+    const model = createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
     const preset = defaultTrainPreset(t.model, t.dataset);
     for (const entry of sweep.criteria) {
       const { criterion, allocation, structured } = splitCriterion(entry);
@@ -84,7 +93,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
         }
         for (const seed of sweep.seeds) {
           const train = sweep.train
-            ? parseTrainConfig(mergeConfig(preset ? readPreset(preset) : {}, { ...sweep.train, model: t.model, width: t.width, dataset: t.dataset, dataDir: t.dataDir, seed }), source)
+            ? parseTrainConfig(mergeConfig(preset ? readPreset(preset) : {}, { ...sweep.train, model: t.model, width: t.width, batchNorm: t.batchNorm, dataset: t.dataset, dataDir: t.dataDir, padTo: t.padTo, seed }), source)
             : undefined;
           const config: PruneConfig = {
             criterion,
@@ -95,6 +104,8 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
             width: t.width,
             dataset: t.dataset,
             dataDir: t.dataDir,
+            padTo: t.padTo,
+            batchNorm: t.batchNorm,
             density,
             scope: sweep.scope,
             samplesPerClass: sweep.samplesPerClass,

@@ -33,6 +33,8 @@ export const TrainConfigSchema = z
     batchNorm: z.boolean().optional(),
     dataset: z.string().default('mnist'),
     dataDir: z.string().optional(),
+    /** Zero-pad images to padTo×padTo (28×28 data on 32×32 models). */
+    padTo: z.number().int().positive().optional(),
     epochs: z.number().int().positive().default(3),
     /** Caps the run at this many optimizer steps (overrides epochs when smaller). */
     steps: z.number().int().positive().optional(),

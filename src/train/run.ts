@@ -33,7 +33,7 @@ export interface TrainRunResult {
 
 /** Everything that can be wrong with the input, checked before any output is written. */
 export function prepareTrainRun(config: TrainConfig, maskFile?: string): { model: Model; dataset: Dataset; masks?: Masks } {
-  const dataset = loadDataset(config.dataset, { dataDir: config.dataDir });
+  const dataset = loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
   const model = createModel(config.model, {
     width: config.width,
     batchNorm: config.batchNorm,

@@ -45,3 +45,42 @@ describe('synthetic datasets named on the command line', () => {
     expect(() => loadDataset('synthetic:32x32')).toThrow(/synthetic:HxWxC/);
   });
 });
+
+describe('--pad-to', () => {
+  it('centres each 28×28 digit in a 32×32 canvas of raw zeros, labels unchanged', () => {
+    const raw = loadDataset('mnist');
+    const padded = loadDataset('mnist', { padTo: 32 });
+    expect(padded.train.shape).toEqual([32, 32, 1]);
+    expect(padded.test.n).toBe(raw.test.n);
+    expect(padded.test.labels).toBe(raw.test.labels);
+    for (const i of [0, 1234, raw.test.n - 1]) {
+      const src = raw.test.images.subarray(i * 784, (i + 1) * 784);
+      const dst = padded.test.images.subarray(i * 1024, (i + 1) * 1024);
+      let sumIn = 0;
+      let sumOut = 0;
+      for (let y = 0; y < 32; y++) {
+        for (let x = 0; x < 32; x++) {
+          const inside = y >= 2 && y < 30 && x >= 2 && x < 30;
+          const want = inside ? src[(y - 2) * 28 + (x - 2)] : 0;
+          expect(dst[y * 32 + x]).toBe(want);
+          sumOut += dst[y * 32 + x];
+        }
+      }
+      for (const v of src) sumIn += v;
+      expect(sumOut).toBeCloseTo(sumIn, 3);
+    }
+  });
+
+  it('puts an odd margin after the image and keeps channels interleaved', () => {
+    const ds = loadDataset('synthetic:3x2x2:2:4', { padTo: 4 });
+    const raw = loadDataset('synthetic:3x2x2:2:4');
+    expect(ds.train.shape).toEqual([4, 4, 2]);
+    // top = floor(1/2) = 0, left = floor(2/2) = 1: row y, col x of the source lands at (y, x + 1).
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 2; x++) for (let c = 0; c < 2; c++) expect(ds.train.images[(y * 4 + x + 1) * 2 + c]).toBe(raw.train.images[(y * 2 + x) * 2 + c]);
+    expect(Array.from(ds.train.images.subarray(3 * 8, 4 * 8))).toEqual(new Array(8).fill(0));
+  });
+
+  it('a canvas smaller than the images is a usage error naming the minimum', () => {
+    expectUsageError(() => loadDataset('mnist', { padTo: 20 }), /--pad-to 20 is smaller than the 28×28 images/, /integer ≥ 28/);
+  });
+});

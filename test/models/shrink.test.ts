@@ -30,7 +30,8 @@ function randomKeep(model: Model, seed: number): { keep: ChannelKeep; bits: Map<
   return { keep, bits };
 }
 
-const cases: Array<[string, number, [number, number, number]]> = [
+const cases: Array<[string, number, [number, number, number], boolean?]> = [
+  ['lenet5', 1, [28, 28, 1], true],
   ['vgg11', 8, [32, 32, 3]],
   ['resnet18', 4, [16, 16, 3]],
   ['lenet5', 1, [28, 28, 1]],
@@ -42,9 +43,9 @@ describe('structural shrink', () => {
     await initBackend('wasm');
   });
 
-  for (const [name, width, inputShape] of cases) {
-    it(`${name}: the shrunk model computes the zero-gated model's function (train and eval BN)`, () => {
-      const model = createModel(name, { width, inputShape });
+  for (const [name, width, inputShape, batchNorm] of cases) {
+    it(`${name}${batchNorm ? ' (BN)' : ''}: the shrunk model computes the zero-gated model's function (train and eval BN)`, () => {
+      const model = createModel(name, { width, inputShape, batchNorm });
       const params = randomParams(model, 3);
       const { keep, bits } = randomKeep(model, 7);
       const small = shrinkModel(model, params, keep);

@@ -24,6 +24,15 @@ describe('model zoo', () => {
     });
   }
 
+  it('lenet5 with batch norm: bias-free convs, BN (4 × 6 + 4 × 16 entries) before each ReLU', () => {
+    const m = createModel('lenet5', { batchNorm: true });
+    // 61,706 − 6 − 16 conv biases + (6 + 16) × 2 trainable BN parameters; running stats are buffers.
+    expect(parameterCount(m)).toBe(61_706 - 22 + 44);
+    expect(m.specs.map((s) => s.name)).toEqual(expect.arrayContaining(['bn1.gamma', 'bn2.running_var']));
+    expect(m.specs.some((s) => s.name === 'conv1.bias')).toBe(false);
+    expect(m.buffers.length).toBe(4);
+  });
+
   it('prunable tensors are the conv/dense weights in forward order with stable names', () => {
     const m = createModel('resnet18', { width: 64 });
     expect(m.prunable.length).toBe(21); // stem + 16 block convs + 3 shortcuts + fc
@@ -39,9 +48,10 @@ describe('model zoo', () => {
 
   it('every model runs forward in train and eval mode with the right output shape', async () => {
     await initBackend('cpu');
-    for (const [name, width] of [
+    for (const [name, width, batchNorm] of [
       ['lenet300', 0.5],
       ['lenet5', 1],
+      ['lenet5', 1, true],
       ['resnet18', 4],
       ['resnet20', 4],
       ['resnet32', 2],
@@ -49,7 +59,7 @@ describe('model zoo', () => {
       ['vgg16', 8],
       ['vgg19', 8],
     ] as const) {
-      const m = createModel(name, { width, numClasses: 7 });
+      const m = createModel(name, { width, numClasses: 7, batchNorm });
       const p = initParams(m, 1);
       const x = tf.randomNormal([3, ...m.config.inputShape]) as tf.Tensor4D;
       for (const training of [true, false]) {

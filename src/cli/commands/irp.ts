@@ -11,6 +11,8 @@ interface IrpFlags {
   width?: number;
   dataset?: string;
   dataDir?: string;
+  padTo?: number;
+  batchNorm?: boolean;
   criterion?: string;
   rounds?: string;
   finalDensity?: string;
@@ -51,6 +53,9 @@ export function registerIrp(program: Command): void {
     .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
     .option('--dataset <name>', 'dataset name')
     .option('--data-dir <dir>', 'dataset directory override')
+    .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
+    .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
+    .option('--no-batch-norm', 'no batch norm')
     .option('--criterion <name>', 'pruning criterion each round (default magnitude)')
     .option('--rounds <E>', 'pruning rounds (≥ 1)')
     .option('--final-density <d>', 'kept fraction after the last round, in (0, 1)')
@@ -67,6 +72,8 @@ export function registerIrp(program: Command): void {
         width: f.width,
         dataset: f.dataset,
         dataDir: f.dataDir,
+        padTo: f.padTo,
+        batchNorm: f.batchNorm,
         criterion: f.criterion,
         rounds: roundsFlag(f.rounds),
         finalDensity: finalDensityFlag(f.finalDensity),

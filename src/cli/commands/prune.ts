@@ -13,6 +13,8 @@ interface PruneFlags {
   width?: number;
   dataset: string;
   dataDir?: string;
+  padTo?: number;
+  batchNorm?: boolean;
   inputShape?: string;
   classes?: number;
   density?: string;
@@ -67,6 +69,8 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     width: f.width,
     dataset: f.dataset,
     dataDir: f.dataDir,
+    padTo: f.padTo,
+    batchNorm: f.batchNorm,
     inputShape,
     numClasses: f.classes,
     density,
@@ -87,7 +91,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     earlyMaxEpochs: f.earlyMaxEpochs,
     structured: f.structured ? true : undefined,
     train: f.train
-      ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
+      ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, padTo: f.padTo, batchNorm: f.batchNorm, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
       : undefined,
   };
 }
@@ -101,6 +105,9 @@ export function registerPrune(program: Command): void {
     .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
     .option('--dataset <name>', "dataset for scoring and training ('none' for data-free criteria)", 'mnist')
     .option('--data-dir <dir>', 'dataset directory override')
+    .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
+    .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
+    .option('--no-batch-norm', 'no batch norm')
     .option('--input-shape <H,W,C>', "model input with --dataset none")
     .option('--classes <n>', 'class count with --dataset none', positiveInt('--classes'))
     .option('--density <x>', 'kept fraction of prunable weights, in (0, 1]')

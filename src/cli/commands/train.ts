@@ -10,6 +10,8 @@ interface TrainFlags {
   width?: number;
   dataset?: string;
   dataDir?: string;
+  padTo?: number;
+  batchNorm?: boolean;
   epochs?: number;
   steps?: number;
   batchSize?: number;
@@ -41,6 +43,8 @@ export function trainOverrides(f: TrainFlags): Record<string, unknown> {
     width: f.width,
     dataset: f.dataset,
     dataDir: f.dataDir,
+    padTo: f.padTo,
+    batchNorm: f.batchNorm,
     epochs: f.epochs,
     steps: f.steps,
     batchSize: f.batchSize,
@@ -103,6 +107,9 @@ export function registerTrain(program: Command): void {
     .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
     .option('--dataset <name>', 'dataset name (default mnist)')
     .option('--data-dir <dir>', 'dataset directory override')
+    .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
+    .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
+    .option('--no-batch-norm', 'no batch norm')
     .option('--mask <file>', 'masks.arrow to train under (pruned weights stay exactly zero)')
     .option('--out <dir>', 'output directory (default runs/train_<config hash>)')
     .option('--resume', 'continue from the directory’s checkpoint')
