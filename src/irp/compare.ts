@@ -1,0 +1,80 @@
+import { spearman } from '../autos/metrics.ts';
+import { readSurvivalSource, type SourceTable } from '../autos/source.ts';
+import { usage } from '../util/errors.ts';
+
+export interface TensorAgreement {
+  name: string;
+  size: number;
+  /** Spearman ρ between the two runs' normalized survival labels (rounds_survived / E). */
+  spearman: number;
+  /** Kept fraction after the last round in each run. */
+  final_density: [number, number];
+  /** |A ∩ B| / |A ∪ B| of the weights alive after the last round. */
+  final_jaccard: number;
+}
+
+export interface SurvivalAgreement {
+  tables: [string, string];
+  rounds: [number, number];
+  /** Over all weights, pooled. */
+  spearman: number;
+  final_jaccard: number;
+  /** Share of A's final survivors that B also kept (B's expected overlap by chance is B's final density). */
+  final_overlap: number;
+  chance_overlap: number;
+  /** Max |final density A − final density B| over tensors: how differently the runs allocate. */
+  max_layer_density_gap: number;
+  tensors: TensorAgreement[];
+}
+
+const roundsOf = (t: SourceTable) => Number(t.metadata.get('rounds'));
+
+/**
+ * How far two IRP runs of the same network agree on the survival labels (e.g. a short recipe against a
+ * longer one): rank agreement of the labels and overlap of the final survivors, per tensor and pooled.
+ */
+export async function compareSurvival(pathA: string, pathB: string): Promise<SurvivalAgreement> {
+  const a = await readSurvivalSource(pathA, false);
+  const b = await readSurvivalSource(pathB, false);
+  const shapes = (t: SourceTable) => t.tensors.map((x) => `${x.layer.name}:${x.layer.shape.join('x')}`).join(',');
+  if (shapes(a) !== shapes(b)) usage(`${pathA} and ${pathB} describe different networks (tensors or shapes differ); compare IRP runs of one model`);
+  const [ea, eb] = [roundsOf(a), roundsOf(b)];
+  let inter = 0;
+  let union = 0;
+  let aliveA = 0;
+  let aliveB = 0;
+  let n = 0;
+  const tensors = a.tensors.map((ta, i) => {
+    const tb = b.tensors[i];
+    let ti = 0;
+    let tu = 0;
+    let ka = 0;
+    let kb = 0;
+    for (let j = 0; j < ta.rounds.length; j++) {
+      const x = ta.rounds[j] === ea;
+      const y = tb.rounds[j] === eb;
+      ka += +x;
+      kb += +y;
+      ti += +(x && y);
+      tu += +(x || y);
+    }
+    inter += ti;
+    union += tu;
+    aliveA += ka;
+    aliveB += kb;
+    n += ta.rounds.length;
+    const size = ta.rounds.length;
+    return { name: ta.layer.name, size, spearman: spearman(ta.y, tb.y), final_density: [ka / size, kb / size] as [number, number], final_jaccard: tu ? ti / tu : 1 };
+  });
+  const pooled = (t: SourceTable) => Float32Array.from(t.tensors.flatMap((x) => Array.from(x.y)));
+  return {
+    tables: [pathA, pathB],
+    rounds: [ea, eb],
+    spearman: spearman(pooled(a), pooled(b)),
+    final_jaccard: union ? inter / union : 1,
+    final_overlap: aliveA ? inter / aliveA : 1,
+    chance_overlap: aliveB / n,
+    max_layer_density_gap: Math.max(...tensors.map((t) => Math.abs(t.final_density[0] - t.final_density[1]))),
+    tensors,
+  };
+}
