@@ -207,6 +207,8 @@ export interface WriteResultsOptions {
   /** File stem suffix per group: '' writes accuracy.svg (pipeline run), else accuracy_<slug>.svg. */
   slug: (g: ResultGroup) => string;
   title: (g: ResultGroup) => string;
+  /** A section appended to results.md after the tables (e.g. the paired statistics of `pipeline run`). */
+  appendMarkdown?: (rows: ResultRow[]) => string;
 }
 
 const slugged = (stem: string, slug: string, ext: string, extra = '') => `${stem}${slug ? `_${slug}` : ''}${extra}.${ext}`;
@@ -255,6 +257,7 @@ export async function writeResults(out: string, results: JobResult[], opts: Writ
       writeSvg(path.join(out, slugged('layer-density', slug, 'svg', `_s${s}`)), svg);
     }
   }
+  if (opts.appendMarkdown) md.push(opts.appendMarkdown(rows));
   writeFileAtomic(path.join(out, 'results.md'), md.join('\n'));
   return rows;
 }
