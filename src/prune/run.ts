@@ -19,10 +19,11 @@ import { getCriterion } from './criteria/index.ts';
 import { type BnMode, type Features, gradientNorm, type ScoringBatches } from './features.ts';
 import { writeMaskFile } from './mask-file.ts';
 import type { Masks } from './masks.ts';
-import { countsFromShares, checkAllocation, erkCounts } from './allocation.ts';
+import { countsFromShares, checkAllocation, checkSignalFloor, erkCounts } from './allocation.ts';
 import { CRITERIA } from './criteria/index.ts';
 import { initFeatures, prune, type PruneRequest } from './prune.ts';
 import { loadAutos } from '../autos/model-file.ts';
+import { layerInfoOfModel, loadAllocation, predictDensities } from '../autos/allocation-model.ts';
 import type { FeatureName } from '../autos/features.ts';
 import { writeScoreTable } from './score-table.ts';
 import type { Scope, Scores } from './select.ts';
@@ -60,8 +61,17 @@ export interface PruneConfig {
   autos?: string;
   /** Feature list the caller expects the AutoS model to use (checked against the model's spec). */
   autosFeatures?: FeatureName[];
-  /** Layer allocation: global | layer | erk | learned (autos) | <criterion> (its per-layer counts). Default global. */
+  /**
+   * Layer allocation: global | layer | erk | learned (per-layer densities from the --autos dir's
+   * allocation.json, with the signal floor) | survival (autos: ∝ predicted survival) | <criterion> (its
+   * per-layer counts). Default global.
+   */
   allocation?: string;
+  /**
+   * Every tensor keeps at least min(size, max(units in, units out)) weights (the budget is still met
+   * exactly); applies to every allocation but global (always on for learned).
+   */
+  signalFloor?: boolean;
   /** Train the pruned network afterwards with this trainer config. */
   train?: TrainConfig;
   /**
@@ -100,6 +110,11 @@ export interface PruneReport {
   samples_per_class: number | null;
   seed: number;
   layers: LayerReport[];
+  /** The fewest weights any tensor kept, and that tensor (the first one in forward order on a tie). */
+  min_layer_kept: number;
+  min_layer: string;
+  /** The signal floor was applied (--signal-floor, or allocation learned). */
+  signal_floor: boolean;
   grad_norm_ratio: number | null;
   /** Dense epochs trained before pruning (0 = at initialization). */
   pruned_at_epoch: number;
@@ -139,7 +154,12 @@ export function preparePrune(config: PruneConfig): Prepared {
   }
   const allocation = config.allocation ?? 'global';
   checkAllocation(allocation, Object.keys(CRITERIA));
-  if (!config.structured && allocation === 'learned' && criterion.name !== 'autos') usage("--allocation learned needs --criterion autos (it allocates by AutoS's predicted survival)");
+  if (!config.structured && allocation === 'survival' && criterion.name !== 'autos') usage("--allocation survival needs --criterion autos (it allocates by AutoS's predicted survival)");
+  if (!config.structured && allocation === 'learned') {
+    if (!config.autos) usage("--allocation learned needs --autos <model dir> from 'pipeline fit-autos' (its allocation.json)");
+    loadAllocation(config.autos);
+  }
+
   if (!config.structured && allocation !== 'global' && allocation !== 'layer' && (config.iterations ?? criterion.defaultIterations) > 1) {
     usage(`--allocation ${allocation} works with single-round pruning; drop --iterations or use --allocation global`);
   }
@@ -157,6 +177,8 @@ export function preparePrune(config: PruneConfig): Prepared {
     inputShape: dataset?.train.shape ?? config.inputShape,
     numClasses: dataset?.numClasses ?? config.numClasses,
   });
+  if (config.signalFloor && (allocation === 'global' || config.structured)) usage('--signal-floor applies to a layer allocation: add --allocation (layer, erk, learned, survival or a criterion)');
+  if (!config.structured && (config.signalFloor || allocation === 'learned')) checkSignalFloor(model, config.density, `--allocation ${allocation}`);
   if (config.structured) {
     checkStructured(model, criterion.name, config.density, config);
     if (config.dumpScores) usage('--dump-scores writes per-weight scores; with --structured the channel choice is in channels.json: drop --dump-scores');
@@ -174,16 +196,31 @@ export function preparePrune(config: PruneConfig): Prepared {
 function allocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): PruneRequest['allocate'] {
   const { model } = prepared;
   const allocation = config.allocation ?? 'global';
-  if (allocation === 'global' || allocation === 'layer') return undefined;
-  if (allocation === 'erk') return (_scores, density) => erkCounts(model, density);
+  const floor = Boolean(config.signalFloor) || allocation === 'learned';
+  if (allocation === 'global') return undefined;
+  if (allocation === 'layer') return floor ? (_scores, density) => countsFromShares(model, density, (i) => model.prunable[i].size, { floor }) : undefined;
+  if (allocation === 'erk') return (_scores, density) => erkCounts(model, density, { floor });
   if (allocation === 'learned') {
+    const fit = loadAllocation(config.autos!);
+    const layers = layerInfoOfModel(model);
+    return (_scores, density) => {
+      const d = predictDensities(fit, layers, density);
+      return countsFromShares(model, density, (i) => model.prunable[i].size * d[i], { floor });
+    };
+  }
+  if (allocation === 'survival') {
     return (scores, density) =>
-      countsFromShares(model, density, (i) => {
-        const s = scores.get(model.prunable[i].name)!;
-        let sum = 0;
-        for (let j = 0; j < s.length; j++) sum += Math.max(0, s[j]);
-        return sum; // size × mean predicted survival
-      });
+      countsFromShares(
+        model,
+        density,
+        (i) => {
+          const s = scores.get(model.prunable[i].name)!;
+          let sum = 0;
+          for (let j = 0; j < s.length; j++) sum += Math.max(0, s[j]);
+          return sum; // size × mean predicted survival
+        },
+        { floor },
+      );
   }
   const other = getCriterion(allocation);
   return async (_scores, density) => {
@@ -198,7 +235,8 @@ function allocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): P
       seed: config.seed,
       temperature: config.temperature,
     });
-    return new Map([...masks].map(([n, bits]) => [n, bits.reduce((a, b) => a + b, 0)]));
+    const counts = new Map([...masks].map(([n, bits]) => [n, bits.reduce((a, b) => a + b, 0)]));
+    return floor ? countsFromShares(model, density, (i) => counts.get(model.prunable[i].name)!, { floor }) : counts;
   };
 }
 
@@ -346,6 +384,7 @@ export async function runPrune(
       return { name: p.name, size: p.size, kept, density: kept / p.size };
     });
     const density = layers.reduce((n, l) => n + l.kept, 0) / layers.reduce((n, l) => n + l.size, 0);
+    const fewest = layers.reduce((m, l) => (l.kept < m.kept ? l : m), layers[0]);
     const report: PruneReport = {
       criterion: criterion.name,
       model: model.config.name,
@@ -361,6 +400,9 @@ export async function runPrune(
       samples_per_class: data ? config.samplesPerClass : null,
       seed: config.seed,
       layers,
+      min_layer_kept: fewest.kept,
+      min_layer: fewest.name,
+      signal_floor: !config.structured && (Boolean(config.signalFloor) || config.allocation === 'learned'),
       grad_norm_ratio: gradNormRatio,
       pruned_at_epoch: dense?.epochs ?? 0,
       structured: pruned.structured,

@@ -62,7 +62,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
     try {
       checkAllocation(allocation, Object.keys(CRITERIA));
     } catch {
-      usage(`${source}: criteria[${i}] '${entry}': unknown allocation '${allocation}'; use global, layer, erk, learned or a criterion name`);
+      usage(`${source}: criteria[${i}] '${entry}': unknown allocation '${allocation}'; use global, layer, erk, learned, survival or a criterion name`);
     }
     if (criterion === 'autos' && !(sweep.autos && fs.existsSync(path.join(sweep.autos, 'autos.json')))) usage(`${source}: criteria[${i}] '${entry}' needs "autos": a fitted model directory`);
     if (criterion === 'lottery' && !(sweep.table && fs.existsSync(sweep.table))) usage(`${source}: criteria[${i}] '${entry}' needs "table": an existing survival.arrow`);

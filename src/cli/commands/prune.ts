@@ -32,6 +32,7 @@ interface PruneFlags {
   autos?: string;
   features?: string;
   allocation?: string;
+  signalFloor?: boolean;
   when?: string;
   earlyMaxEpochs?: number;
   train?: boolean;
@@ -87,6 +88,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     autos: f.autos,
     autosFeatures: f.features ? parseFeatureList(f.features) : undefined,
     allocation: f.allocation,
+    signalFloor: f.signalFloor ? true : undefined,
     when: f.when,
     earlyMaxEpochs: f.earlyMaxEpochs,
     structured: f.structured ? true : undefined,
@@ -120,9 +122,14 @@ export function registerPrune(program: Command): void {
     .option('--temperature <T>', "GraSP's logit temperature", positiveNumber('--temperature'), 200)
     .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))
     .option('--table <file>', "survival.arrow from 'pipeline irp' (criterion lottery)")
-    .option('--autos <dir>', "fitted AutoS model directory from 'pipeline fit-autos' (criterion autos)")
+    .option('--autos <dir>', "fitted AutoS model directory from 'pipeline fit-autos' (criterion autos, allocation learned)")
     .option('--features <list>', 'AutoS features the model must have been fitted on (checked)')
-    .option('--allocation <a>', 'layer allocation: global | layer | erk | learned (autos) | <criterion>: its per-layer counts, ranking inside each layer by this criterion', 'global')
+    .option(
+      '--allocation <a>',
+      "layer allocation: global | layer | erk | learned (per-layer densities predicted from layer descriptors by the --autos dir's allocation.json; with the signal floor) | survival (autos: ∝ predicted survival) | <criterion>: its per-layer counts, ranking inside each layer by this criterion",
+      'global',
+    )
+    .option('--signal-floor', 'every tensor keeps ≥ min(size, max(units in, units out)) weights, the budget still met exactly (any allocation but global; always on for learned)')
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
     .option('--train', 'train the pruned network and report test accuracy')
     .option('--structured', 'prune whole channels (crop | snip | random), --density = kept fraction of channels; removes them physically and trains the smaller dense model (writes model.json, channels.json, shrunk.safetensors)')
@@ -142,6 +149,7 @@ export function registerPrune(program: Command): void {
         (rep.structured
           ? `  channels ${(100 * rep.structured.channel_density).toFixed(1)}%  train step ${rep.structured.speedup.train_step.toFixed(2)}× faster, ${rep.structured.speedup.flops.toFixed(2)}× fewer FLOPs`
           : '') +
+        (rep.min_layer !== undefined ? `  fewest kept ${rep.min_layer_kept} (${rep.min_layer})` : '') +
         (rep.test_accuracy !== undefined ? `  test accuracy ${(100 * rep.test_accuracy).toFixed(2)}%` : '') +
         `  backend ${backend.name}\n`,
     );
