@@ -9,7 +9,22 @@ import { type FeatureName, featureMatrix, needsHg, percentiles } from './feature
 import { rankingMetrics, type RankingMetrics } from './metrics.ts';
 import { type AutosMeta, saveAutos } from './model-file.ts';
 import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
-import { readSurvivalSource, type SourceTensor } from './source.ts';
+import { readSurvivalSource, type SourceTable, type SourceTensor } from './source.ts';
+import {
+  ALLOCATION_FORMAT,
+  type AllocationError,
+  type AllocationFeature,
+  allocationError,
+  architectureOf,
+  CLIP,
+  DEFAULT_ALLOCATION_FEATURES,
+  DEFAULT_ALLOCATION_LAMBDA,
+  densityCurve,
+  fitAllocation,
+  leaveOneArchitectureOut,
+  meanError,
+  saveAllocation,
+} from './allocation-model.ts';
 import { withRunLock } from '../io/run-lock.ts';
 
 export interface FitConfig {
@@ -35,9 +50,36 @@ export interface FitConfig {
   maxRowsPerTensor: number;
   /** Also fit on shuffled labels and report it (a control the real fit must beat). */
   control: boolean;
+  /**
+   * Architectures (table metadata `model`, or `model-w<width>`) to validate on, fitting on the others. Without
+   * it, --holdout or --val-table, tables of ≥ 2 architectures are validated leave-one-architecture-out.
+   */
+  holdoutArch?: string[];
+  /** Descriptors of the learned layer-allocation model (default DEFAULT_ALLOCATION_FEATURES). */
+  allocationFeatures?: AllocationFeature[];
+  /** Its ridge λ (default DEFAULT_ALLOCATION_LAMBDA). */
+  allocationLambda?: number;
+}
+
+/** Held-out metrics of one architecture (scorer fitted without it). */
+export interface ArchitectureMetrics {
+  train_tables: string[];
+  validation_tables: string[];
+  autos: RankingMetrics;
+  magnitude: RankingMetrics;
+  shuffled_control?: RankingMetrics;
+  /** The allocation model's error on this architecture, fitted without it. */
+  allocation: AllocationError;
 }
 
 export interface FitMetrics {
+  /**
+   * tensors: held-out tensors (--holdout or every third); table: --val-table; architectures: --holdout-arch;
+   * leave-one-architecture-out: each architecture scored by a fit on the others (autos/magnitude are then
+   * means over architectures, and the saved scorer is fitted on every table).
+   */
+  validation: 'tensors' | 'table' | 'architectures' | 'leave-one-architecture-out';
+  architectures: string[];
   train_rows: number;
   /** Features constant on every training row (e.g. `kind` when fitting on MLPs only): folded into the bias, ignored when scoring. */
   constant_features: string[];
@@ -46,6 +88,9 @@ export interface FitMetrics {
   autos: RankingMetrics;
   magnitude: RankingMetrics;
   shuffled_control?: RankingMetrics;
+  per_architecture?: Record<string, ArchitectureMetrics>;
+  /** The learned layer allocation (allocation.json): its features, λ and held-out error per architecture. */
+  allocation: { features: AllocationFeature[]; lambda: number; held_out: Record<string, AllocationError>; train_error: AllocationError };
   seconds: number;
 }
 
@@ -169,54 +214,181 @@ export function fitAutos(config: FitConfig, outDir: string): Promise<FitMetrics>
   return withRunLock(outDir, () => fitAutosIn(config, outDir));
 }
 
+const finalDensityOf = (table: SourceTable): number[] => {
+  const d = JSON.parse(table.metadata.get('densities') ?? '[]') as number[];
+  return d.length ? [d[d.length - 1]] : [];
+};
+
+/** Field-wise mean of ranking metrics (precision at the densities every one of them has). */
+function meanRanking(ms: RankingMetrics[]): RankingMetrics {
+  const mean = (f: (m: RankingMetrics) => number) => ms.reduce((s, m) => s + f(m), 0) / ms.length;
+  const keys = Object.keys(ms[0].precision).filter((k) => ms.every((m) => k in m.precision));
+  return {
+    n: ms.reduce((s, m) => s + m.n, 0),
+    mse: mean((m) => m.mse),
+    spearman: mean((m) => m.spearman),
+    precision: Object.fromEntries(keys.map((k) => [k, mean((m) => m.precision[k])])),
+  };
+}
+
+const tensorNames = (set: SourceTensor[]) => set.map((t) => `${path.basename(t.source)}:${t.layer.name}`);
+
+/** Does an architecture key (`lenet5-w1`) match a --holdout-arch name (`lenet5` or `lenet5-w1`)? */
+const archMatches = (arch: string, name: string) => arch === name || arch.startsWith(`${name}-w`);
+
 async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics> {
   const started = performance.now();
   const hg = needsHg(config.features);
-  const tables = [];
+  const tables: SourceTable[] = [];
   for (const t of config.tables) tables.push(await readSurvivalSource(t, hg));
   const val = config.valTable ? await readSurvivalSource(config.valTable, hg) : undefined;
   const modes = new Set([...tables, ...(val ? [val] : [])].map((t) => `${t.metadata.get('feature_bn_mode')}/${t.metadata.get('temperature')}`));
   if (modes.size > 1) usage(`the tables computed their features differently (${[...modes].join(' vs ')}); fit on tables from one feature setting`);
+  const holdoutArch = config.holdoutArch ?? [];
+  if (holdoutArch.length && (val || config.holdout?.length)) usage('--holdout-arch holds out whole architectures: drop --holdout / --val-table');
+  const archOf = new Map(tables.map((t) => [t, architectureOf(t.metadata)]));
+  const archs = [...new Set(archOf.values())];
   const all = tables.flatMap((t) => t.tensors);
+  let validation: FitMetrics['validation'];
+  let trainTables = tables;
+  let valTables: SourceTable[] = [];
   let trainSet: SourceTensor[];
   let valSet: SourceTensor[];
   if (val) {
+    validation = 'table';
     trainSet = all;
     valSet = val.tensors;
+    valTables = [val];
   } else if (config.holdout?.length) {
+    validation = 'tensors';
     for (const h of config.holdout) if (!all.some((t) => t.layer.name === h)) usage(`--holdout names '${h}', which no table holds; use one of ${all.map((t) => t.layer.name).join(', ')}`);
     trainSet = all.filter((t) => !config.holdout!.includes(t.layer.name));
     valSet = all.filter((t) => config.holdout!.includes(t.layer.name));
+  } else if (holdoutArch.length) {
+    validation = 'architectures';
+    for (const h of holdoutArch) if (!archs.some((a) => archMatches(a, h))) usage(`--holdout-arch names '${h}', which no table is; the tables' architectures are ${archs.join(', ')}`);
+    const held = (t: SourceTable) => holdoutArch.some((h) => archMatches(archOf.get(t)!, h));
+    trainTables = tables.filter((t) => !held(t));
+    valTables = tables.filter(held);
+    if (!trainTables.length) usage(`--holdout-arch ${holdoutArch.join(',')} holds out every table; keep at least one architecture to fit on`);
+    trainSet = trainTables.flatMap((t) => t.tensors);
+    valSet = valTables.flatMap((t) => t.tensors);
+  } else if (archs.length >= 2) {
+    validation = 'leave-one-architecture-out';
+    trainSet = all;
+    valSet = all;
   } else {
+    validation = 'tensors';
     trainSet = tables.flatMap((t) => t.tensors.filter((_, i) => i % 3 !== 1));
     valSet = tables.flatMap((t) => t.tensors.filter((_, i) => i % 3 === 1));
   }
   if (!trainSet.length || !valSet.length) usage('need at least one training and one validation tensor: give --holdout, --val-table or a table with ≥ 2 tensors');
 
   const spec: ScorerSpec = { inputs: config.features.length, hidden: config.hidden, activation: config.activation };
-  const rows = rowsOf(trainSet, config.features, config.maxRowsPerTensor, new Rng(config.seed), config.target);
-  const truth = concatY(valSet, (t) => t.y);
-  const finalDensity = (() => {
-    const d = JSON.parse(tables[0].metadata.get('densities') ?? '[]') as number[];
-    return d.length ? [d[d.length - 1]] : [];
-  })();
-  const constant = constantColumns(rows, spec.inputs);
-  const weights = await foldConstantFeatures(train(spec, rows, config, config.seed, 'fit-autos'), constant);
+  /** Fits the scorer (and with --control its shuffled-label twin) on `fitSet`; ranks `evalSet` with both. */
+  const fitAndScore = async (fitSet: SourceTensor[], evalSets: Array<{ tensors: SourceTensor[]; extra: number[] }>, label: string) => {
+    const rows = rowsOf(fitSet, config.features, config.maxRowsPerTensor, new Rng(config.seed), config.target);
+    const constant = constantColumns(rows, spec.inputs);
+    const weights = await foldConstantFeatures(train(spec, rows, config, config.seed, label), constant);
+    const scored = [];
+    for (const { tensors, extra } of evalSets) {
+      const truth = concatY(tensors, (t) => t.y);
+      scored.push({
+        autos: rankingMetrics(await predict(spec, weights, tensors, config.features), truth, extra),
+        magnitude: rankingMetrics(concatY(tensors, (t) => t.theta.map(Math.abs)), truth, extra),
+        shuffled_control: undefined as RankingMetrics | undefined,
+      });
+    }
+    if (config.control) {
+      const shuffled = { ...rows, y: new Rng(config.seed + 1).shuffle(Float32Array.from(rows.y)) };
+      const control = await foldConstantFeatures(train(spec, shuffled, config, config.seed, `${label} control`), constant);
+      for (const [i, { tensors, extra }] of evalSets.entries()) {
+        scored[i].shuffled_control = rankingMetrics(await predict(spec, control, tensors, config.features), concatY(tensors, (t) => t.y), extra);
+      }
+      tf.dispose(control.flatMap(({ w, b }) => [w, b]));
+    }
+    return { rows, constant, weights, scored };
+  };
+
+  // Layer allocation: per-layer density curves of the training tables.
+  const allocationFeatures = config.allocationFeatures ?? DEFAULT_ALLOCATION_FEATURES;
+  const lambda = config.allocationLambda ?? DEFAULT_ALLOCATION_LAMBDA;
+  const curveOf = new Map([...tables, ...(val ? [val] : [])].map((t) => [t, densityCurve(t)]));
+  const trainCurves = trainTables.map((t) => curveOf.get(t)!);
+  const allocation = fitAllocation(trainCurves, allocationFeatures, lambda);
+  const heldOut = leaveOneArchitectureOut(trainCurves, allocationFeatures, lambda);
+  const trainArchs = new Set(trainTables.map((t) => archOf.get(t)!));
+  for (const a of new Set(valTables.map((t) => architectureOf(t.metadata)))) {
+    if (trainArchs.has(a)) continue; // a --val-table of a training architecture is not a held-out architecture
+    heldOut[a] = meanError(valTables.filter((t) => architectureOf(t.metadata) === a).map((t) => allocationError(allocation, curveOf.get(t)!)));
+  }
+  const trainError = meanError(trainCurves.map((c) => allocationError(allocation, c)));
+
+  let perArchitecture: Record<string, ArchitectureMetrics> | undefined;
+  let final: Awaited<ReturnType<typeof fitAndScore>>;
+  let summary: { autos: RankingMetrics; magnitude: RankingMetrics; shuffled_control?: RankingMetrics };
+  if (validation === 'leave-one-architecture-out') {
+    perArchitecture = {};
+    for (const a of archs) {
+      const inA = tables.filter((t) => archOf.get(t) === a);
+      const rest = tables.filter((t) => archOf.get(t) !== a);
+      const fold = await fitAndScore(rest.flatMap((t) => t.tensors), [{ tensors: inA.flatMap((t) => t.tensors), extra: finalDensityOf(inA[0]) }], `fit-autos without ${a}`);
+      tf.dispose(fold.weights.flatMap(({ w, b }) => [w, b]));
+      perArchitecture[a] = {
+        train_tables: rest.map((t) => t.path),
+        validation_tables: inA.map((t) => t.path),
+        ...fold.scored[0],
+        allocation: heldOut[a],
+      };
+    }
+    final = await fitAndScore(all, [], 'fit-autos (all tables)');
+    const folds = Object.values(perArchitecture);
+    summary = {
+      autos: meanRanking(folds.map((f) => f.autos)),
+      magnitude: meanRanking(folds.map((f) => f.magnitude)),
+      shuffled_control: config.control ? meanRanking(folds.map((f) => f.shuffled_control!)) : undefined,
+    };
+  } else if (validation === 'architectures') {
+    const held = [...new Set(valTables.map((t) => archOf.get(t)!))];
+    const evals = [
+      { tensors: valSet, extra: finalDensityOf(valTables[0]) },
+      ...held.map((a) => {
+        const inA = valTables.filter((t) => archOf.get(t) === a);
+        return { tensors: inA.flatMap((t) => t.tensors), extra: finalDensityOf(inA[0]) };
+      }),
+    ];
+    final = await fitAndScore(trainSet, evals, 'fit-autos');
+    summary = final.scored[0];
+    perArchitecture = Object.fromEntries(
+      held.map((a, i) => [
+        a,
+        {
+          train_tables: trainTables.map((t) => t.path),
+          validation_tables: valTables.filter((t) => archOf.get(t) === a).map((t) => t.path),
+          ...final.scored[i + 1],
+          allocation: heldOut[a],
+        },
+      ]),
+    );
+  } else {
+    final = await fitAndScore(trainSet, [{ tensors: valSet, extra: finalDensityOf(tables[0]) }], 'fit-autos');
+    summary = final.scored[0];
+  }
+  const { rows, constant, weights } = final;
   const metrics: FitMetrics = {
+    validation,
+    architectures: archs,
     train_rows: rows.n,
     constant_features: constant.map(({ j }) => config.features[j]),
-    train_tensors: trainSet.map((t) => `${path.basename(t.source)}:${t.layer.name}`),
-    validation_tensors: valSet.map((t) => `${path.basename(t.source)}:${t.layer.name}`),
-    autos: rankingMetrics(await predict(spec, weights, valSet, config.features), truth, finalDensity),
-    magnitude: rankingMetrics(concatY(valSet, (t) => t.theta.map(Math.abs)), truth, finalDensity),
+    train_tensors: tensorNames(trainSet),
+    validation_tensors: tensorNames(valSet),
+    autos: summary.autos,
+    magnitude: summary.magnitude,
+    ...(summary.shuffled_control ? { shuffled_control: summary.shuffled_control } : {}),
+    ...(perArchitecture ? { per_architecture: perArchitecture } : {}),
+    allocation: { features: allocation.features, lambda, held_out: heldOut, train_error: trainError },
     seconds: 0,
   };
-  if (config.control) {
-    const shuffled = { ...rows, y: new Rng(config.seed + 1).shuffle(Float32Array.from(rows.y)) };
-    const control = await foldConstantFeatures(train(spec, shuffled, config, config.seed, 'fit-autos control'), constant);
-    metrics.shuffled_control = rankingMetrics(await predict(spec, control, valSet, config.features), truth, finalDensity);
-    tf.dispose(control.flatMap(({ w, b }) => [w, b]));
-  }
   metrics.seconds = (performance.now() - started) / 1000;
   const meta0 = tables[0].metadata;
   const meta: AutosMeta = {
@@ -231,6 +403,16 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   };
   fs.mkdirSync(outDir, { recursive: true });
   await saveAutos(outDir, meta, weights);
+  saveAllocation(outDir, {
+    format: ALLOCATION_FORMAT,
+    target: 'logit(layer density), densities clipped to [clip, 1 − clip]',
+    clip: CLIP,
+    ...allocation,
+    sources: trainTables.map((t) => t.path),
+    architectures: [...trainArchs],
+    held_out: heldOut,
+    train_error: trainError,
+  });
   writeJsonAtomic(path.join(outDir, 'metrics.json'), metrics);
   tf.dispose(weights.flatMap(({ w, b }) => [w, b]));
   return metrics;

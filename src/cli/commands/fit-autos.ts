@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../autos/features.ts';
+import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../autos/allocation-model.ts';
 import { type FitConfig, fitAutos } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
 import { configHash } from '../../io/rundir.ts';
@@ -12,6 +13,9 @@ interface FitFlags {
   table: string[];
   valTable?: string;
   holdout?: string;
+  holdoutArch?: string[];
+  allocationFeatures?: string;
+  allocationLambda?: number;
   features?: string;
   hidden: string;
   activation: string;
@@ -36,6 +40,9 @@ export function fitConfigFrom(f: FitFlags): FitConfig {
     tables: f.table,
     valTable: f.valTable,
     holdout: f.holdout?.split(',').filter(Boolean),
+    holdoutArch: f.holdoutArch?.flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean),
+    allocationFeatures: f.allocationFeatures ? parseAllocationFeatures(f.allocationFeatures) : undefined,
+    allocationLambda: f.allocationLambda,
     features: f.features ? parseFeatureList(f.features) : DEFAULT_FEATURES,
     hidden,
     activation: f.activation,
@@ -53,10 +60,13 @@ export function fitConfigFrom(f: FitFlags): FitConfig {
 export function registerFitAutos(program: Command): void {
   program
     .command('fit-autos')
-    .description('fit AutoS (an MLP predicting IRP survival from θ₀, g, Hg and layer descriptors); writes autos.json, weights.safetensors, metrics.json')
+    .description('fit AutoS (an MLP predicting IRP survival from θ₀, g, Hg and layer descriptors) and a per-layer density model (learned allocation); writes autos.json, weights.safetensors, allocation.json, metrics.json')
     .requiredOption('--table <file...>', 'survival.arrow file(s) from pipeline irp')
     .option('--val-table <file>', 'validate on this whole table (default: held-out tensors)')
     .option('--holdout <names>', 'comma-separated tensors to hold out (default: every third, from the second)')
+    .option('--holdout-arch <model...>', "validate on these architectures (table metadata 'model', or 'model-w<width>'; repeatable or comma-separated), fitting on the others (default with tables of ≥ 2 architectures: leave-one-architecture-out)")
+    .option('--allocation-features <list>', `descriptors of the learned layer allocation, from: ${ALLOCATION_FEATURES.join(',')} (default ${DEFAULT_ALLOCATION_FEATURES.join(',')})`)
+    .option('--allocation-lambda <x>', 'ridge λ of the learned layer allocation', positiveNumber('--allocation-lambda'), DEFAULT_ALLOCATION_LAMBDA)
     .option('--features <list>', `comma-separated, from: ${ALL_FEATURES.join(',')} (default ${DEFAULT_FEATURES.join(',')})`)
     .option('--hidden <widths>', 'MLP hidden widths', '64,64')
     .option('--activation <a>', 'relu | tanh', 'relu')
@@ -81,9 +91,15 @@ export function registerFitAutos(program: Command): void {
       });
       const p = (x: { precision: Record<string, number> }) => Object.entries(x.precision).map(([d, v]) => `${(100 * Number(d)).toFixed(0)}%:${v.toFixed(3)}`).join(' ');
       process.stdout.write(
-        `fitted: ${out}  held-out ${m.validation_tensors.join(',')}  spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})` +
+        `fitted: ${out}  held-out ${m.validation === 'leave-one-architecture-out' ? `each of ${m.architectures.join(', ')} (leave-one-architecture-out; means)` : m.validation_tensors.join(',')}  spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})` +
           `  precision@density autos ${p(m.autos)} | |θ| ${p(m.magnitude)}${m.shuffled_control ? ` | shuffled ${p(m.shuffled_control)}` : ''}` +
           `${m.constant_features.length ? `  constant on the training rows, ignored: ${m.constant_features.join(',')}` : ''}  (${m.seconds.toFixed(1)} s, ${backend.name})\n`,
       );
+      for (const [a, r] of Object.entries(m.per_architecture ?? {})) {
+        process.stdout.write(
+          `  held-out ${a}: spearman ${r.autos.spearman.toFixed(3)} (|θ| ${r.magnitude.spearman.toFixed(3)})  precision@density autos ${p(r.autos)} | |θ| ${p(r.magnitude)}` +
+            `  allocation misallocated ${(100 * r.allocation.misallocated_final).toFixed(1)}% at the last round (layer ${(100 * r.allocation.misallocated_layer_final).toFixed(1)}%, erk ${(100 * r.allocation.misallocated_erk_final).toFixed(1)}%)\n`,
+        );
+      }
     });
 }
