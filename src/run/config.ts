@@ -1,12 +1,36 @@
 import { z } from 'zod';
-import { IrpConfigSchema } from '../irp/config.ts';
+import { type IrpConfig, IrpConfigSchema } from '../irp/config.ts';
 import { describeZodError, TrainConfigSchema } from '../train/config.ts';
 import { usage } from '../util/errors.ts';
 
-/** pipelines/default.json: IRP on a source net → fit AutoS → prune a target net with several criteria × sparsities × seeds → train each. */
+/** A network the fitted AutoS is evaluated on (as in a sweep's `targets`). */
+const TargetSchema = z
+  .object({
+    model: z.string(),
+    width: z.number().positive().optional(),
+    /** Batch norm after each conv (default: on for resnet/vgg, off for the LeNets). */
+    batchNorm: z.boolean().optional(),
+    dataset: z.string().default('mnist'),
+    /** Zero-pad images to padTo×padTo (28×28 data on 32×32 models). */
+    padTo: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type RunTarget = z.infer<typeof TargetSchema>;
+
+/**
+ * pipelines/default.json: IRP on a source net → fit AutoS → prune a target net with several criteria ×
+ * sparsities × seeds → train each. A transfer evaluation names several IRP `sources` (AutoS is fitted
+ * on all their tables) and several `prune.targets`.
+ */
 export const MainJobSchema = z
   .object({
-    irp: IrpConfigSchema,
+    /** One IRP source (its run lives in <out>/irp) … */
+    irp: IrpConfigSchema.optional(),
+    /** … or several (each in <out>/irp/<model>[-w<width>]-<dataset>_<hash>). */
+    sources: z.array(IrpConfigSchema).min(1).optional(),
+    /** Evaluate on a target whose architecture is also a source (not transfer); refused unless true. */
+    allowSeenTargets: z.boolean().optional(),
     autos: z
       .object({
         features: z.array(z.string()).optional(),
@@ -22,15 +46,21 @@ export const MainJobSchema = z
       .default({}),
     prune: z
       .object({
-        model: z.string(),
+        /** One target (model, width, batchNorm, dataset, padTo) … */
+        model: z.string().optional(),
         width: z.number().positive().optional(),
-        dataset: z.string().default('mnist'),
+        batchNorm: z.boolean().optional(),
+        dataset: z.string().optional(),
+        padTo: z.number().int().positive().optional(),
+        /** … or several. */
+        targets: z.array(TargetSchema).min(1).optional(),
         /** Criteria; 'autos' may carry an allocation as autos@<allocation>, e.g. autos@grasp. */
         criteria: z.array(z.string()).min(1),
         sparsities: z.array(z.number().gt(0).lt(1)).min(1),
         seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
         samplesPerClass: z.number().int().positive().default(10),
-        train: TrainConfigSchema.omit({ model: true, dataset: true, seed: true, width: true }).partial().default({}),
+        /** Trainer overrides on top of pipelines/train-<model>-<dataset>.json (the target's own keys live on the target). */
+        train: TrainConfigSchema.omit({ model: true, dataset: true, seed: true, width: true, batchNorm: true, padTo: true }).partial().default({}),
       })
       .strict(),
   })
@@ -38,8 +68,57 @@ export const MainJobSchema = z
 
 export type MainJobConfig = z.infer<typeof MainJobSchema>;
 
+/** The IRP sources in order: `sources`, or the one `irp`. */
+export function sourcesOf(config: MainJobConfig): IrpConfig[] {
+  return config.sources ?? (config.irp ? [config.irp] : []);
+}
+
+/** The evaluation targets in order: `prune.targets`, or the one target given by prune.model/width/…. */
+export function targetsOf(config: MainJobConfig): RunTarget[] {
+  const p = config.prune;
+  if (p.targets) return p.targets;
+  return p.model === undefined ? [] : [{ model: p.model, width: p.width, batchNorm: p.batchNorm, dataset: p.dataset ?? 'mnist', padTo: p.padTo }];
+}
+
+/** `<model>[-w<width>]/<dataset>`: a target's label in the results (results.csv's `target`). */
+export const targetLabel = (t: { model: string; width?: number; dataset: string }) => `${t.model}${t.width ? `-w${t.width}` : ''}/${t.dataset}`;
+
+/** `<model>[-w<width>]-<dataset>` made safe for a directory name. */
+export const targetSlug = (t: { model: string; width?: number; dataset: string }) => `${t.model}${t.width ? `-w${t.width}` : ''}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}`;
+
+/**
+ * The checks a schema cannot express, as one line each: exactly one of irp/sources and of
+ * prune.model/prune.targets, no duplicate sources or targets, and no target whose architecture is a
+ * source's unless `allowSeenTargets`.
+ */
+export function checkMainJob(config: MainJobConfig, source: string): void {
+  if (!config.irp === !config.sources) usage(`${source}: give either "irp" (one IRP source) or "sources" (a list of IRP configs), ${config.irp ? 'not both' : 'one of them'}`);
+  const p = config.prune;
+  const single = p.model !== undefined || p.width !== undefined || p.batchNorm !== undefined || p.dataset !== undefined || p.padTo !== undefined;
+  if (p.targets && single) usage(`${source}: prune has "targets" and a single target's model/width/batchNorm/dataset/padTo; keep one of the two forms`);
+  if (!p.targets && p.model === undefined) usage(`${source}: prune needs "model" (one target) or "targets" (a list of {model, width?, batchNorm?, dataset, padTo?})`);
+  const sources = sourcesOf(config);
+  const seenSource = new Map<string, number>();
+  sources.forEach((s, i) => {
+    const key = JSON.stringify(s);
+    if (seenSource.has(key)) usage(`${source}: sources[${i}] repeats sources[${seenSource.get(key)}]; list each IRP source once`);
+    seenSource.set(key, i);
+  });
+  const labels = new Map<string, number>();
+  targetsOf(config).forEach((t, i) => {
+    const where = p.targets ? `prune.targets[${i}]` : 'prune';
+    const label = targetLabel(t);
+    if (labels.has(label)) usage(`${source}: ${where} (${label}) repeats prune.targets[${labels.get(label)}]'s model, width and dataset; the results could not tell them apart`);
+    labels.set(label, i);
+    if (!config.allowSeenTargets && sources.some((s) => s.model === t.model)) {
+      usage(`${source}: ${where} '${t.model}' is also a source architecture, so evaluating on it is not transfer; drop it or set "allowSeenTargets": true`);
+    }
+  });
+}
+
 export function parseMainJob(input: unknown, source: string): MainJobConfig {
   const r = MainJobSchema.safeParse(input);
   if (!r.success) usage(describeZodError(r.error, source));
+  checkMainJob(r.data, source);
   return r.data;
 }

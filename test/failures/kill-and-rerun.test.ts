@@ -20,6 +20,8 @@ const runIn = (cwd: string) => spawnSync(process.execPath, args, { cwd, encoding
 
 const tiny = {
   irp: { model: 'lenet300', width: 0.25, dataset: 'mnist', criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, train: { batchSize: 512 } },
+  // Source and target are one architecture: a test of the machinery, not a transfer evaluation.
+  allowSeenTargets: true,
   autos: { hidden: [8], epochs: 1 },
   prune: { model: 'lenet300', width: 0.25, criteria: ['autos', 'random'], sparsities: [0.9], train: { epochs: 1, steps: 5 } },
 };
