@@ -158,6 +158,15 @@ describe('learned allocation model', () => {
     }
   });
 
+  it('λ shrinks every coefficient but the intercept: with a huge λ the fit is the mean logit, each table weighing the same', () => {
+    const curves = [curve('mlp'), curve('conv')];
+    const fit = fitAllocation(curves, ['bias', 'logit_global', 'log_fan_in'], 1e9);
+    const tableMean = (c: DensityCurve) => c.density.flat().reduce((s, d) => s + lgt(d), 0) / c.density.flat().length;
+    expect(fit.coefficients[0]).toBeCloseTo((tableMean(curves[0]) + tableMean(curves[1])) / 2, 4);
+    expect(Math.abs(fit.coefficients[1])).toBeLessThan(1e-6);
+    expect(Math.abs(fit.coefficients[2])).toBeLessThan(1e-6);
+  });
+
   it('an architecture that follows another law shows up as a large held-out error', () => {
     const curves = [curve('mlp'), curve('conv'), curve('vgg', [0.5, 1.2, 0.3, -0.2, -0.8, -0.25])];
     const held = leaveOneArchitectureOut(curves, features, 1e-9);
