@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_FEATURES, parseFeatureList } from '../autos/features.ts';
 import { type FitConfig, fitAutos } from '../autos/fit.ts';
-import type { Dataset } from '../data/types.ts';
 import { loadDataset } from '../data/registry.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeManifest } from '../io/manifest.ts';
@@ -40,13 +39,14 @@ export function validateMainJob(config: MainJobConfig, source = 'run config'): v
     const where = many ? `${source}: sources[${i}]` : `${source}: irp`;
     parseIrpConfig(s, where);
     getCriterion(s.criterion);
-    const data = datasetOf(s, where);
-    createModel(s.model, { width: s.width, batchNorm: s.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses });
+    const data = at(where, () => loadDataset(s.dataset, { dataDir: s.dataDir, padTo: s.padTo }));
+    at(where, () => createModel(s.model, { width: s.width, batchNorm: s.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
   });
   const p = config.prune;
   targetsOf(config).forEach((t, i) => {
-    const data = datasetOf(t, p.targets ? `${source}: prune.targets[${i}]` : `${source}: prune`);
-    const target = createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses });
+    const where = p.targets ? `${source}: prune.targets[${i}]` : `${source}: prune`;
+    const data = at(where, () => loadDataset(t.dataset, { padTo: t.padTo }));
+    const target = at(where, () => createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
     for (const entry of p.criteria) {
       const { criterion, allocation, structured } = splitCriterion(entry);
       getCriterion(criterion);
@@ -57,9 +57,10 @@ export function validateMainJob(config: MainJobConfig, source = 'run config'): v
   if (config.autos.features) parseFeatureList(config.autos.features.join(','));
 }
 
-function datasetOf(d: { dataset: string; dataDir?: string; padTo?: number }, where: string): Dataset {
+/** A one-line input error of `f`, prefixed with where in the config it comes from. */
+function at<T>(where: string, f: () => T): T {
   try {
-    return loadDataset(d.dataset, { dataDir: d.dataDir, padTo: d.padTo });
+    return f();
   } catch (err) {
     if (err instanceof UsageError) usage(`${where}: ${err.message}`);
     throw err;

@@ -73,6 +73,7 @@ describe('pipeline run config: sources and targets', () => {
       /prune\.targets\[1\] \(vgg11-w8\/mnist\) repeats prune\.targets\[0\]'s model, width and dataset/,
     );
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', dataset: 'nosuch' }] } })).toMatch(/^x\.json: prune\.targets\[0\]: unknown dataset "nosuch"/);
+    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', width: 8 }] } })).toMatch(/^x\.json: prune\.targets\[0\]: vgg11 needs inputs of at least 32×32, got 28×28/);
     expect(refusal({ sources: [source('lenet5', { rewind: 'epoch:5', epochsPerRound: 2 })], prune: { ...prune, targets } })).toMatch(/^x\.json: sources\[0\]: rewind epoch 5 is beyond/);
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, train: { padTo: 32 } } })).toMatch(/unknown key\(s\) 'padTo' at prune\.train/);
   });
