@@ -20,7 +20,7 @@ const tiny = {
       { model: 'vgg11', width: 4, batchNorm: true, dataset: synthetic, padTo: 32 },
       { model: 'vgg16', width: 4, dataset: synthetic, padTo: 32 },
     ],
-    criteria: ['autos@snip', 'snip', 'grasp'],
+    criteria: ['autos@learned', 'autos@snip', 'snip', 'grasp'],
     sparsities: [0.9],
     seeds: [0, 1],
     samplesPerClass: 2,
@@ -37,7 +37,7 @@ const csv = (text: string) => {
 const pts = (x: number) => `${x > 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
 
 describe('pipeline run: transfer from several sources to several targets', () => {
-  it('each source its own IRP directory, one AutoS fit on both tables, both targets in the results, paired section = recomputed from results.csv', () => {
+  it('each source its own IRP directory, one AutoS fit (and learned allocation) on both tables, both targets in the results, paired section = recomputed from results.csv', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-transfer-'));
     const file = path.join(root, 'tiny.json');
     fs.writeFileSync(file, JSON.stringify(tiny));
@@ -46,7 +46,7 @@ describe('pipeline run: transfer from several sources to several targets', () =>
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/stage 1\/3: .* lenet300 .*\(source 1\/2\)/);
     expect(r.stdout).toMatch(/stage 2\/3: fitting AutoS on the 2 survival tables/);
-    expect(r.stdout).toMatch(/stage 3\/3: pruning vgg11-w4\/synthetic:28x28x1:10:200, vgg16-w4\/synthetic:28x28x1:10:200: 16 jobs/);
+    expect(r.stdout).toMatch(/stage 3\/3: pruning vgg11-w4\/synthetic:28x28x1:10:200, vgg16-w4\/synthetic:28x28x1:10:200: 20 jobs/);
 
     // Layout: irp/<source>_<hash>/ each finished with its table; autos/ fitted on both; prune/<target>_<entry>….
     const irp = fs.readdirSync(path.join(out, 'irp')).sort();
@@ -56,16 +56,17 @@ describe('pipeline run: transfer from several sources to several targets', () =>
     for (const d of irp) for (const f of ['DONE', 'survival.arrow']) expect(fs.existsSync(path.join(out, 'irp', d, f)), `${d}/${f}`).toBe(true);
     const fit = JSON.parse(read(path.join(out, 'autos'), 'config.json'));
     expect(fit.tables.map((t: string) => path.relative(out, t))).toEqual(irp.map((d) => path.join('irp', d, 'survival.arrow')));
+    expect(fs.existsSync(path.join(out, 'autos', 'allocation.json'))).toBe(true); // what autos@learned reads
     const jobs = fs.readdirSync(path.join(out, 'prune')).sort();
-    expect(jobs).toHaveLength(16);
-    for (const j of jobs) expect(j).toMatch(/^vgg(11|16)-w4-synthetic_28x28x1_10_200_((autos-snip|snip|grasp)_s0\.9|dense)_seed[01]_[0-9a-f]{8}$/);
+    expect(jobs).toHaveLength(20);
+    for (const j of jobs) expect(j).toMatch(/^vgg(11|16)-w4-synthetic_28x28x1_10_200_((autos-learned|autos-snip|snip|grasp)_s0\.9|dense)_seed[01]_[0-9a-f]{8}$/);
     for (const f of ['results.md', 'results.csv', 'results.arrow', 'paired.csv', 'accuracy_vgg11-w4_synthetic_28x28x1_10_200.svg', 'accuracy_vgg16-w4_synthetic_28x28x1_10_200.svg']) {
       expect(fs.existsSync(path.join(out, f)), f).toBe(true);
     }
 
     // Both targets in the results, every job once.
     const rows = csv(read(out, 'results.csv'));
-    expect(rows).toHaveLength(16);
+    expect(rows).toHaveLength(20);
     const targets = [...new Set(rows.map((x) => x.target))];
     expect(targets).toEqual(['vgg11-w4/synthetic:28x28x1:10:200', 'vgg16-w4/synthetic:28x28x1:10:200']);
     const md = read(out, 'results.md');
@@ -73,31 +74,34 @@ describe('pipeline run: transfer from several sources to several targets', () =>
 
     // The paired section, recomputed here from the per-job accuracies.
     const paired = csv(read(out, 'paired.csv'));
-    expect(paired).toHaveLength(4); // 2 targets × 1 sparsity × 1 autos entry × (best per seed, best mean)
+    expect(paired).toHaveLength(8); // 2 targets × 1 sparsity × 2 autos entries × (best per seed, best mean)
     for (const t of targets) {
-      const acc = (c: string, seed: number) => Number(rows.find((x) => x.target === t && x.criterion === c && Number(x.seed) === seed)!.accuracy);
-      const mean = (c: string) => (acc(c, 0) + acc(c, 1)) / 2;
-      const best = mean('grasp') > mean('snip') ? 'grasp' : 'snip';
-      const cases: Array<[string, string, number[]]> = [
-        ['best-per-seed', '', [0, 1].map((s) => acc('autos@snip', s) - Math.max(acc('snip', s), acc('grasp', s)))],
-        ['best-mean', best, [0, 1].map((s) => acc('autos@snip', s) - acc(best, s))],
-      ];
-      for (const [baseline, criterion, d] of cases) {
-        const p = paired.find((x) => x.target === t && x.baseline === baseline)!;
-        expect(p.baseline_criterion).toBe(criterion);
-        expect(p).toMatchObject({ autos: 'autos@snip', sparsity: '0.9', n: '2', seeds: '0;1' });
-        const m = (d[0]! + d[1]!) / 2;
-        expect(Number(p.diff_mean)).toBeCloseTo(m, 12);
-        const [w, ti, l] = [d.filter((x) => x > 0).length, d.filter((x) => x === 0).length, d.filter((x) => x < 0).length];
-        expect([p.wins, p.ties, p.losses].map(Number)).toEqual([w, ti, l]);
-        // Sign test with 2 seeds: p = 0.5 when both untied pairs go one way, else 1.
-        const sign = w + l === 2 && (w === 2 || l === 2) ? 0.5 : 1;
-        expect(Number(p.sign_p)).toBe(sign);
-        // Bootstrap of two values: a quarter of the resampled means at each one, so the 95% interval is [min, max].
-        expect([Number(p.ci_low), Number(p.ci_high)]).toEqual([Math.min(...d), Math.max(...d)]);
-        const label = baseline === 'best-per-seed' ? 'best per seed' : `${criterion} (best mean)`;
-        expect(md).toContain(`| autos@snip | 90.0% | ${label} | 0, 1 | ${(100 * mean('autos@snip')).toFixed(2)} | `);
-        expect(md).toContain(` | ${pts(m)} | ${w}/${ti}/${l} | ${sign.toFixed(4)} | [${pts(Math.min(...d))}, ${pts(Math.max(...d))}] |`);
+      for (const autos of ['autos@learned', 'autos@snip']) {
+        const acc = (c: string, seed: number) => Number(rows.find((x) => x.target === t && x.criterion === c && Number(x.seed) === seed)!.accuracy);
+        const mean = (c: string) => (acc(c, 0) + acc(c, 1)) / 2;
+        const best = mean('grasp') > mean('snip') ? 'grasp' : 'snip';
+        const cases: Array<[string, string, number[]]> = [
+          ['best-per-seed', '', [0, 1].map((s) => acc(autos, s) - Math.max(acc('snip', s), acc('grasp', s)))],
+          ['best-mean', best, [0, 1].map((s) => acc(autos, s) - acc(best, s))],
+        ];
+        for (const [baseline, criterion, d] of cases) {
+          const p = paired.find((x) => x.target === t && x.autos === autos && x.baseline === baseline)!;
+          expect(p.baseline_criterion).toBe(criterion);
+          expect(p).toMatchObject({ sparsity: '0.9', n: '2', seeds: '0;1' });
+          const m = (d[0]! + d[1]!) / 2;
+          expect(Number(p.diff_mean)).toBeCloseTo(m, 12);
+          const [w, ti, l] = [d.filter((x) => x > 0).length, d.filter((x) => x === 0).length, d.filter((x) => x < 0).length];
+          expect([p.wins, p.ties, p.losses].map(Number)).toEqual([w, ti, l]);
+          // Sign test with 2 seeds: p = 0.5 when both untied pairs go one way, else 1.
+          const sign = w + l === 2 && (w === 2 || l === 2) ? 0.5 : 1;
+          expect(Number(p.sign_p)).toBe(sign);
+          // Bootstrap of two values: a quarter of the resampled means at each one, so the 95% interval is [min, max].
+          expect([Number(p.ci_low), Number(p.ci_high)]).toEqual([Math.min(...d), Math.max(...d)]);
+          const label = baseline === 'best-per-seed' ? 'best per seed' : `${criterion} (best mean)`;
+          const line = md.slice(md.indexOf(`### ${t},`)).split('\n').find((l) => l.startsWith(`| ${autos} | 90.0% | ${label} | 0, 1 | `))!;
+          expect(line).toContain(`| ${(100 * mean(autos)).toFixed(2)} | `);
+          expect(line).toContain(` | ${pts(m)} | ${w}/${ti}/${l} | ${sign.toFixed(4)} | [${pts(Math.min(...d))}, ${pts(Math.max(...d))}] |`);
+        }
       }
     }
     expect(md).toContain('## Paired differences: autos − best handcrafted');
