@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isFinished } from '../io/rundir.ts';
 import type { PruneConfig } from '../prune/run.ts';
+import { writePaired } from '../report/paired.ts';
 import { type JobResult, jobResult, type ResultRow, writeResults } from '../report/results.ts';
 import { usage } from '../util/errors.ts';
 
@@ -24,10 +25,11 @@ export function collectResults(out: string): JobResult[] {
   return results;
 }
 
-/** results.csv / results.arrow (one row per job), results.md (per target and budget) and the SVG plots. */
+/** results.csv / results.arrow (one row per job), results.md (per target and budget, then the paired autos − handcrafted section), paired.csv and the SVG plots. */
 export async function writeSweepReport(out: string): Promise<ResultRow[]> {
   return writeResults(out, collectResults(out), {
     slug: (g) => g.target.replace(/[^a-z0-9-]+/gi, '_'),
     title: (g) => `${g.target}: ${g.epochs === null ? 'gradient-norm ratio' : 'test accuracy'} after pruning at initialization`,
+    appendMarkdown: (rows) => writePaired(out, rows),
   });
 }

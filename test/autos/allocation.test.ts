@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 import {
   type AllocationFeature,
   allocationError,
@@ -23,7 +23,7 @@ import { fakeModel, writeFixtureTable } from './survival-fixture.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-alloc-'));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+const cli = (...args: string[]) => runAsync(process.execPath, [bin, ...args], { ...process.env, PIPELINE_QUIET: '1' });
 const sig = (z: number) => 1 / (1 + Math.exp(-z));
 const lgt = (d: number) => Math.log(d / (1 - d));
 
@@ -254,16 +254,16 @@ describe('prune --allocation learned', () => {
     expect(floored.report.layers.reduce((s, l) => s + l.kept, 0)).toBe(k);
   }, 120_000);
 
-  it('an AutoS dir without allocation.json, survival without autos, and a floor above the budget are one-line usage errors', () => {
+  it('an AutoS dir without allocation.json, survival without autos, and a floor above the budget are one-line usage errors', async () => {
     const root = tmp();
     const autos = path.join(root, 'autos');
     fs.mkdirSync(autos);
     const args = ['prune', '--criterion', 'magnitude', '--model', 'lenet5', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10'];
-    let r = cli(...args, '--density', '0.05', '--allocation', 'learned', '--autos', autos, '--out', path.join(root, 'x'));
+    let r = await cli(...args, '--density', '0.05', '--allocation', 'learned', '--autos', autos, '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/no allocation\.json .*refit it with 'pipeline fit-autos'/);
-    r = cli(...args, '--density', '0.05', '--allocation', 'survival', '--out', path.join(root, 'x'));
+    r = await cli(...args, '--density', '0.05', '--allocation', 'survival', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--allocation survival needs --criterion autos/);
     // lenet5's floors (6 + 16 + fc1 in + 120 + 84 weights) exceed what 0.5% keeps.
@@ -271,7 +271,7 @@ describe('prune --allocation learned', () => {
     const need = model.prunable.reduce((s, p) => s + Math.max(p.shape[p.shape.length - 2], p.shape[p.shape.length - 1]), 0);
     const k = Math.round(0.005 * model.prunable.reduce((s, p) => s + p.size, 0));
     expect(need).toBeGreaterThan(k);
-    r = cli(...args, '--density', '0.005', '--allocation', 'erk', '--signal-floor', '--out', path.join(root, 'x'));
+    r = await cli(...args, '--density', '0.005', '--allocation', 'erk', '--signal-floor', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`needs ${need} weights but density 0.005 keeps ${k}`);
     expect(fs.existsSync(path.join(root, 'x'))).toBe(false);

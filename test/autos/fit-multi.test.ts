@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 import type { AllocationFeature, AllocationFile } from '../../src/autos/allocation-model.ts';
 import { fitAutos, type FitConfig } from '../../src/autos/fit.ts';
 import { initBackend } from '../../src/engine/backend.ts';
@@ -10,7 +10,7 @@ import type { Model } from '../../src/models/types.ts';
 import { fakeModel, writeFixtureTable } from './survival-fixture.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+const cli = (...args: string[]) => runAsync(process.execPath, [bin, ...args], { ...process.env, PIPELINE_QUIET: '1' });
 const sig = (z: number) => 1 / (1 + Math.exp(-z));
 const lgt = (d: number) => Math.log(d / (1 - d));
 
@@ -103,14 +103,14 @@ describe('fit-autos on tables of several architectures', () => {
     expect(one.allocation.held_out).toEqual({});
 
     // CLI: an unknown architecture and a clash with --holdout are one-line usage errors.
-    let r = cli('fit-autos', '--table', ...tables, '--holdout-arch', 'resnet18', '--out', path.join(root, 'x'));
+    let r = await cli('fit-autos', '--table', ...tables, '--holdout-arch', 'resnet18', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/--holdout-arch names 'resnet18', which no table is; the tables' architectures are lenet300-w1, lenet5-w1, vgg11-w0.5/);
-    r = cli('fit-autos', '--table', ...tables, '--holdout-arch', 'vgg11', '--holdout', 'lenet5.l1', '--out', path.join(root, 'x'));
+    r = await cli('fit-autos', '--table', ...tables, '--holdout-arch', 'vgg11', '--holdout', 'lenet5.l1', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/drop --holdout/);
-    r = cli('fit-autos', '--table', ...tables, '--allocation-features', 'bias,depthh', '--out', path.join(root, 'x'));
+    r = await cli('fit-autos', '--table', ...tables, '--allocation-features', 'bias,depthh', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown allocation feature 'depthh'/);
     expect(fs.existsSync(path.join(root, 'x'))).toBe(false);

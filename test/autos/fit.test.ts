@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 import { DEFAULT_FEATURES, featureMatrix } from '../../src/autos/features.ts';
 import { fitAutos, type FitConfig } from '../../src/autos/fit.ts';
 import { precisionAtDensity, spearman } from '../../src/autos/metrics.ts';
@@ -13,7 +13,7 @@ import { runPrune } from '../../src/prune/run.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-autos-'));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+const cli = (...args: string[]) => runAsync(process.execPath, [bin, ...args], { ...process.env, PIPELINE_QUIET: '1' });
 
 const fitDefaults: Omit<FitConfig, 'tables'> = {
   features: DEFAULT_FEATURES,
@@ -87,11 +87,11 @@ describe('fit-autos on the CPU IRP preset', () => {
     );
     expect(ranked.report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
     // Bad input: a model dir fitted on other features than requested.
-    const r = cli('prune', '--criterion', 'autos', '--autos', path.join(root, 'autos'), '--features', 'theta,grad', '--model', 'lenet5', '--density', '0.1', '--out', path.join(root, 'x'));
+    const r = await cli('prune', '--criterion', 'autos', '--autos', path.join(root, 'autos'), '--features', 'theta,grad', '--model', 'lenet5', '--density', '0.1', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/was fitted on features theta,grad,hg,.* not theta,grad/);
     expect(fs.existsSync(path.join(root, 'x'))).toBe(false);
-    const fit2 = cli('fit-autos', '--table', table, '--features', 'theta,grad,nonsense', '--out', path.join(root, 'bad'));
+    const fit2 = await cli('fit-autos', '--table', table, '--features', 'theta,grad,nonsense', '--out', path.join(root, 'bad'));
     expect(fit2.status).toBe(2);
     expect(fit2.stderr).toMatch(/unknown AutoS feature 'nonsense'/);
   }, 300_000);
@@ -102,13 +102,13 @@ describe('fit-autos bad input', () => {
     const root = tmp();
     const empty = path.join(root, 'empty.arrow');
     fs.writeFileSync(empty, '');
-    let r = cli('fit-autos', '--table', empty, '--out', path.join(root, 'o'));
+    let r = await cli('fit-autos', '--table', empty, '--out', path.join(root, 'o'));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const { writeMaskFile } = await import('../../src/prune/mask-file.ts');
     const foreign = path.join(root, 'masks.arrow');
     writeMaskFile(foreign, new Map([['fc', new Uint8Array(4)]]), new Map([['fc', [2, 2]]]));
-    r = cli('fit-autos', '--table', foreign, '--out', path.join(root, 'o'));
+    r = await cli('fit-autos', '--table', foreign, '--out', path.join(root, 'o'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/lacks column\(s\) theta, grad, rounds_survived, score/);
     expect(fs.existsSync(path.join(root, 'o'))).toBe(false);

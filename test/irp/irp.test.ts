@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
 import { parseIrpConfig } from '../../src/irp/config.ts';
@@ -13,7 +14,7 @@ import { runPrune } from '../../src/prune/run.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-irp-'));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+const cli = (...args: string[]) => runAsync(process.execPath, [bin, ...args], { ...process.env, PIPELINE_QUIET: '1' });
 
 const small = { model: 'lenet300', width: 0.5, dataset: 'mnist', rounds: 4, finalDensity: 0.05, epochsPerRound: 1, train: { batchSize: 128, optimizer: { lr: 0.05 } } };
 
@@ -79,7 +80,7 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     fs.writeFileSync(preset, JSON.stringify({ ...small, rounds: 2, epochsPerRound: 2 }));
     const full = path.join(root, 'full');
     const killed = path.join(root, 'killed');
-    expect(cli('irp', '--config', preset, '--out', full).status).toBe(0);
+    expect((await cli('irp', '--config', preset, '--out', full)).status).toBe(0);
     // Kill once round 1 has checkpointed its first of two epochs.
     const child = spawn(process.execPath, [bin, 'irp', '--config', preset, '--out', killed], { stdio: 'ignore', env: { ...process.env, PIPELINE_QUIET: '1' } });
     const marker = path.join(killed, 'round-01', 'train', 'checkpoint.safetensors');
@@ -98,7 +99,7 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     });
     await new Promise((r) => child.on('exit', r));
     expect(fs.existsSync(path.join(killed, 'survival.arrow'))).toBe(false);
-    const resumed = cli('irp', '--config', preset, '--out', killed);
+    const resumed = await cli('irp', '--config', preset, '--out', killed);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(fs.readFileSync(path.join(killed, 'survival.arrow'))).toEqual(fs.readFileSync(path.join(full, 'survival.arrow')));
   });
@@ -119,9 +120,9 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     ['final density 0', ['--final-density', '0'], /--final-density must be in \(0, 1\), got '0'/],
     ['rewind epoch beyond training', ['--rewind', 'epoch:5'], /rewind epoch 5 is beyond the 1 training epochs/],
   ] as const) {
-    it(`bad input: ${name} → one line, exit 2, nothing written`, () => {
+    it(`bad input: ${name} → one line, exit 2, nothing written`, async () => {
       const out = path.join(tmp(), 'out');
-      const r = cli('irp', '--model', 'lenet300', '--epochs-per-round', '1', ...extra, '--out', out);
+      const r = await cli('irp', '--model', 'lenet300', '--epochs-per-round', '1', ...extra, '--out', out);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(pattern);
@@ -129,11 +130,11 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     });
   }
 
-  it('bad input: a directory holding a different config’s run is refused and left as it was', () => {
+  it('bad input: a directory holding a different config’s run is refused and left as it was', async () => {
     const out = path.join(tmp(), 'out');
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify({ model: 'vgg11' }));
-    const r = cli('irp', '--model', 'lenet300', '--epochs-per-round', '1', '--out', out);
+    const r = await cli('irp', '--model', 'lenet300', '--epochs-per-round', '1', '--out', out);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/different configuration/);
     expect(fs.readdirSync(out)).toEqual(['config.json']);

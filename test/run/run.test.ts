@@ -1,12 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 import { cpuCores } from '../../src/engine/backend.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, '--backend', 'wasm', ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' } });
+const cli = (...args: string[]) => runAsync(process.execPath, [bin, '--backend', 'wasm', ...args], { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' });
 
 const tiny = {
   irp: { model: 'lenet300', width: 0.25, dataset: 'mnist', criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, train: { batchSize: 256 } },
@@ -25,17 +25,17 @@ const table = (dir: string) =>
     .map((l) => l.split(',').slice(0, -1).join(','));
 
 describe('pipeline run', () => {
-  it('stage 3 on 1 and on 2 workers gives bit-identical tables; manifests record jobs and threads; a rerun redoes nothing', () => {
+  it('stage 3 on 1 and on 2 workers gives bit-identical tables; manifests record jobs and threads; a rerun redoes nothing', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-run-'));
     const file = path.join(root, 'tiny.json');
     fs.writeFileSync(file, JSON.stringify(tiny));
     const serial = path.join(root, 'serial');
     const parallel = path.join(root, 'parallel');
-    const a = cli('run', file, '--out', serial, '--jobs', '1');
+    const a = await cli('run', file, '--out', serial, '--jobs', '1');
     expect(a.status, a.stderr).toBe(0);
     expect(a.stdout).toMatch(/7 jobs .*, 1 at a time/);
     fs.cpSync(path.join(serial, 'irp'), path.join(parallel, 'irp'), { recursive: true }); // stage 1 is not under test
-    const b = cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
+    const b = await cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
     expect(b.status, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/7 jobs .*, 2 at a time × 1 thread/);
 
@@ -60,27 +60,27 @@ describe('pipeline run', () => {
       expect(JSON.parse(read(dir, 'manifest.json')).backend).toMatchObject({ name: 'wasm', threads: 1 });
     }
 
-    const again = cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
+    const again = await cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout.match(/\(done before\)/g)).toHaveLength(7);
     expect(table(parallel)).toEqual(table(serial));
   }, 240_000);
 
-  it('--jobs × --threads beyond the cores runs, with one note line', () => {
+  it('--jobs × --threads beyond the cores runs, with one note line', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-run-'));
     const file = path.join(root, 'tiny.json');
     fs.writeFileSync(file, JSON.stringify({ ...tiny, prune: { ...tiny.prune, criteria: ['random'], sparsities: [0.5, 0.9] } }));
     const jobs = cpuCores() + 1;
-    const r = cli('run', file, '--out', path.join(root, 'out'), '--jobs', String(jobs), '--threads', '1');
+    const r = await cli('run', file, '--out', path.join(root, 'out'), '--jobs', String(jobs), '--threads', '1');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr.match(/note: /g)).toHaveLength(1);
     expect(r.stderr).toContain(`note: --jobs ${jobs} × --threads 1 = ${jobs} threads on ${cpuCores()} cores`);
     expect(r.stdout).toMatch(/3 jobs .*, 3 at a time × 1 thread/);
   }, 240_000);
 
-  it('bad input: --jobs 0 is refused before anything runs', () => {
+  it('bad input: --jobs 0 is refused before anything runs', async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-run-')), 'out');
-    const r = cli('run', 'pipelines/default.json', '--out', out, '--jobs', '0');
+    const r = await cli('run', 'pipelines/default.json', '--out', out, '--jobs', '0');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--jobs must be a positive integer/);
     expect(fs.existsSync(out)).toBe(false);

@@ -1,11 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, '--backend', 'wasm', ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' } });
+const cli = (...args: string[]) => runAsync(process.execPath, [bin, '--backend', 'wasm', ...args], { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' });
 
 const synthetic = 'synthetic:28x28x1:10:200';
 /** Two sources (an MLP on mnist, a BN conv net on synthetic digits) → two conv targets, 2 seeds: tiny everywhere. */
@@ -37,12 +37,12 @@ const csv = (text: string) => {
 const pts = (x: number) => `${x > 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
 
 describe('pipeline run: transfer from several sources to several targets', () => {
-  it('each source its own IRP directory, one AutoS fit (and learned allocation) on both tables, both targets in the results, paired section = recomputed from results.csv', () => {
+  it('each source its own IRP directory, one AutoS fit (and learned allocation) on both tables, both targets in the results, paired section = recomputed from results.csv', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-transfer-'));
     const file = path.join(root, 'tiny.json');
     fs.writeFileSync(file, JSON.stringify(tiny));
     const out = path.join(root, 'out');
-    const r = cli('run', file, '--out', out, '--jobs', '2', '--threads', '1');
+    const r = await cli('run', file, '--out', out, '--jobs', '2', '--threads', '1');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/stage 1\/3: .* lenet300 .*\(source 1\/2\)/);
     expect(r.stdout).toMatch(/stage 2\/3: fitting AutoS on the 2 survival tables/);
@@ -107,12 +107,12 @@ describe('pipeline run: transfer from several sources to several targets', () =>
     expect(md).toContain('## Paired differences: autos − best handcrafted');
   }, 240_000);
 
-  it('a target that is also a source architecture is refused in one line (exit 2) before anything is written', () => {
+  it('a target that is also a source architecture is refused in one line (exit 2) before anything is written', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-transfer-'));
     const file = path.join(root, 'seen.json');
     fs.writeFileSync(file, JSON.stringify({ ...tiny, prune: { ...tiny.prune, targets: [...tiny.prune.targets, { model: 'lenet5', dataset: synthetic }] } }));
     const out = path.join(root, 'out');
-    const r = cli('run', file, '--out', out);
+    const r = await cli('run', file, '--out', out);
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
       `pipeline: ${file}: prune.targets[2] 'lenet5' is also a source architecture, so evaluating on it is not transfer; drop it or set "allowSeenTargets": true`,

@@ -1,15 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
 import { RESULT_COLUMNS } from '../../src/report/results.ts';
 import { planSweep } from '../../src/sweep/config.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-sweep-'));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
+const cli = (...args: string[]) => runAsync(process.execPath, [bin, ...args], { ...process.env, PIPELINE_QUIET: '1' });
 
 const sweep = {
   targets: [{ model: 'lenet300', width: 0.25, dataset: 'mnist' }],
@@ -60,23 +60,23 @@ describe('pipeline sweep', () => {
     expect(() => planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['structured:crop'], densities: [0.05] }, 's')).toThrow(/would empty a layer/);
   });
 
-  it('parallel and serial runs give equal results; rerunning recomputes nothing; shards cover every job once', () => {
+  it('parallel and serial runs give equal results; rerunning recomputes nothing; shards cover every job once', async () => {
     const root = tmp();
     const file = write(root, sweep);
     const parallel = path.join(root, 'parallel');
-    const r2 = cli('sweep', file, '--jobs', '2', '--out', parallel);
+    const r2 = await cli('sweep', file, '--jobs', '2', '--out', parallel);
     expect(r2.status, r2.stderr).toBe(0);
     expect(r2.stdout).toMatch(/5 ran, 0 already finished, 0 failed/);
     const serial = path.join(root, 'serial');
-    expect(cli('sweep', file, '--jobs', '1', '--out', serial).status).toBe(0);
+    expect((await cli('sweep', file, '--jobs', '1', '--out', serial)).status).toBe(0);
     expect(results(parallel)).toEqual(results(serial));
     expect(results(parallel)).toHaveLength(5);
-    const again = cli('sweep', file, '--jobs', '2', '--out', parallel, '--resume');
+    const again = await cli('sweep', file, '--jobs', '2', '--out', parallel, '--resume');
     expect(again.stdout).toMatch(/0 ran, 5 already finished/);
     finished = { root, parallel };
     const sharded = path.join(root, 'sharded');
-    const s0 = cli('sweep', file, '--shard', '0/2', '--jobs', '1', '--out', sharded);
-    const s1 = cli('sweep', file, '--shard', '1/2', '--jobs', '1', '--out', sharded);
+    const s0 = await cli('sweep', file, '--shard', '0/2', '--jobs', '1', '--out', sharded);
+    const s1 = await cli('sweep', file, '--shard', '1/2', '--jobs', '1', '--out', sharded);
     expect(s0.stdout).toMatch(/3 of 5 jobs in shard 0\/2: 3 ran/);
     expect(s1.stdout).toMatch(/2 of 5 jobs in shard 1\/2: 2 ran/);
     expect(jobDirs(sharded)).toEqual(jobDirs(parallel));
@@ -89,15 +89,18 @@ describe('pipeline sweep', () => {
     expect(md).toMatch(/\| dense \(0% sparse\) \| [\d.]+ \| [\d.]+ \|/);
     expect(md).toMatch(/\| snip \|/);
     expect(md).toMatch(/80\.0% sparse/);
+    // The paired section of `pipeline run` closes a sweep's report too; these criteria have no autos entry.
+    expect(md).toMatch(/^## Paired differences: autos − best handcrafted\n\nNeeds an autos entry/m);
+    expect(fs.readFileSync(path.join(sharded, 'paired.csv'), 'utf8').trim().split('\n')).toHaveLength(1);
     const svg = fs.readFileSync(path.join(sharded, 'accuracy_lenet300-w0_25_mnist.svg'), 'utf8');
     for (const name of ['snip', 'magnitude', 'dense']) expect(svg).toContain(`>${name}</text>`);
   });
 
-  it('grows in place: a new density runs only its job; a dropped criterion leaves the report, not the disk', () => {
+  it('grows in place: a new density runs only its job; a dropped criterion leaves the report, not the disk', async () => {
     expect(finished, 'needs the sweep of the test above').toBeDefined();
     const { root, parallel } = finished!;
     const grown = write(root, { ...sweep, criteria: ['snip'], densities: [0.2, 0.05, 0.1] });
-    const g = cli('sweep', grown, '--jobs', '2', '--out', parallel);
+    const g = await cli('sweep', grown, '--jobs', '2', '--out', parallel);
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout).toMatch(/4 of 4 jobs in shard 0\/1: 1 ran, 3 already finished, 0 failed/);
     expect(jobDirs(parallel)).toHaveLength(6); // magnitude's two jobs stay on disk
@@ -111,10 +114,10 @@ describe('pipeline sweep', () => {
     ['an unknown allocation', { criteria: ['snip@banana'] }, /criteria\[0\] 'snip@banana': unknown allocation 'banana'/],
     ['channel pruning of a model without channels', { criteria: ['structured:crop'] }, /'structured:crop' on targets\[0\] at density 0.2: lenet300 has no channel structure/],
   ] as const) {
-    it(`bad input: ${name} fails before any job starts, naming the entry`, () => {
+    it(`bad input: ${name} fails before any job starts, naming the entry`, async () => {
       const root = tmp();
       const out = path.join(root, 'out');
-      const r = cli('sweep', write(root, { ...sweep, ...patch }), '--out', out);
+      const r = await cli('sweep', write(root, { ...sweep, ...patch }), '--out', out);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(pattern);
