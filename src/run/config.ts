@@ -1,21 +1,9 @@
 import { z } from 'zod';
 import { type IrpConfig, IrpConfigSchema } from '../irp/config.ts';
-import { describeZodError, TrainConfigSchema } from '../train/config.ts';
+import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/config.ts';
 import { usage } from '../util/errors.ts';
 
 /** A network the fitted AutoS is evaluated on (as in a sweep's `targets`). */
-const TargetSchema = z
-  .object({
-    model: z.string(),
-    width: z.number().positive().optional(),
-    /** Batch norm after each conv (default: on for resnet/vgg, off for the LeNets). */
-    batchNorm: z.boolean().optional(),
-    dataset: z.string().default('mnist'),
-    /** Zero-pad images to padTo×padTo (28×28 data on 32×32 models). */
-    padTo: z.number().int().positive().optional(),
-  })
-  .strict();
-
 export type RunTarget = z.infer<typeof TargetSchema>;
 
 /**

@@ -45,7 +45,7 @@ export function validateMainJob(config: MainJobConfig, source = 'run config'): v
   const p = config.prune;
   targetsOf(config).forEach((t, i) => {
     const where = p.targets ? `${source}: prune.targets[${i}]` : `${source}: prune`;
-    const data = at(where, () => loadDataset(t.dataset, { padTo: t.padTo }));
+    const data = at(where, () => loadDataset(t.dataset, { dataDir: t.dataDir, padTo: t.padTo }));
     const target = at(where, () => createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
     for (const entry of p.criteria) {
       const { criterion, allocation, structured } = splitCriterion(entry);
@@ -98,7 +98,7 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
         p.seeds.map((seed) => {
           const { criterion, allocation, structured } = splitCriterion(entry);
           const train = parseTrainConfig(
-            mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: t.model, width: t.width, batchNorm: t.batchNorm, dataset: t.dataset, padTo: t.padTo, seed }),
+            mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: t.model, width: t.width, batchNorm: t.batchNorm, dataset: t.dataset, dataDir: t.dataDir, padTo: t.padTo, seed }),
             'main job',
           );
           const job: PruneConfig = {
@@ -110,6 +110,7 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
             width: t.width,
             batchNorm: t.batchNorm,
             dataset: t.dataset,
+            dataDir: t.dataDir,
             padTo: t.padTo,
             density: 1 - sparsity,
             scope: 'global',

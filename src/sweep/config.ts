@@ -9,24 +9,14 @@ import { checkStructured } from '../prune/structured/stage.ts';
 import type { PruneConfig } from '../prune/run.ts';
 import { DENSE_SERIES, denseJobConfig } from '../report/results.ts';
 import { splitCriterion } from '../run/main-job.ts';
-import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TrainConfigSchema } from '../train/config.ts';
+import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TargetSchema, TrainConfigSchema } from '../train/config.ts';
 import { usage } from '../util/errors.ts';
 import { jobName } from './jobs.ts';
 
-const Target = z
-  .object({
-    model: z.string(),
-    width: z.number().positive().optional(),
-    batchNorm: z.boolean().optional(),
-    dataset: z.string().default('mnist'),
-    dataDir: z.string().optional(),
-    padTo: z.number().int().positive().optional(),
-  })
-  .strict();
 
 export const SweepSchema = z
   .object({
-    targets: z.array(Target).min(1),
+    targets: z.array(TargetSchema).min(1),
     /** Criterion names; autos@<allocation> / grasp@erk pick a layer allocation; structured:crop prunes channels. */
     criteria: z.array(z.string()).min(1),
     densities: z.array(z.number()).min(1),

@@ -26,6 +26,20 @@ export const ScheduleSchema = z
   })
   .strict();
 
+/** A network and the data it is pruned and trained on (a sweep's or a transfer run's target). */
+export const TargetSchema = z
+  .object({
+    model: z.string(),
+    width: z.number().positive().optional(),
+    /** Batch norm after each conv (default: on for resnet/vgg, off for the LeNets). */
+    batchNorm: z.boolean().optional(),
+    dataset: z.string().default('mnist'),
+    dataDir: z.string().optional(),
+    /** Zero-pad images to padTo×padTo (28×28 data on 32×32 models). */
+    padTo: z.number().int().positive().optional(),
+  })
+  .strict();
+
 export const TrainConfigSchema = z
   .object({
     model: z.string(),
