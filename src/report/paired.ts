@@ -73,11 +73,13 @@ export interface PairedStats {
   ci: [number, number];
 }
 
+/** With one seed there is a difference but no test: signP and ci are NaN (empty in paired.csv, — in results.md). */
 export function pairedStats(diffs: number[]): PairedStats {
   const wins = diffs.filter((d) => d > 0).length;
   const ties = diffs.filter((d) => d === 0).length;
   const losses = diffs.filter((d) => d < 0).length;
-  return { n: diffs.length, diffs, meanDiff: mean(diffs), wins, ties, losses, signP: signTestP(wins, losses), ci: bootstrapMeanInterval(diffs) };
+  const tested = diffs.length >= 2;
+  return { n: diffs.length, diffs, meanDiff: mean(diffs), wins, ties, losses, signP: tested ? signTestP(wins, losses) : NaN, ci: tested ? bootstrapMeanInterval(diffs) : [NaN, NaN] };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -137,7 +139,7 @@ function groups(rows: ResultRow[]): Group[] {
 
 const unique = <T>(xs: T[]) => [...new Set(xs)];
 
-/** Every paired comparison with ≥ 2 paired seeds, per target × budget, sparsity, autos entry, baseline. */
+/** Every paired comparison (≥ 1 paired seed), per target × budget, sparsity, autos entry, baseline. */
 export function pairedComparisons(rows: ResultRow[]): PairedRow[] {
   const out: PairedRow[] = [];
   for (const g of groups(rows.filter((r) => r.accuracy !== null && r.criterion !== DENSE_SERIES))) {
@@ -156,7 +158,7 @@ export function pairedComparisons(rows: ResultRow[]): PairedRow[] {
         const mine = accuracy(a);
         const add = (baseline: PairedRow['baseline'], criterion: string, of: (seed: number) => number | undefined) => {
           const seeds = [...mine.keys()].filter((seed) => of(seed) !== undefined).sort((x, y) => x - y);
-          if (seeds.length < 2) return;
+          if (seeds.length < 1) return;
           const base = seeds.map((seed) => of(seed)!);
           const auto = seeds.map((seed) => mine.get(seed)!);
           const st = pairedStats(seeds.map((_, i) => auto[i]! - base[i]!));
@@ -190,12 +192,14 @@ export function pairedCsv(rows: PairedRow[]): string {
     r.wins,
     r.ties,
     r.losses,
-    r.signP,
-    r.ci[0],
-    r.ci[1],
+    num(r.signP),
+    num(r.ci[0]),
+    num(r.ci[1]),
   ];
   return [PAIRED_COLUMNS.join(','), ...rows.map((r) => cells(r).join(','))].join('\n') + '\n';
 }
+
+const num = (x: number) => (Number.isNaN(x) ? '' : x);
 
 /** Percentage points with an explicit sign (ASCII '-'). */
 export const points = (x: number) => `${x > 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
@@ -210,12 +214,13 @@ export function pairedMarkdown(rows: ResultRow[]): string {
   if (!trained.some((r) => isAutosEntry(r.criterion)) || !trained.some((r) => isHandcraftedEntry(r.criterion))) {
     return none(`Needs an autos entry and at least one of ${HANDCRAFTED.join(', ')} among the criteria.`);
   }
-  if (seeds.length < 2) return none(`Paired statistics need ≥ 2 seeds; this run has ${seeds.length} (${seeds.join(', ')}). Add seeds to get them.`);
   const paired = pairedComparisons(rows);
-  if (!paired.length) return none('No autos entry shares ≥ 2 seeds with a handcrafted criterion at any sparsity.');
+  if (!paired.length) return none('No autos entry shares a seed with a handcrafted criterion at any sparsity.');
+  const untested = seeds.length < 2 ? [`One seed (${seeds.join(', ')}): the differences are shown without a sign test or interval (they need ≥ 2 seeds; add seeds to get them).`, ''] : [];
   const lines = [
     head,
     '',
+    ...untested,
     `d = test accuracy of the autos entry − that of the baseline at the same seed, in percentage points. Baselines: **best per seed** — at each seed the highest accuracy among the ${HANDCRAFTED.join(', ')} entries present at that seed (so its mean is ≥ every single criterion's); **best mean** — the one handcrafted entry with the highest mean accuracy at that sparsity (named), paired per seed. W/T/L: seeds won / tied / lost by autos. p: two-sided exact sign test (binomial, ties dropped). 95% CI: percentile bootstrap of the mean d (${BOOTSTRAP_RESAMPLES.toLocaleString('en-US')} resamples of the seeds with replacement, seed ${BOOTSTRAP_SEED}). With few seeds the sign test cannot reach significance (3 seeds: p ≥ 0.25).`,
     '',
   ];
@@ -229,7 +234,7 @@ export function pairedMarkdown(rows: ResultRow[]): string {
     for (const r of mine) {
       const base = r.baseline === 'best-per-seed' ? 'best per seed' : `${r.criterion} (best mean)`;
       lines.push(
-        `| ${r.autos} | ${(100 * r.sparsity).toFixed(1)}% | ${base} | ${r.seeds.join(', ')} | ${(100 * r.autosMean).toFixed(2)} | ${(100 * r.baselineMean).toFixed(2)} | ${points(r.meanDiff)} | ${r.wins}/${r.ties}/${r.losses} | ${r.signP.toFixed(4)} | [${points(r.ci[0])}, ${points(r.ci[1])}] |`,
+        `| ${r.autos} | ${(100 * r.sparsity).toFixed(1)}% | ${base} | ${r.seeds.join(', ')} | ${(100 * r.autosMean).toFixed(2)} | ${(100 * r.baselineMean).toFixed(2)} | ${points(r.meanDiff)} | ${r.wins}/${r.ties}/${r.losses} | ${Number.isNaN(r.signP) ? '—' : r.signP.toFixed(4)} | ${Number.isNaN(r.ci[0]) ? '—' : `[${points(r.ci[0])}, ${points(r.ci[1])}]`} |`,
       );
     }
     lines.push('');

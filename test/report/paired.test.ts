@@ -117,10 +117,18 @@ describe('paired comparisons', () => {
     expect(csv[1]!.split(',').slice(0, 9)).toEqual(['lenet5/mnist', '5', '', '0.95', 'autos@snip', 'best-per-seed', '', '3', '0;1;2']);
   });
 
-  it('needs ≥ 2 seeds, an autos entry and a handcrafted criterion; says which is missing', () => {
+  it('one seed: the difference without a test; needs an autos entry and a handcrafted criterion, says which is missing', () => {
     const one = rows.filter((r) => r.seed === 0);
-    expect(pairedComparisons(one)).toEqual([]);
-    expect(pairedMarkdown(one)).toContain('Paired statistics need ≥ 2 seeds; this run has 1 (0).');
+    const p = pairedComparisons(one);
+    expect(p).toHaveLength(2);
+    const seed0 = (e: string) => one.find((r) => r.criterion === e && r.sparsity === 0.95)!.accuracy!;
+    const best = Math.max(seed0('grasp'), seed0('snip'), seed0('synflow'));
+    expect(p[0]!.meanDiff).toBeCloseTo(seed0('autos@snip') - best, 12);
+    expect(p[0]!.signP).toBeNaN();
+    const md = pairedMarkdown(one);
+    expect(md).toContain('One seed (0): the differences are shown without a sign test or interval');
+    expect(md).toMatch(/\| autos@snip \| 95\.0% \| best per seed \| 0 \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| \d\/\d\/\d \| — \| — \|/);
+    expect(pairedCsv(p).trim().split('\n')[1]!.split(',').slice(-3)).toEqual(['', '', '']);
     expect(pairedMarkdown(rows.filter((r) => !r.criterion.startsWith('autos')))).toContain('Needs an autos entry and at least one of grasp, snip, synflow');
     expect(pairedCsv([])).toBe(`${PAIRED_COLUMNS.join(',')}\n`);
   });
