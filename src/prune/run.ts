@@ -15,12 +15,11 @@ import type { TrainConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
 import { plateauEpoch, relativeDistance } from './early.ts';
 import { usage } from '../util/errors.ts';
-import { getCriterion } from './criteria/index.ts';
+import { CRITERIA, defaultAllocationOf, getCriterion } from './criteria/index.ts';
 import { type BnMode, type Features, gradientNorm, type ScoringBatches } from './features.ts';
 import { writeMaskFile } from './mask-file.ts';
 import type { Masks } from './masks.ts';
 import { countsFromShares, checkAllocation, checkSignalFloor, erkCounts } from './allocation.ts';
-import { CRITERIA } from './criteria/index.ts';
 import { initFeatures, prune, type PruneRequest } from './prune.ts';
 import { loadAutos } from '../autos/model-file.ts';
 import { layerInfoOfModel, loadAllocation, predictDensities } from '../autos/allocation-model.ts';
@@ -152,7 +151,7 @@ export function preparePrune(config: PruneConfig): Prepared {
     const k = when === 'early' ? (config.earlyMaxEpochs ?? config.train.epochs - 1) : Number(when.slice(6));
     if (!(k >= 1 && k < config.train.epochs)) usage(`--when ${when} must prune after 1 to ${config.train.epochs - 1} dense epochs of the ${config.train.epochs} trained; adjust --epochs or --when`);
   }
-  const allocation = config.allocation ?? 'global';
+  const allocation = config.allocation ?? defaultAllocationOf(config.criterion);
   checkAllocation(allocation, Object.keys(CRITERIA));
   if (!config.structured && allocation === 'survival' && criterion.name !== 'autos') usage("--allocation survival needs --criterion autos (it allocates by AutoS's predicted survival)");
   if (!config.structured && allocation === 'learned') {
@@ -195,7 +194,7 @@ export function preparePrune(config: PruneConfig): Prepared {
 /** The per-round layer-allocation hook for prune(), or undefined for plain global/layer scope. */
 function allocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): PruneRequest['allocate'] {
   const { model } = prepared;
-  const allocation = config.allocation ?? 'global';
+  const allocation = config.allocation ?? defaultAllocationOf(config.criterion);
   const floor = Boolean(config.signalFloor) || allocation === 'learned';
   if (allocation === 'global') return undefined;
   if (allocation === 'layer') return floor ? (_scores, density) => countsFromShares(model, density, (i) => model.prunable[i].size, { floor }) : undefined;
@@ -394,7 +393,7 @@ export async function runPrune(
       target_density: config.density,
       sparsity: 1 - density,
       scope: config.allocation === 'layer' ? 'layer' : config.scope,
-      allocation: config.allocation ?? 'global',
+      allocation: config.allocation ?? defaultAllocationOf(config.criterion),
       iterations: pruned.rounds,
       bn_mode: bnMode,
       samples_per_class: data ? config.samplesPerClass : null,

@@ -12,7 +12,7 @@ import { withRunLock } from '../io/run-lock.ts';
 import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
-import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
+import { CRITERIA, defaultAllocationOf, getCriterion } from '../prune/criteria/index.ts';
 import type { PruneConfig } from '../prune/run.ts';
 import { writePaired } from '../report/paired.ts';
 import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
@@ -21,11 +21,11 @@ import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '.
 import { UsageError, usage } from '../util/errors.ts';
 import { checkMainJob, type MainJobConfig, type RunTarget, sourcesOf, targetLabel, targetSlug, targetsOf } from './config.ts';
 
-/** 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of channels). */
+/** 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of channels). Without @, the criterion's default allocation. */
 export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean } {
   const structured = entry.startsWith('structured:');
-  const [criterion, allocation = 'global'] = (structured ? entry.slice('structured:'.length) : entry).split('@');
-  return { criterion, allocation, structured };
+  const [criterion, explicit] = (structured ? entry.slice('structured:'.length) : entry).split('@');
+  return { criterion, allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)), structured };
 }
 
 /**

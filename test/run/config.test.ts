@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMainJob, sourcesOf, targetsOf } from '../../src/run/config.ts';
-import { sourceDirs, validateMainJob } from '../../src/run/main-job.ts';
+import { sourceDirs, splitCriterion, validateMainJob } from '../../src/run/main-job.ts';
 import { readPreset } from '../../src/train/config.ts';
 
 const pipelines = path.resolve(import.meta.dirname, '../../pipelines');
@@ -90,5 +90,14 @@ describe('pipeline run config: sources and targets', () => {
       if (!f.startsWith('heldout-')) expect(text, f).not.toMatch(/resnet/);
       for (const s of sourcesOf(c)) expect(s.model, f).not.toMatch(/resnet/);
     }
+  });
+
+  it("an entry without @ takes the criterion's default allocation: synflow's counts for autos, one global threshold otherwise", () => {
+    expect(splitCriterion('autos')).toEqual({ criterion: 'autos', allocation: 'synflow', structured: false });
+    expect(splitCriterion('grasp')).toEqual({ criterion: 'grasp', allocation: 'global', structured: false });
+    expect(splitCriterion('autos@learned').allocation).toBe('learned');
+    expect(splitCriterion('autos@global').allocation).toBe('global');
+    expect(splitCriterion('structured:crop')).toEqual({ criterion: 'crop', allocation: 'global', structured: true });
+    expect(splitCriterion('nonsense').allocation).toBe('global');
   });
 });

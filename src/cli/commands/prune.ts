@@ -126,8 +126,7 @@ export function registerPrune(program: Command): void {
     .option('--features <list>', 'AutoS features the model must have been fitted on (checked)')
     .option(
       '--allocation <a>',
-      "layer allocation: global | layer | erk | learned (per-layer densities predicted from layer descriptors by the --autos dir's allocation.json; with the signal floor) | survival (autos: ∝ predicted survival) | <criterion>: its per-layer counts, ranking inside each layer by this criterion",
-      'global',
+      "layer allocation: global | layer | erk | learned (per-layer densities predicted from layer descriptors by the --autos dir's allocation.json; with the signal floor) | survival (autos: ∝ predicted survival) | <criterion>: its per-layer counts, ranking inside each layer by this criterion (default: synflow for autos, global otherwise)",
     )
     .option('--signal-floor', 'every tensor keeps ≥ min(size, max(units in, units out)) weights, the budget still met exactly (any allocation but global; always on for learned)')
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')

@@ -16,6 +16,10 @@ export const autos: Criterion = {
   needsData: true,
   defaultBnMode: 'eval',
   defaultIterations: 1,
+  // A scorer fitted on other networks does not know how to spread the budget over this one's layers; of
+  // the allocations measured (learned, snip, synflow, erk, global) synflow's counts did best on unseen
+  // conv targets (README, "Transfer measured").
+  defaultAllocation: 'synflow',
   score: async ({ model, params, data, masks, autos: dir }) => {
     if (!dir) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
     const { meta, weights } = loadAutos(dir);

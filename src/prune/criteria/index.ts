@@ -19,4 +19,9 @@ export function getCriterion(name: string): Criterion {
   return c;
 }
 
+/** The criterion's own default layer allocation ('global' unless it names one; unknown names: 'global'). */
+export function defaultAllocationOf(name: string): string {
+  return (Object.hasOwn(CRITERIA, name) ? CRITERIA[name].defaultAllocation : undefined) ?? 'global';
+}
+
 export type { Criterion, ScoreOutput, ScoringInput } from './types.ts';

@@ -39,6 +39,8 @@ export interface Criterion {
   defaultBnMode: BnMode;
   /** Prunes in this many internal rounds toward the target (SynFlow: 100). */
   defaultIterations: number;
+  /** Layer allocation when none is given; absent: one global threshold. */
+  defaultAllocation?: string;
   score(input: ScoringInput): Promise<ScoreOutput>;
 }
 
