@@ -14,7 +14,7 @@ import { accuracyVsSparsityPlot, DENSE_SERIES, layerDensityPlot, writeSvg } from
 export { DENSE_SERIES };
 
 /** results.csv / results.arrow columns, in order (documented in the README). */
-export const RESULT_COLUMNS = ['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'wall_seconds'] as const;
+export const RESULT_COLUMNS = ['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds'] as const;
 
 export interface ResultRow {
   /** `<model>[-w<width>]/<dataset>`. */
@@ -36,6 +36,8 @@ export interface ResultRow {
   loss: number | null;
   /** ‖g‖ of the pruned over the dense net at θ₀ (GraSP's Figure 2). */
   grad_norm_ratio: number | null;
+  /** Fewest weights kept in any prunable tensor (null for jobs recorded before it was reported). */
+  min_layer_kept: number | null;
   /** Scoring + gradient norm + training seconds of the job. */
   wall_seconds: number;
 }
@@ -78,6 +80,7 @@ export function jobResult(dir: string, config: PruneConfig): JobResult {
       accuracy: report.test_accuracy ?? null,
       loss: report.test_loss ?? null,
       grad_norm_ratio: report.grad_norm_ratio,
+      min_layer_kept: report.min_layer_kept ?? null,
       wall_seconds: report.seconds.score + report.seconds.grad_norm + (report.seconds.train ?? 0),
     },
     layers: report.layers.map((l) => ({ name: l.name, density: l.density })),
@@ -105,6 +108,7 @@ export function resultsTable(rows: ResultRow[]): Table {
     accuracy: num((r) => r.accuracy),
     loss: num((r) => r.loss),
     grad_norm_ratio: num((r) => r.grad_norm_ratio),
+    min_layer_kept: int((r) => r.min_layer_kept),
     wall_seconds: num((r) => r.wall_seconds),
   });
 }

@@ -14,6 +14,7 @@ const row = (criterion: string, sparsity: number, seed: number, accuracy: number
   accuracy,
   loss: 0.1,
   grad_norm_ratio: 0.5,
+  min_layer_kept: 3,
   wall_seconds: 1,
 });
 

@@ -40,7 +40,7 @@ describe('pipeline run', () => {
     expect(b.stdout).toMatch(/7 jobs .*, 2 at a time × 1 thread/);
 
     expect(table(parallel)).toEqual(table(serial));
-    expect(table(serial)[0]).toBe('target,criterion,epochs,steps,sparsity,density,param_density,seed,accuracy,loss,grad_norm_ratio');
+    expect(table(serial)[0]).toBe('target,criterion,epochs,steps,sparsity,density,param_density,seed,accuracy,loss,grad_norm_ratio,min_layer_kept');
     expect(table(serial)).toHaveLength(8);
     expect(table(serial)[1]).toMatch(/^lenet300-w0\.25\/mnist,dense,1,20,0,1,1,0,/);
     expect(read(serial, 'results.md')).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch \(at most 20 steps\), 1 seed \(0\)\n/);
@@ -59,6 +59,11 @@ describe('pipeline run', () => {
       for (const f of ['DONE', 'job.json', 'report.json', 'masks.arrow', 'layer-density.svg']) expect(fs.existsSync(path.join(dir, f)), `${j}/${f}`).toBe(true);
       expect(JSON.parse(read(dir, 'manifest.json')).backend).toMatchObject({ name: 'wasm', threads: 1 });
     }
+    // min_layer_kept: the fewest weights any tensor of the job kept, from its report's per-layer counts.
+    const csv = read(parallel, 'results.csv').trim().split('\n').map((l) => l.split(','));
+    const col = csv[0]!.indexOf('min_layer_kept');
+    const fewest = jobs.map((j) => Math.min(...(JSON.parse(read(path.join(parallel, 'prune', j), 'report.json')).layers as Array<{ kept: number }>).map((l) => l.kept)));
+    expect(csv.slice(1).map((r) => Number(r[col])).sort((a, b) => a - b)).toEqual(fewest.sort((a, b) => a - b));
 
     const again = await cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
     expect(again.status, again.stderr).toBe(0);
