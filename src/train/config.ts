@@ -40,15 +40,9 @@ export const TargetSchema = z
   })
   .strict();
 
-export const TrainConfigSchema = z
-  .object({
-    model: z.string(),
-    width: z.number().positive().optional(),
-    batchNorm: z.boolean().optional(),
-    dataset: z.string().default('mnist'),
-    dataDir: z.string().optional(),
-    /** Zero-pad images to padTo×padTo (28×28 data on 32×32 models). */
-    padTo: z.number().int().positive().optional(),
+/** The target's keys first (same order, so parsed configs and their hashes are unchanged), then the recipe. */
+export const TrainConfigSchema = TargetSchema
+  .extend({
     epochs: z.number().int().positive().default(3),
     /** Caps the run at this many optimizer steps (overrides epochs when smaller). */
     steps: z.number().int().positive().optional(),
