@@ -3,7 +3,7 @@ import type { Model, ParamMap } from '../models/types.ts';
 import type { Criterion } from './criteria/types.ts';
 import { type BnMode, computeFeatures, type Features, type ScoringBatches } from './features.ts';
 import type { Masks } from './masks.ts';
-import { roundDensity, type Scope, selectMasks } from './select.ts';
+import { roundCounts, roundDensity, type Scope, selectMasks } from './select.ts';
 
 export interface PruneRequest {
   criterion: Criterion;
@@ -20,7 +20,11 @@ export interface PruneRequest {
   temperature: number;
   table?: string;
   autos?: string;
-  /** Per-tensor kept counts for a round's density, given that round's scores (layer allocation). */
+  /**
+   * Per-tensor kept counts for a density, given scores (layer allocation). With several rounds it is
+   * asked once, after the first round's scoring, for the final density; the rounds then shrink every
+   * tensor geometrically toward its count (roundCounts).
+   */
   allocate?: (scores: Scores, density: number) => Map<string, number> | Promise<Map<string, number>>;
   onRound?: (round: number, rounds: number) => void;
 }
@@ -39,6 +43,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
   const rounds = req.iterations ?? req.criterion.defaultIterations;
   let masks: Masks | undefined;
   let last: { scores: Scores; features?: Features } | undefined;
+  let finalCounts: Map<string, number> | undefined;
   for (let r = 0; r < rounds; r++) {
     req.onRound?.(r, rounds);
     last = await req.criterion.score({
@@ -54,9 +59,14 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
       autos: req.autos,
     });
     const density = roundDensity(req.density, r, rounds);
+    let counts: Map<string, number> | undefined;
+    if (req.allocate) {
+      finalCounts ??= await req.allocate(last.scores, req.density);
+      counts = roundCounts(req.model, finalCounts, r, rounds);
+    }
     masks = selectMasks(req.model, last.scores, {
       density,
-      counts: await req.allocate?.(last.scores, density),
+      counts,
       scope: req.scope,
       minLayerDensity: req.minLayerDensity,
       alive: masks,

@@ -159,9 +159,6 @@ export function preparePrune(config: PruneConfig): Prepared {
     loadAllocation(config.autos);
   }
 
-  if (!config.structured && allocation !== 'global' && allocation !== 'layer' && (config.iterations ?? criterion.defaultIterations) > 1) {
-    usage(`--allocation ${allocation} works with single-round pruning; drop --iterations or use --allocation global`);
-  }
   if (config.table && !fs.existsSync(config.table)) usage(`survival table ${config.table} not found: run 'pipeline irp' first`);
   let dataset: Dataset | undefined;
   if (config.dataset === 'none') {

@@ -111,3 +111,18 @@ export function selectMasks(model: Model, scores: Scores, opts: SelectOptions): 
 export function roundDensity(density: number, round: number, rounds: number): number {
   return round === rounds - 1 ? density : density ** ((round + 1) / rounds);
 }
+
+/**
+ * Per-tensor counts after round r of R on the way to `final`: each tensor shrinks geometrically toward
+ * its own final count (n·(c/n)^((r+1)/R)), so a layer allocation chosen for the target density holds
+ * at the end and no round asks a tensor to keep more than the previous one left alive.
+ */
+export function roundCounts(model: Model, final: Map<string, number>, round: number, rounds: number): Map<string, number> {
+  if (round === rounds - 1) return new Map(final);
+  return new Map(
+    model.prunable.map((p) => {
+      const c = final.get(p.name) ?? 0;
+      return [p.name, Math.max(c, Math.round(p.size * (c / p.size) ** ((round + 1) / rounds)))];
+    }),
+  );
+}

@@ -152,6 +152,52 @@ describe('criteria against hand computations', () => {
     tf.dispose(Object.values(params));
   });
 
+  it('iterative pruning under a layer allocation ends at its counts, each round inside the last', async () => {
+    await initBackend('wasm');
+    const model = createModel('lenet5', { width: 1 });
+    const params = initParams(model, 4);
+    const final = new Map(model.prunable.map((p, i) => [p.name, Math.round(p.size * [0.3, 0.1, 0.02, 0.05, 0.2][i % 5])]));
+    const rounds: Array<Map<string, Uint8Array>> = [];
+    let asked = 0;
+    const criterion = getCriterion('magnitude');
+    const tracking = {
+      ...criterion,
+      score: async (args: Parameters<typeof criterion.score>[0]) => {
+        if (args.masks) rounds.push(new Map(args.masks));
+        return criterion.score(args);
+      },
+    };
+    const { masks } = await prune({
+      criterion: tracking,
+      model,
+      params,
+      density: 0.05,
+      scope: 'global',
+      iterations: 4,
+      bnMode: 'eval',
+      seed: 0,
+      temperature: 200,
+      allocate: (_scores, density) => {
+        asked++;
+        expect(density).toBe(0.05);
+        return final;
+      },
+    });
+    rounds.push(masks);
+    expect(asked).toBe(1);
+    expect(rounds).toHaveLength(4);
+    for (const p of model.prunable) {
+      const kept = rounds.map((m) => m.get(p.name)!.reduce((a, b) => a + b, 0));
+      expect(kept[3]).toBe(final.get(p.name));
+      for (let r = 1; r < 4; r++) {
+        expect(kept[r]).toBeLessThanOrEqual(kept[r - 1]);
+        const before = rounds[r - 1].get(p.name)!;
+        expect(rounds[r].get(p.name)!.every((bit, i) => bit <= before[i])).toBe(true);
+      }
+    }
+    tf.dispose(Object.values(params));
+  });
+
   it("synflow's masks are invariant to a per-layer rescale (exact powers of two)", async () => {
     await initBackend('wasm');
     const model = createModel('vgg11', { width: 8 });

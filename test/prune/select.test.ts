@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createModel } from '../../src/models/index.ts';
 import { thetaHgScores } from '../../src/prune/criteria/grasp.ts';
-import { roundDensity, selectMasks } from '../../src/prune/select.ts';
+import { roundCounts, roundDensity, selectMasks } from '../../src/prune/select.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 
@@ -76,6 +76,29 @@ describe('exact-count selection', () => {
     expect(roundDensity(0.01, 0, 2)).toBeCloseTo(0.1, 12);
     expect(roundDensity(0.01, 1, 2)).toBe(0.01);
     expect(roundDensity(0.3, 0, 1)).toBe(0.3);
+  });
+
+  it('per-tensor rounds shrink each tensor geometrically to its own final count', () => {
+    const sizes = new Map(model.prunable.map((p) => [p.name, p.size]));
+    const [a, b, c] = model.prunable.map((p) => p.name);
+    const final = new Map([
+      [a, 10],
+      [b, 0],
+      [c, sizes.get(c)!],
+    ]);
+    const r0 = roundCounts(model, final, 0, 2);
+    expect(r0.get(a)).toBe(Math.round(Math.sqrt(10 * sizes.get(a)!))); // n·(c/n)^(1/2)
+    expect(r0.get(b)).toBe(0);
+    expect(r0.get(c)).toBe(sizes.get(c));
+    expect(roundCounts(model, final, 1, 2)).toEqual(final);
+    let prev = sizes.get(a)!;
+    for (let r = 0; r < 7; r++) {
+      const n = roundCounts(model, final, r, 7).get(a)!;
+      expect(n).toBeLessThanOrEqual(prev);
+      expect(n).toBeGreaterThanOrEqual(10);
+      prev = n;
+    }
+    expect(prev).toBe(10);
   });
 });
 
