@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import type { Model } from '../models/types.ts';
+import type { Model, PrunableTensor } from '../models/types.ts';
 import { countsFromSizes } from '../prune/allocation.ts';
 import { usage } from '../util/errors.ts';
 import type { LayerDescriptor } from './features.ts';
@@ -54,8 +54,9 @@ export const layerInfoOfDescriptor = (d: LayerDescriptor): LayerInfo => ({
   depth: d.depth,
 });
 
-export const layerInfoOfModel = (model: Model): LayerInfo[] =>
-  model.prunable.map((p) => ({ name: p.name, kind: p.kind, size: p.size, fan_in: p.fanIn, fan_out: p.fanOut, kernel_size: p.kernelSize, depth: p.depth }));
+export const layerInfoOf = (p: PrunableTensor): LayerInfo => ({ name: p.name, kind: p.kind, size: p.size, fan_in: p.fanIn, fan_out: p.fanOut, kernel_size: p.kernelSize, depth: p.depth });
+
+export const layerInfoOfModel = (model: Model): LayerInfo[] => model.prunable.map(layerInfoOf);
 
 /** Feature rows (one per layer) of a net at global density `global`. */
 export function allocationRows(layers: readonly LayerInfo[], global: number, features: readonly AllocationFeature[]): number[][] {

@@ -11,6 +11,7 @@ import {
   densityCurve,
   fitAllocation,
   type LayerInfo,
+  layerInfoOf,
   leaveOneArchitectureOut,
   ridge,
 } from '../../src/autos/allocation-model.ts';
@@ -19,27 +20,13 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { createModel } from '../../src/models/index.ts';
 import { countsFromSizes, signalFloor } from '../../src/prune/allocation.ts';
 import { runPrune } from '../../src/prune/run.ts';
-import { fakeModel, writeFixtureTable } from './survival-fixture.ts';
+import { fakeModel, tensor, writeFixtureTable } from './survival-fixture.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-alloc-'));
 const cli = (...args: string[]) => runAsync(process.execPath, [bin, ...args], { ...process.env, PIPELINE_QUIET: '1' });
 const sig = (z: number) => 1 / (1 + Math.exp(-z));
 const lgt = (d: number) => Math.log(d / (1 - d));
-
-function layer(name: string, shape: number[], index: number, count: number): LayerInfo {
-  const conv = shape.length === 4;
-  const k = conv ? shape[0] * shape[1] : 1;
-  return {
-    name,
-    kind: conv ? 'conv' : 'dense',
-    size: shape.reduce((a, b) => a * b, 1),
-    fan_in: conv ? k * shape[2] : shape[0],
-    fan_out: conv ? k * shape[3] : shape[1],
-    kernel_size: k,
-    depth: index / (count - 1),
-  };
-}
 
 describe('ridge least squares', () => {
   it('matches the hand-computed line through (0,1), (1,2), (2,4) with an unpenalized intercept', () => {
@@ -134,7 +121,7 @@ describe('learned allocation model', () => {
   };
   /** Curves that follow logit d_l = β·x_l exactly (x computed here, independently of allocationRows). */
   const curve = (arch: string, law = beta): DensityCurve => {
-    const layers = nets[arch].map((s, i, all) => layer(`${arch}${i}`, s, i, all.length));
+    const layers = nets[arch].map((s, i, all) => layerInfoOf(tensor(`${arch}${i}`, s, i, all.length)));
     const total = layers.reduce((s, l) => s + l.size, 0);
     const global = [0.5, 0.2, 0.1, 0.05, 0.02];
     const density = global.map((g) =>
