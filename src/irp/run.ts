@@ -12,8 +12,8 @@ import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safeten
 import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
 import { getCriterion } from '../prune/criteria/index.ts';
 import type { Features, ScoringBatches } from '../prune/features.ts';
-import { readMaskFile, writeMaskFile } from '../prune/mask-file.ts';
-import type { Masks } from '../prune/masks.ts';
+import { readMaskFile, writeMaskFile } from '../masks/mask-file.ts';
+import type { Masks } from '../masks/masks.ts';
 import { initFeatures } from '../prune/prune.ts';
 import { selectMasks } from '../prune/select.ts';
 import { loadParams } from '../train/checkpoint.ts';

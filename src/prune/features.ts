@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { grad, hvp } from '../engine/hvp.ts';
 import * as ops from '../engine/ops.ts';
 import type { Model, ParamMap } from '../models/types.ts';
-import type { Masks } from './masks.ts';
+import type { Masks } from '../masks/masks.ts';
 
 export type BnMode = 'train' | 'eval';
 

@@ -2,7 +2,7 @@ import type { Scores } from './select.ts';
 import type { Model, ParamMap } from '../models/types.ts';
 import type { Criterion } from './criteria/types.ts';
 import { type BnMode, computeFeatures, type Features, type ScoringBatches } from './features.ts';
-import type { Masks } from './masks.ts';
+import type { Masks } from '../masks/masks.ts';
 import { roundCounts, roundDensity, type Scope, selectMasks } from './select.ts';
 
 export interface PruneRequest {

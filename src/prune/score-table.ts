@@ -2,7 +2,7 @@ import { Field, Float32, Int32, makeVector, Schema, Uint8, type Vector } from 'a
 import { openArrowFileWriter, recordBatch, StringDictionary, toMetadata } from '../io/arrow.ts';
 import type { Model, PrunableTensor } from '../models/types.ts';
 import type { Features } from './features.ts';
-import type { Masks } from './masks.ts';
+import type { Masks } from '../masks/masks.ts';
 import type { Scores } from './select.ts';
 
 /**

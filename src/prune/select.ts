@@ -1,6 +1,6 @@
 import type { Model } from '../models/types.ts';
 import { usage } from '../util/errors.ts';
-import type { Masks } from './masks.ts';
+import type { Masks } from '../masks/masks.ts';
 
 export type Scope = 'global' | 'layer';
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { PruneReport } from '../prune/run.ts';
+import type { PruneReport } from '../prune/config.ts';
 import { layerDensityPlot, writeSvg } from './plots.ts';
 
 /** layer-density.svg beside a prune run's report. */

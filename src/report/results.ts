@@ -8,7 +8,7 @@ import { Float64, Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { catalogEntry } from '../data/catalog.ts';
 import { writeArrowFile } from '../io/arrow.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import type { PruneConfig, PruneReport } from '../prune/run.ts';
+import type { PruneConfig, PruneReport } from '../prune/config.ts';
 import { accuracyVsSparsityPlot, DENSE_SERIES, layerDensityPlot, writeSvg } from './plots.ts';
 
 export { DENSE_SERIES };

@@ -13,7 +13,7 @@ import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, defaultAllocationOf, getCriterion } from '../prune/criteria/index.ts';
-import type { PruneConfig } from '../prune/run.ts';
+import type { PruneConfig } from '../prune/config.ts';
 import { writePaired } from '../report/paired.ts';
 import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
 import { JobsFailedError, type PoolShape, type PruneJob, jobName, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';

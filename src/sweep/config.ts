@@ -6,7 +6,7 @@ import { createModel } from '../models/index.ts';
 import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
-import type { PruneConfig } from '../prune/run.ts';
+import type { PruneConfig } from '../prune/config.ts';
 import { DENSE_SERIES, denseJobConfig } from '../report/results.ts';
 import { splitCriterion } from '../run/main-job.ts';
 import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TargetSchema, TrainConfigSchema } from '../train/config.ts';

@@ -6,7 +6,7 @@ import { MAX_WASM_THREADS } from '../engine/backends/wasm.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { configHash, emptyRunDir, isFinished } from '../io/rundir.ts';
 import { withRunLockSync } from '../io/run-lock.ts';
-import type { PruneConfig, PruneReport } from '../prune/run.ts';
+import type { PruneConfig, PruneReport } from '../prune/config.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { WorkerPool } from './pool.ts';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isFinished } from '../io/rundir.ts';
-import type { PruneConfig } from '../prune/run.ts';
+import type { PruneConfig } from '../prune/config.ts';
 import { writePaired } from '../report/paired.ts';
 import { type JobResult, jobResult, type ResultRow, writeResults } from '../report/results.ts';
 import { usage } from '../util/errors.ts';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
 import type { Model, ParamMap } from '../models/types.ts';
-import type { Masks } from '../prune/masks.ts';
+import type { Masks } from '../masks/masks.ts';
 import { UsageError, usage } from '../util/errors.ts';
 import type { OptimizerState } from './optimizer.ts';
 

@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import type { MaskTensors } from '../masks/masks.ts';
 import type { ParamMap } from '../models/types.ts';
 import type { TrainConfig } from './config.ts';
-
-/** Float 0/1 masks keyed by prunable tensor name. */
-export type MaskTensors = Record<string, tf.Tensor>;
 
 export interface OptimizerState {
   /** slot name ('momentum', 'm', 'v') → parameter name → tensor */

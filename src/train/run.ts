@@ -9,8 +9,8 @@ import { writeManifest } from '../io/manifest.ts';
 import { configHash, emptyRunDir, isFinished, markFinished, runDir } from '../io/rundir.ts';
 import { lockRunDir } from '../io/run-lock.ts';
 import { createModel, initParams, type Model } from '../models/index.ts';
-import { readMaskFile } from '../prune/mask-file.ts';
-import { checkMasksFit, maskDensity, type Masks } from '../prune/masks.ts';
+import { readMaskFile } from '../masks/mask-file.ts';
+import { checkMasksFit, maskDensity, type Masks } from '../masks/masks.ts';
 import type { TrainConfig } from './config.ts';
 import { type EpochMetrics, train } from './trainer.ts';
 

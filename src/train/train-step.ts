@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model, ParamMap } from '../models/types.ts';
 import { OptimizerSchema, type TrainConfig } from './config.ts';
-import { type MaskTensors, Optimizer } from './optimizer.ts';
+import type { MaskTensors } from '../masks/masks.ts';
+import { Optimizer } from './optimizer.ts';
 import { lossAndGrads } from './step.ts';
 
 /**

@@ -5,7 +5,7 @@ import { epochOrder, iterateBatches, makeBatch } from '../data/batches.ts';
 import type { Dataset } from '../data/types.ts';
 import { appendJsonLine, writeFileAtomic } from '../io/atomic.ts';
 import type { Model, ParamMap } from '../models/types.ts';
-import { type Masks, maskTensors } from '../prune/masks.ts';
+import { type Masks, maskTensors } from '../masks/masks.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
 import { loadCheckpoint, saveCheckpoint, saveParams } from './checkpoint.ts';

@@ -105,7 +105,7 @@ describe('fit-autos bad input', () => {
     let r = await cli('fit-autos', '--table', empty, '--out', path.join(root, 'o'));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    const { writeMaskFile } = await import('../../src/prune/mask-file.ts');
+    const { writeMaskFile } = await import('../../src/masks/mask-file.ts');
     const foreign = path.join(root, 'masks.arrow');
     writeMaskFile(foreign, new Map([['fc', new Uint8Array(4)]]), new Map([['fc', [2, 2]]]));
     r = await cli('fit-autos', '--table', foreign, '--out', path.join(root, 'o'));

@@ -7,8 +7,9 @@ import { initBackend, shutdownBackend } from '../../src/engine/backend.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
 import { parseIrpConfig } from '../../src/irp/config.ts';
 import { runIrp } from '../../src/irp/run.ts';
-import { readMaskFile } from '../../src/prune/mask-file.ts';
-import { runPrune, type PruneConfig } from '../../src/prune/run.ts';
+import { readMaskFile } from '../../src/masks/mask-file.ts';
+import { runPrune } from '../../src/prune/run.ts';
+import type { PruneConfig } from '../../src/prune/config.ts';
 
 // Prune at init and train one epoch, end to end, on webgpu (lavapipe in CI) and on wasm: the masks
 // must be the same and the training curves agree to float32 rounding.

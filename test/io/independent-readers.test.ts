@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { writeSurvivalTable } from '../../src/irp/table.ts';
 import { saveSafetensors } from '../../src/io/safetensors.ts';
 import { createModel } from '../../src/models/index.ts';
-import { writeMaskFile } from '../../src/prune/mask-file.ts';
+import { writeMaskFile } from '../../src/masks/mask-file.ts';
 import { writeScoreTable } from '../../src/prune/score-table.ts';
 import { type ResultRow, resultsTable } from '../../src/report/results.ts';
 import { writeArrowFile } from '../../src/io/arrow.ts';

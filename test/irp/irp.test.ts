@@ -9,7 +9,7 @@ import { readArrowFile } from '../../src/io/arrow.ts';
 import { parseIrpConfig } from '../../src/irp/config.ts';
 import { runIrp } from '../../src/irp/run.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
-import { readMaskFile } from '../../src/prune/mask-file.ts';
+import { readMaskFile } from '../../src/masks/mask-file.ts';
 import { runPrune } from '../../src/prune/run.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');

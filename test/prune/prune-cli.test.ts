@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
 import { CRITERIA } from '../../src/prune/criteria/index.ts';
-import { readMaskFile } from '../../src/prune/mask-file.ts';
-import { runPrune, type PruneConfig } from '../../src/prune/run.ts';
+import { readMaskFile } from '../../src/masks/mask-file.ts';
+import { runPrune } from '../../src/prune/run.ts';
+import type { PruneConfig } from '../../src/prune/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');

@@ -22,7 +22,8 @@ import { exportArgs, f32, runExport } from './export-common.ts';
 import { initParams } from '../../src/models/index.ts';
 import { getCriterion } from '../../src/prune/criteria/index.ts';
 import { prune } from '../../src/prune/prune.ts';
-import { type PruneConfig, preparePrune } from '../../src/prune/run.ts';
+import { preparePrune } from '../../src/prune/prepare.ts';
+import type { PruneConfig } from '../../src/prune/config.ts';
 
 const CRITERIA = ['snip', 'grasp', 'synflow'] as const;
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
-import { maskTensors } from '../../src/prune/masks.ts';
+import { maskTensors } from '../../src/masks/masks.ts';
 import { OptimizerSchema, ScheduleSchema } from '../../src/train/config.ts';
 import { Optimizer } from '../../src/train/optimizer.ts';
 import { learningRate } from '../../src/train/schedule.ts';

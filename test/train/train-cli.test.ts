@@ -7,7 +7,7 @@ import { FASHION_MNIST_DIR } from '../../src/data/registry.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { loadSafetensors } from '../../src/io/safetensors.ts';
 import { createModel } from '../../src/models/index.ts';
-import { writeMaskFile } from '../../src/prune/mask-file.ts';
+import { writeMaskFile } from '../../src/masks/mask-file.ts';
 import { resolveTrainConfig } from '../../src/cli/commands/train.ts';
 import { runTraining } from '../../src/train/run.ts';
 import { Rng } from '../../src/util/rng.ts';

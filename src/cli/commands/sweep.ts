@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { PruneConfig } from '../../prune/run.ts';
+import type { PruneConfig } from '../../prune/config.ts';
 import { runPrune } from '../../prune/run.ts';
 import { writeLayerDensityPlot } from '../../report/prune-plot.ts';
 import { parseShard } from '../../sweep/config.ts';

@@ -1,7 +1,7 @@
 import type { Scores } from '../select.ts';
 import type { Model, ParamMap } from '../../models/types.ts';
 import type { BnMode, Features, ScoringBatches } from '../features.ts';
-import type { Masks } from '../masks.ts';
+import type { Masks } from '../../masks/masks.ts';
 
 export interface ScoringInput {
   model: Model;

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/types.ts';
-import type { MaskTensors } from '../train/optimizer.ts';
 import { usage } from '../util/errors.ts';
 
 /** 0/1 keep-flags per prunable tensor (flat, in the tensor's own row-major layout). */
 export type Masks = Map<string, Uint8Array>;
+
+/** The same flags as float tensors shaped like their weights, for masking on the backend. */
+export type MaskTensors = Record<string, tf.Tensor>;
 
 /** Every mask must name a prunable tensor of `model` and have its size; missing tensors stay dense. */
 export function checkMasksFit(masks: Masks, model: Model, source: string): void {
