@@ -12,7 +12,7 @@ import { withRunLock } from '../io/run-lock.ts';
 import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
-import { CRITERIA, defaultAllocationOf, getCriterion } from '../prune/criteria/index.ts';
+import { CRITERIA, defaultAllocationOf, getCriterion, jobIterationsOf } from '../prune/criteria/index.ts';
 import type { PruneConfig } from '../prune/config.ts';
 import { writePaired } from '../report/paired.ts';
 import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
@@ -22,10 +22,11 @@ import { UsageError, usage } from '../util/errors.ts';
 import { checkMainJob, type MainJobConfig, type RunTarget, sourcesOf, targetLabel, targetSlug, targetsOf } from './config.ts';
 
 /** 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of channels). Without @, the criterion's default allocation. */
-export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean } {
+export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean; iterations?: number } {
   const structured = entry.startsWith('structured:');
   const [criterion, explicit] = (structured ? entry.slice('structured:'.length) : entry).split('@');
-  return { criterion, allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)), structured };
+  const iterations = structured ? undefined : jobIterationsOf(criterion);
+  return { criterion, allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)), structured, ...(iterations === undefined ? {} : { iterations }) };
 }
 
 /**
@@ -96,7 +97,7 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
     const pruned = p.criteria.flatMap((entry) =>
       p.sparsities.flatMap((sparsity) =>
         p.seeds.map((seed) => {
-          const { criterion, allocation, structured } = splitCriterion(entry);
+          const { criterion, allocation, structured, iterations } = splitCriterion(entry);
           const train = parseTrainConfig(
             mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: t.model, width: t.width, batchNorm: t.batchNorm, dataset: t.dataset, dataDir: t.dataDir, padTo: t.padTo, seed }),
             'main job',
@@ -120,6 +121,7 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
             dumpScores: false,
             train,
             structured: structured || undefined,
+            ...(iterations === undefined ? {} : { iterations }),
           };
           return { target: t, entry, sparsity, seed, config: job, name: jobName(`${prefix}${entry.replace(/[@:]/g, '-')}_s${sparsity}_seed${seed}`, job) };
         }),

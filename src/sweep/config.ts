@@ -72,7 +72,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
     const model = createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
     const preset = defaultTrainPreset(t.model, t.dataset);
     for (const entry of sweep.criteria) {
-      const { criterion, allocation, structured } = splitCriterion(entry);
+      const { criterion, allocation, structured, iterations } = splitCriterion(entry);
       for (const density of sweep.densities) {
         if (structured) {
           try {
@@ -103,6 +103,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
             temperature: sweep.temperature,
             dumpScores: false,
             train,
+            ...(iterations === undefined ? {} : { iterations }),
           };
           if (structured) config.structured = true;
           const name = jobName(`${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace(/[@:]/g, '-')}_d${density}_seed${seed}`, config);

@@ -93,8 +93,12 @@ describe('pipeline run config: sources and targets', () => {
   });
 
   it("an entry without @ takes the criterion's default allocation: synflow's counts for autos, one global threshold otherwise", () => {
-    expect(splitCriterion('autos')).toEqual({ criterion: 'autos', allocation: 'synflow', structured: false });
+    // autos's rounds go into its job configs (a tuned recipe: a new default must not reuse old job
+    // directories); the handcrafted criteria's job configs, and so their hashes, stay as they were.
+    expect(splitCriterion('autos')).toEqual({ criterion: 'autos', allocation: 'synflow', structured: false, iterations: 10 });
+    expect(splitCriterion('autos@snip')).toEqual({ criterion: 'autos', allocation: 'snip', structured: false, iterations: 10 });
     expect(splitCriterion('grasp')).toEqual({ criterion: 'grasp', allocation: 'global', structured: false });
+    expect(splitCriterion('synflow')).toEqual({ criterion: 'synflow', allocation: 'global', structured: false });
     expect(splitCriterion('autos@learned').allocation).toBe('learned');
     expect(splitCriterion('autos@global').allocation).toBe('global');
     expect(splitCriterion('structured:crop')).toEqual({ criterion: 'crop', allocation: 'global', structured: true });

@@ -118,7 +118,7 @@ export function registerPrune(program: Command): void {
     .option('--scope <s>', 'global | layer', 'global')
     .option('--samples-per-class <n>', 'scoring sample: the first n training examples of each class', positiveInt('--samples-per-class'), 10)
     .option('--bn-mode <m>', "BN during scoring: train | eval (default: the criterion's reference)")
-    .option('--iterations <k>', 'prune in k geometric rounds, re-scoring each (default 1; synflow 100)', positiveInt('--iterations'))
+    .option('--iterations <k>', 'prune in k geometric rounds, re-scoring each (default 1; autos 10, synflow 100)', positiveInt('--iterations'))
     .option('--min-layer-density <x>', 'no tensor keeps less than this fraction')
     .option('--temperature <T>', "GraSP's logit temperature", positiveNumber('--temperature'), 200)
     .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))

@@ -20,6 +20,12 @@ export function getCriterion(name: string): Criterion {
 }
 
 /** The criterion's own default layer allocation ('global' unless it names one; unknown names: 'global'). */
+/** The iterations a sweep or run job config records for this criterion (undefined: left to the default). */
+export function jobIterationsOf(name: string): number | undefined {
+  const c = Object.hasOwn(CRITERIA, name) ? CRITERIA[name] : undefined;
+  return c?.iterationsInJobs ? c.defaultIterations : undefined;
+}
+
 export function defaultAllocationOf(name: string): string {
   return (Object.hasOwn(CRITERIA, name) ? CRITERIA[name].defaultAllocation : undefined) ?? 'global';
 }

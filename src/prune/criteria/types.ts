@@ -41,6 +41,11 @@ export interface Criterion {
   defaultIterations: number;
   /** Layer allocation when none is given; absent: one global threshold. */
   defaultAllocation?: string;
+  /**
+   * For a recipe still being tuned (autos): sweeps and runs write its default iterations into every
+   * job config, so a changed default gets new job directories instead of reusing finished ones.
+   */
+  iterationsInJobs?: boolean;
   score(input: ScoringInput): Promise<ScoreOutput>;
 }
 
