@@ -21,11 +21,19 @@ import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '.
 import { UsageError, usage } from '../util/errors.ts';
 import { checkMainJob, type MainJobConfig, type RunTarget, sourcesOf, targetLabel, targetSlug, targetsOf } from './config.ts';
 
-/** 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of channels). Without @, the criterion's default allocation. */
+/**
+ * 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of
+ * channels), each optionally '#<rounds>' ('autos@synflow#1': one shot). Without @, the criterion's
+ * default allocation; without #, its default rounds.
+ */
 export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean; iterations?: number } {
   const structured = entry.startsWith('structured:');
-  const [criterion, explicit] = (structured ? entry.slice('structured:'.length) : entry).split('@');
-  const iterations = structured ? undefined : jobIterationsOf(criterion);
+  const [spec, rounds, ...extra] = (structured ? entry.slice('structured:'.length) : entry).split('#');
+  if (rounds !== undefined && (extra.length > 0 || !/^[1-9]\d*$/.test(rounds))) {
+    usage(`criterion entry '${entry}': the rounds after # must be a positive integer, e.g. 'autos@synflow#1' for one shot`);
+  }
+  const [criterion, explicit] = spec.split('@');
+  const iterations = rounds !== undefined ? Number(rounds) : structured ? undefined : jobIterationsOf(criterion);
   return { criterion, allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)), structured, ...(iterations === undefined ? {} : { iterations }) };
 }
 
@@ -123,7 +131,7 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
             structured: structured || undefined,
             ...(iterations === undefined ? {} : { iterations }),
           };
-          return { target: t, entry, sparsity, seed, config: job, name: jobName(`${prefix}${entry.replace(/[@:]/g, '-')}_s${sparsity}_seed${seed}`, job) };
+          return { target: t, entry, sparsity, seed, config: job, name: jobName(`${prefix}${entry.replace(/[@:#]/g, '-')}_s${sparsity}_seed${seed}`, job) };
         }),
       ),
     );

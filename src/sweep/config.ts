@@ -106,7 +106,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
             ...(iterations === undefined ? {} : { iterations }),
           };
           if (structured) config.structured = true;
-          const name = jobName(`${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace(/[@:]/g, '-')}_d${density}_seed${seed}`, config);
+          const name = jobName(`${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace(/[@:#]/g, '-')}_d${density}_seed${seed}`, config);
           jobs.push({ index: jobs.length, name, config });
         }
       }

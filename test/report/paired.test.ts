@@ -106,6 +106,19 @@ describe('paired comparisons', () => {
     expect(bestMean!.meanDiff).toBeCloseTo(0.01 / 3, 12);
   });
 
+  it("entries with rounds ('#k') are compared as what they are: autos#1 as autos, synflow#10 as a handcrafted baseline", () => {
+    const withRounds = [
+      ...[0, 1].map((seed) => row('autos@synflow#1', 0.95, seed, 0.9)),
+      ...[0, 1].map((seed) => row('synflow#10', 0.95, seed, [0.92, 0.88][seed]!)),
+    ];
+    const p = pairedComparisons(withRounds);
+    expect(p.map((r) => [r.autos, r.baseline, r.criterion])).toEqual([
+      ['autos@synflow#1', 'best-per-seed', ''],
+      ['autos@synflow#1', 'best-mean', 'synflow#10'],
+    ]);
+    expect(p[0]!.diffs.map((d) => Number(d.toFixed(12)))).toEqual([-0.02, 0.02]);
+  });
+
   it('the markdown section and paired.csv carry the same numbers', () => {
     const md = pairedMarkdown(rows);
     expect(md).toMatch(/^## Paired differences: autos − best handcrafted\n/);

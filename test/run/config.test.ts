@@ -81,7 +81,7 @@ describe('pipeline run config: sources and targets', () => {
   it('the transfer, ablation and held-out presets parse and validate; only the held-out one names a resnet', () => {
     const files = fs.readdirSync(pipelines).filter((f) => /^(transfer|ablation|heldout)-.*\.json$/.test(f));
     expect(files).toEqual(expect.arrayContaining(['transfer-conv.json', 'transfer-lenet5.json', 'heldout-resnet20.json']));
-    expect(files.filter((f) => f.startsWith('ablation-')).length).toBeGreaterThanOrEqual(4);
+    expect(files.filter((f) => f.startsWith('ablation-')).length).toBeGreaterThanOrEqual(5);
     for (const f of files) {
       const text = fs.readFileSync(path.join(pipelines, f), 'utf8');
       const c = parseMainJob(JSON.parse(text), f);
@@ -99,6 +99,11 @@ describe('pipeline run config: sources and targets', () => {
     expect(splitCriterion('autos@snip')).toEqual({ criterion: 'autos', allocation: 'snip', structured: false, iterations: 10 });
     expect(splitCriterion('grasp')).toEqual({ criterion: 'grasp', allocation: 'global', structured: false });
     expect(splitCriterion('synflow')).toEqual({ criterion: 'synflow', allocation: 'global', structured: false });
+    // '#k' sets the rounds: one-shot autos, or any criterion's own count.
+    expect(splitCriterion('autos@synflow#1')).toEqual({ criterion: 'autos', allocation: 'synflow', structured: false, iterations: 1 });
+    expect(splitCriterion('autos#3')).toEqual({ criterion: 'autos', allocation: 'synflow', structured: false, iterations: 3 });
+    expect(splitCriterion('structured:crop#2')).toEqual({ criterion: 'crop', allocation: 'global', structured: true, iterations: 2 });
+    for (const bad of ['autos#0', 'autos#x', 'autos#', 'autos#1#2', 'snip#1.5']) expect(() => splitCriterion(bad)).toThrow(/rounds after # must be a positive integer/);
     expect(splitCriterion('autos@learned').allocation).toBe('learned');
     expect(splitCriterion('autos@global').allocation).toBe('global');
     expect(splitCriterion('structured:crop')).toEqual({ criterion: 'crop', allocation: 'global', structured: true });

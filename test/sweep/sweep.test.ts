@@ -47,6 +47,19 @@ describe('pipeline sweep', () => {
     expect(a.jobs[4]!.config).toMatchObject({ criterion: 'magnitude', density: 1, train: a.jobs[0]!.config.train });
   });
 
+  it("'#<rounds>' sets an entry's rounds: its own jobs, named with it, and the default stays without it", () => {
+    const plan = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['synflow', 'synflow#3', 'snip#2'], densities: [0.5] }, 's');
+    expect(plan.jobs.map((j) => [j.config.criterion, j.config.iterations])).toEqual([
+      ['synflow', undefined],
+      ['synflow', 3],
+      ['snip', 2],
+      ['magnitude', undefined], // the dense baseline
+    ]);
+    expect(plan.jobs[1].name).toMatch(/^lenet5-mnist_synflow-3_d0.5_seed0_[0-9a-f]{8}$/);
+    expect(new Set(plan.jobs.map((j) => j.name)).size).toBe(4);
+    expect(() => planSweep({ ...sweep, criteria: ['snip#0'] }, 's')).toThrow(/rounds after # must be a positive integer/);
+  });
+
   it('structured:<criterion> entries plan channel-pruning jobs, checked before any job starts', () => {
     const plan = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['crop', 'structured:crop'], densities: [0.5, 0.2] }, 's');
     expect(plan.jobs.map((j) => [j.config.criterion, j.config.structured ?? false])).toEqual([
