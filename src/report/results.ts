@@ -9,6 +9,7 @@ import { catalogEntry } from '../data/catalog.ts';
 import { writeArrowFile } from '../io/arrow.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { PruneConfig, PruneReport } from '../prune/config.ts';
+import { jobIterationsOf } from '../prune/criteria/index.ts';
 import { accuracyVsSparsityPlot, DENSE_SERIES, layerDensityPlot, writeSvg } from './plots.ts';
 
 export { DENSE_SERIES };
@@ -53,13 +54,15 @@ export const isDenseConfig = (config: PruneConfig) => config.density === 1 && !c
 
 /** The dense baseline job for a budget: magnitude (data-free, instant) at density 1 keeps every weight. */
 export function denseJobConfig(like: PruneConfig): PruneConfig {
-  return { ...like, criterion: 'magnitude', allocation: 'global', autos: undefined, table: undefined, structured: undefined, density: 1 };
+  return { ...like, criterion: 'magnitude', allocation: 'global', autos: undefined, table: undefined, structured: undefined, iterations: undefined, density: 1 };
 }
 
+/** The table label of a job: its criterion entry, '#k' where its rounds are not the entry's default. */
 export function entryOf(config: PruneConfig): string {
   if (isDenseConfig(config)) return DENSE_SERIES;
   const allocation = config.allocation && config.allocation !== 'global' ? `@${config.allocation}` : '';
-  return `${config.structured ? 'structured:' : ''}${config.criterion}${allocation}`;
+  const rounds = config.iterations !== undefined && config.iterations !== jobIterationsOf(config.criterion) ? `#${config.iterations}` : '';
+  return `${config.structured ? 'structured:' : ''}${config.criterion}${allocation}${rounds}`;
 }
 
 /** 1 − 0.9 is 0.09999999999999998 in binary floating point; tables show 0.1. */

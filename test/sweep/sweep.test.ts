@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAsync } from '../helpers/cli.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
-import { RESULT_COLUMNS } from '../../src/report/results.ts';
+import { entryOf, RESULT_COLUMNS } from '../../src/report/results.ts';
 import { planSweep } from '../../src/sweep/config.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
@@ -58,6 +58,15 @@ describe('pipeline sweep', () => {
     expect(plan.jobs[1].name).toMatch(/^lenet5-mnist_synflow-3_d0.5_seed0_[0-9a-f]{8}$/);
     expect(new Set(plan.jobs.map((j) => j.name)).size).toBe(4);
     expect(() => planSweep({ ...sweep, criteria: ['snip#0'] }, 's')).toThrow(/rounds after # must be a positive integer/);
+    // Table labels give the entry back, rounds included where they are not the default; the dense
+    // baseline takes no rounds from the job it is built from.
+    const labelled = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['synflow#3', 'snip', 'structured:crop#2'], densities: [0.5] }, 's');
+    expect(labelled.jobs.map((j) => entryOf(j.config))).toEqual(['synflow#3', 'snip', 'structured:crop#2', 'dense']);
+    expect(labelled.jobs.at(-1)!.config.iterations).toBeUndefined();
+    // autos's default rounds are in every job config (a tuned recipe) but not in its label.
+    const autos = { ...labelled.jobs[1]!.config, criterion: 'autos', allocation: 'synflow' };
+    expect(entryOf({ ...autos, iterations: 10 })).toBe('autos@synflow');
+    expect(entryOf({ ...autos, iterations: 1 })).toBe('autos@synflow#1');
   });
 
   it('structured:<criterion> entries plan channel-pruning jobs, checked before any job starts', () => {
