@@ -38,7 +38,7 @@ export interface PruneConfig {
   /**
    * Layer allocation: global | layer | erk | learned (per-layer densities from the --autos dir's
    * allocation.json, with the signal floor) | survival (autos: ∝ predicted survival) | <criterion> (its
-   * per-layer counts). Default global.
+   * per-layer counts). Default: the criterion's own (synflow for autos, global for the others).
    */
   allocation?: string;
   /**

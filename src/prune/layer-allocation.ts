@@ -6,7 +6,7 @@ import { defaultAllocationOf, getCriterion } from './criteria/index.ts';
 import type { Prepared } from './prepare.ts';
 import { prune, type PruneRequest } from './prune.ts';
 
-/** The per-round layer-allocation hook for prune(), or undefined for plain global/layer scope. */
+/** The layer-allocation hook for prune() (asked once, for the target density), or undefined for plain global/layer scope. */
 export function layerAllocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): PruneRequest['allocate'] {
   const { model } = prepared;
   const allocation = config.allocation ?? defaultAllocationOf(config.criterion);

@@ -34,8 +34,11 @@ export function splitCriterion(entry: string): { criterion: string; allocation: 
   }
   const [criterion, explicit] = spec.split('@');
   const iterations = rounds !== undefined ? Number(rounds) : structured ? undefined : jobIterationsOf(criterion);
-  return { criterion, allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)), structured, ...(iterations === undefined ? {} : { iterations }) };
+  return { criterion, allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)), structured, iterations };
 }
+
+/** An entry as it appears in job directory names ('autos@synflow#1' → 'autos-synflow-1'). */
+export const entrySlug = (entry: string) => entry.replace(/[@:#]/g, '-');
 
 /**
  * Everything checked before any directory is touched: the config's forms (checkMainJob), every
@@ -129,9 +132,9 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
             dumpScores: false,
             train,
             structured: structured || undefined,
-            ...(iterations === undefined ? {} : { iterations }),
+            iterations,
           };
-          return { target: t, entry, sparsity, seed, config: job, name: jobName(`${prefix}${entry.replace(/[@:#]/g, '-')}_s${sparsity}_seed${seed}`, job) };
+          return { target: t, entry, sparsity, seed, config: job, name: jobName(`${prefix}${entrySlug(entry)}_s${sparsity}_seed${seed}`, job) };
         }),
       ),
     );

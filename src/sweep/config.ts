@@ -8,7 +8,7 @@ import { CRITERIA, getCriterion } from '../prune/criteria/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import type { PruneConfig } from '../prune/config.ts';
 import { DENSE_SERIES, denseJobConfig } from '../report/results.ts';
-import { splitCriterion } from '../run/main-job.ts';
+import { entrySlug, splitCriterion } from '../run/main-job.ts';
 import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TargetSchema, TrainConfigSchema } from '../train/config.ts';
 import { usage } from '../util/errors.ts';
 import { jobName } from './jobs.ts';
@@ -103,10 +103,10 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
             temperature: sweep.temperature,
             dumpScores: false,
             train,
-            ...(iterations === undefined ? {} : { iterations }),
+            iterations,
           };
           if (structured) config.structured = true;
-          const name = jobName(`${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entry.replace(/[@:#]/g, '-')}_d${density}_seed${seed}`, config);
+          const name = jobName(`${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entrySlug(entry)}_d${density}_seed${seed}`, config);
           jobs.push({ index: jobs.length, name, config });
         }
       }

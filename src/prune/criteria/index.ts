@@ -19,15 +19,18 @@ export function getCriterion(name: string): Criterion {
   return c;
 }
 
-/** The criterion's own default layer allocation ('global' unless it names one; unknown names: 'global'). */
+/** The criterion of that name, or undefined (no usage error: for defaults of names checked elsewhere). */
+const known = (name: string): Criterion | undefined => (Object.hasOwn(CRITERIA, name) ? CRITERIA[name] : undefined);
+
 /** The iterations a sweep or run job config records for this criterion (undefined: left to the default). */
 export function jobIterationsOf(name: string): number | undefined {
-  const c = Object.hasOwn(CRITERIA, name) ? CRITERIA[name] : undefined;
+  const c = known(name);
   return c?.iterationsInJobs ? c.defaultIterations : undefined;
 }
 
+/** The criterion's own default layer allocation ('global' unless it names one; unknown names: 'global'). */
 export function defaultAllocationOf(name: string): string {
-  return (Object.hasOwn(CRITERIA, name) ? CRITERIA[name].defaultAllocation : undefined) ?? 'global';
+  return known(name)?.defaultAllocation ?? 'global';
 }
 
 export type { Criterion, ScoreOutput, ScoringInput } from './types.ts';
