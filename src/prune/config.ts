@@ -24,6 +24,8 @@ export interface PruneConfig {
   bnMode?: BnMode;
   seed: number;
   iterations?: number;
+  /** Replace kept weights on no input→output path after pruning (default: the criterion's; prune/connectivity.ts). */
+  reconnect?: boolean;
   minLayerDensity?: number;
   temperature: number;
   /** Scoring-sample chunk (memory knob); default the whole sample. */
@@ -80,6 +82,14 @@ export interface PruneReport {
   scope: Scope;
   allocation: string;
   iterations: number;
+  /** Disconnected kept weights were replaced (and how many were dropped over all passes). */
+  reconnect: boolean;
+  reconnect_dropped?: number;
+  /**
+   * Kept weights on some input→output path ÷ all prunable weights (≤ density; unstructured only):
+   * what the network can actually use.
+   */
+  effective_density?: number;
   bn_mode: BnMode;
   samples_per_class: number | null;
   seed: number;

@@ -3,6 +3,7 @@ import type { Model, ParamMap } from '../models/types.ts';
 import type { Criterion } from './criteria/types.ts';
 import { type BnMode, computeFeatures, type Features, type ScoringBatches } from './features.ts';
 import type { Masks } from '../masks/masks.ts';
+import { reconnect } from './connectivity.ts';
 import { roundCounts, roundDensity, type Scope, selectMasks } from './select.ts';
 
 export interface PruneRequest {
@@ -26,6 +27,8 @@ export interface PruneRequest {
    * tensor geometrically toward its count (roundCounts).
    */
   allocate?: (scores: Scores, density: number) => Map<string, number> | Promise<Map<string, number>>;
+  /** After the last round, replace kept weights on no input→output path (connectivity.ts). */
+  reconnect?: boolean;
   onRound?: (round: number, rounds: number) => void;
 }
 
@@ -36,6 +39,8 @@ export interface PruneResult {
   /** θ, g, Hg from the last round when the criterion computed them. */
   features?: Features;
   rounds: number;
+  /** With `reconnect`: disconnected weights dropped (and refilled), and those left. */
+  reconnected?: { dropped: number; left: number };
 }
 
 /** Scores and masks at initialization; iterative rounds re-score the masked network. */
@@ -44,6 +49,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
   let masks: Masks | undefined;
   let last: { scores: Scores; features?: Features } | undefined;
   let finalCounts: Map<string, number> | undefined;
+  let beforeLast: Masks | undefined;
   for (let r = 0; r < rounds; r++) {
     req.onRound?.(r, rounds);
     last = await req.criterion.score({
@@ -64,6 +70,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
       finalCounts ??= await req.allocate(last.scores, req.density);
       counts = roundCounts(req.model, finalCounts, r, rounds);
     }
+    beforeLast = masks;
     masks = selectMasks(req.model, last.scores, {
       density,
       counts,
@@ -73,7 +80,9 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
       criterion: req.criterion.name,
     });
   }
-  return { masks: masks!, scores: last!.scores, features: last!.features, rounds };
+  if (!req.reconnect) return { masks: masks!, scores: last!.scores, features: last!.features, rounds };
+  const r = reconnect(req.model, req.params, masks!, last!.scores, beforeLast);
+  return { masks: r.masks, scores: last!.scores, features: last!.features, rounds, reconnected: { dropped: r.dropped, left: r.left } };
 }
 
 /** θ, g, Hg (GraSP's, temperature T) at θ₀ of the dense net: the columns of --dump-scores and of the IRP table. */

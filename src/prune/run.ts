@@ -12,6 +12,7 @@ import { initParams, type Model, type ParamMap } from '../models/index.ts';
 import { train } from '../train/trainer.ts';
 import { usage } from '../util/errors.ts';
 import type { LayerReport, PruneConfig, PruneReport } from './config.ts';
+import { countOf, disconnectedWeights } from './connectivity.ts';
 import { defaultAllocationOf, getCriterion } from './criteria/index.ts';
 import { densePhase } from './dense-phase.ts';
 import { type Features, gradientNorm } from './features.ts';
@@ -32,6 +33,7 @@ interface PrunedNet {
   features?: Features;
   rounds: number;
   structured?: StructuredReport;
+  reconnected?: { dropped: number; left: number };
 }
 
 async function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: ParamMap, theta0: ParamMap): Promise<PrunedNet> {
@@ -46,13 +48,14 @@ async function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: 
     allocate: layerAllocator(config, prepared, theta0),
     minLayerDensity: config.minLayerDensity,
     iterations: config.iterations,
+    reconnect: config.reconnect ?? getCriterion(config.criterion).defaultReconnect,
     bnMode,
     seed: config.seed,
     temperature: config.temperature,
     table: config.table,
     autos: config.autos,
   });
-  return { model, params: scored, masks: result.masks, scores: result.scores, features: result.features, rounds: result.rounds };
+  return { model, params: scored, masks: result.masks, scores: result.scores, features: result.features, rounds: result.rounds, reconnected: result.reconnected };
 }
 
 async function structuredNet(config: PruneConfig, prepared: Prepared, scored: ParamMap, dir: string): Promise<PrunedNet> {
@@ -114,6 +117,7 @@ export async function runPrune(
     const t1 = performance.now();
     const gradNormRatio = data ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode)) : null;
     const gradNormSeconds = (performance.now() - t1) / 1000;
+    const effective = pruned.masks ? countOf(pruned.masks) - countOf(disconnectedWeights(model, scored, pruned.masks)) : undefined;
     const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : await initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
     if (pruned.params !== scored) tf.dispose(Object.values(scored));
 
@@ -134,6 +138,9 @@ export async function runPrune(
       scope: config.allocation === 'layer' ? 'layer' : config.scope,
       allocation: config.allocation ?? defaultAllocationOf(config.criterion),
       iterations: pruned.rounds,
+      reconnect: pruned.reconnected !== undefined,
+      ...(pruned.reconnected ? { reconnect_dropped: pruned.reconnected.dropped } : {}),
+      ...(effective !== undefined ? { effective_density: effective / layers.reduce((n, l) => n + l.size, 0) } : {}),
       bn_mode: bnMode,
       samples_per_class: data ? config.samplesPerClass : null,
       seed: config.seed,
@@ -191,7 +198,7 @@ export async function runPrune(
     writeManifest(dir, {
       command: 'prune',
       config,
-      resolved: { ...config, bnMode, iterations: pruned.rounds, out: dir },
+      resolved: { ...config, bnMode, iterations: pruned.rounds, reconnect: pruned.reconnected !== undefined, out: dir },
       backend: opts.backend,
       timings: report.seconds,
       startedAt: started,

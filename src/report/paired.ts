@@ -18,7 +18,7 @@ export const HANDCRAFTED = ['grasp', 'snip', 'synflow'] as const;
 export const BOOTSTRAP_RESAMPLES = 10_000;
 export const BOOTSTRAP_SEED = 0;
 
-const baseOf = (entry: string) => (entry.startsWith('structured:') ? '' : entry.split(/[@#]/)[0]!);
+const baseOf = (entry: string) => (entry.startsWith('structured:') ? '' : entry.split(/[@#+]/)[0]!);
 export const isAutosEntry = (entry: string) => baseOf(entry) === 'autos';
 export const isHandcraftedEntry = (entry: string) => (HANDCRAFTED as readonly string[]).includes(baseOf(entry));
 

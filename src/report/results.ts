@@ -9,13 +9,13 @@ import { catalogEntry } from '../data/catalog.ts';
 import { writeArrowFile } from '../io/arrow.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { PruneConfig, PruneReport } from '../prune/config.ts';
-import { jobIterationsOf } from '../prune/criteria/index.ts';
+import { defaultReconnectOf, jobIterationsOf } from '../prune/criteria/index.ts';
 import { accuracyVsSparsityPlot, DENSE_SERIES, layerDensityPlot, writeSvg } from './plots.ts';
 
 export { DENSE_SERIES };
 
 /** results.csv / results.arrow columns, in order (documented in the README). */
-export const RESULT_COLUMNS = ['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds'] as const;
+export const RESULT_COLUMNS = ['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'effective_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds'] as const;
 
 export interface ResultRow {
   /** `<model>[-w<width>]/<dataset>`. */
@@ -31,6 +31,8 @@ export interface ResultRow {
   density: number;
   /** Kept fraction of prunable weights actually reached. */
   param_density: number;
+  /** Kept weights on some input→output path ÷ prunable weights; null for structured jobs and older reports. */
+  effective_density: number | null;
   seed: number;
   /** Final test accuracy (fraction) and loss; null when not trained. */
   accuracy: number | null;
@@ -54,15 +56,16 @@ export const isDenseConfig = (config: PruneConfig) => config.density === 1 && !c
 
 /** The dense baseline job for a budget: magnitude (data-free, instant) at density 1 keeps every weight. */
 export function denseJobConfig(like: PruneConfig): PruneConfig {
-  return { ...like, criterion: 'magnitude', allocation: 'global', autos: undefined, table: undefined, structured: undefined, iterations: undefined, density: 1 };
+  return { ...like, criterion: 'magnitude', allocation: 'global', autos: undefined, table: undefined, structured: undefined, iterations: undefined, reconnect: undefined, density: 1 };
 }
 
-/** The table label of a job: its criterion entry, '#k' where its rounds are not the entry's default. */
+/** The table label of a job: its criterion entry, '#k' / '+[no-]reconnect' where not the criterion's default. */
 export function entryOf(config: PruneConfig): string {
   if (isDenseConfig(config)) return DENSE_SERIES;
   const allocation = config.allocation && config.allocation !== 'global' ? `@${config.allocation}` : '';
   const rounds = config.iterations !== undefined && config.iterations !== jobIterationsOf(config.criterion) ? `#${config.iterations}` : '';
-  return `${config.structured ? 'structured:' : ''}${config.criterion}${allocation}${rounds}`;
+  const reconnect = config.reconnect !== undefined && config.reconnect !== defaultReconnectOf(config.criterion) ? (config.reconnect ? '+reconnect' : '+no-reconnect') : '';
+  return `${config.structured ? 'structured:' : ''}${config.criterion}${allocation}${rounds}${reconnect}`;
 }
 
 /** 1 − 0.9 is 0.09999999999999998 in binary floating point; tables show 0.1. */
@@ -79,6 +82,7 @@ export function jobResult(dir: string, config: PruneConfig): JobResult {
       sparsity: round12(1 - config.density),
       density: round12(config.density),
       param_density: report.density,
+      effective_density: report.effective_density ?? null,
       seed: config.seed,
       accuracy: report.test_accuracy ?? null,
       loss: report.test_loss ?? null,
@@ -107,6 +111,7 @@ export function resultsTable(rows: ResultRow[]): Table {
     sparsity: num((r) => r.sparsity),
     density: num((r) => r.density),
     param_density: num((r) => r.param_density),
+    effective_density: num((r) => r.effective_density),
     seed: int((r) => r.seed),
     accuracy: num((r) => r.accuracy),
     loss: num((r) => r.loss),

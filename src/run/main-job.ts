@@ -12,7 +12,7 @@ import { withRunLock } from '../io/run-lock.ts';
 import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
-import { CRITERIA, defaultAllocationOf, getCriterion, jobIterationsOf } from '../prune/criteria/index.ts';
+import { CRITERIA, defaultAllocationOf, defaultReconnectOf, getCriterion, jobIterationsOf } from '../prune/criteria/index.ts';
 import type { PruneConfig } from '../prune/config.ts';
 import { writePaired } from '../report/paired.ts';
 import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
@@ -23,22 +23,35 @@ import { checkMainJob, type MainJobConfig, type RunTarget, sourcesOf, targetLabe
 
 /**
  * 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of
- * channels), each optionally '#<rounds>' ('autos@synflow#1': one shot). Without @, the criterion's
- * default allocation; without #, its default rounds.
+ * channels), each optionally '#<rounds>' ('autos@synflow#1': one shot) and then '+reconnect' or
+ * '+no-reconnect' (replace disconnected kept weights after pruning, or not). Without @, the criterion's
+ * default allocation; without #, its default rounds; without +, its default (recorded in the job
+ * config only when it is on, so jobs of criteria that never reconnect keep their directories).
  */
-export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean; iterations?: number } {
+export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean; iterations?: number; reconnect?: boolean } {
   const structured = entry.startsWith('structured:');
-  const [spec, rounds, ...extra] = (structured ? entry.slice('structured:'.length) : entry).split('#');
+  const [body, modifier, ...more] = (structured ? entry.slice('structured:'.length) : entry).split('+');
+  if (more.length > 0 || (modifier !== undefined && modifier !== 'reconnect' && modifier !== 'no-reconnect') || (structured && modifier !== undefined)) {
+    usage(`criterion entry '${entry}': after + only 'reconnect' or 'no-reconnect' may follow (unstructured criteria), e.g. 'snip+reconnect'`);
+  }
+  const [spec, rounds, ...extra] = body.split('#');
   if (rounds !== undefined && (extra.length > 0 || !/^[1-9]\d*$/.test(rounds))) {
     usage(`criterion entry '${entry}': the rounds after # must be a positive integer, e.g. 'autos@synflow#1' for one shot`);
   }
   const [criterion, explicit] = spec.split('@');
   const iterations = rounds !== undefined ? Number(rounds) : structured ? undefined : jobIterationsOf(criterion);
-  return { criterion, allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)), structured, iterations };
+  const reconnect = modifier !== undefined ? modifier === 'reconnect' : !structured && defaultReconnectOf(criterion) ? true : undefined;
+  return {
+    criterion,
+    allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)),
+    structured,
+    iterations,
+    ...(reconnect !== undefined ? { reconnect } : {}),
+  };
 }
 
 /** An entry as it appears in job directory names ('autos@synflow#1' → 'autos-synflow-1'). */
-export const entrySlug = (entry: string) => entry.replace(/[@:#]/g, '-');
+export const entrySlug = (entry: string) => entry.replace(/[@:#+]/g, '-');
 
 /**
  * Everything checked before any directory is touched: the config's forms (checkMainJob), every
@@ -108,7 +121,7 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
     const pruned = p.criteria.flatMap((entry) =>
       p.sparsities.flatMap((sparsity) =>
         p.seeds.map((seed) => {
-          const { criterion, allocation, structured, iterations } = splitCriterion(entry);
+          const { criterion, allocation, structured, iterations, reconnect } = splitCriterion(entry);
           const train = parseTrainConfig(
             mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: t.model, width: t.width, batchNorm: t.batchNorm, dataset: t.dataset, dataDir: t.dataDir, padTo: t.padTo, seed }),
             'main job',
@@ -133,6 +146,7 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
             train,
             structured: structured || undefined,
             iterations,
+            reconnect,
           };
           return { target: t, entry, sparsity, seed, config: job, name: jobName(`${prefix}${entrySlug(entry)}_s${sparsity}_seed${seed}`, job) };
         }),

@@ -72,7 +72,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
     const model = createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
     const preset = defaultTrainPreset(t.model, t.dataset);
     for (const entry of sweep.criteria) {
-      const { criterion, allocation, structured, iterations } = splitCriterion(entry);
+      const { criterion, allocation, structured, iterations, reconnect } = splitCriterion(entry);
       for (const density of sweep.densities) {
         if (structured) {
           try {
@@ -104,6 +104,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
             dumpScores: false,
             train,
             iterations,
+            reconnect,
           };
           if (structured) config.structured = true;
           const name = jobName(`${t.model}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}_${entrySlug(entry)}_d${density}_seed${seed}`, config);

@@ -99,14 +99,14 @@ describe('Arrow files, read by Polars', () => {
   it('results.arrow: the documented columns, nulls where a job was not trained', () => {
     const file = path.join(tmp(), 'results.arrow');
     const rows: ResultRow[] = [
-      { target: 'lenet5/mnist', criterion: 'dense', epochs: 5, steps: null, sparsity: 0, density: 1, param_density: 1, seed: 0, accuracy: 0.989, loss: 0.04, grad_norm_ratio: 1, min_layer_kept: 150, wall_seconds: 30.5 },
-      { target: 'lenet5/mnist', criterion: 'autos@snip', epochs: null, steps: null, sparsity: 0.98, density: 0.02, param_density: 0.0201, seed: 3, accuracy: null, loss: null, grad_norm_ratio: 0.25, min_layer_kept: null, wall_seconds: 2 },
+      { target: 'lenet5/mnist', criterion: 'dense', epochs: 5, steps: null, sparsity: 0, density: 1, param_density: 1, effective_density: 1, seed: 0, accuracy: 0.989, loss: 0.04, grad_norm_ratio: 1, min_layer_kept: 150, wall_seconds: 30.5 },
+      { target: 'lenet5/mnist', criterion: 'autos@snip', epochs: null, steps: null, sparsity: 0.98, density: 0.02, param_density: 0.0201, effective_density: null, seed: 3, accuracy: null, loss: null, grad_norm_ratio: 0.25, min_layer_kept: null, wall_seconds: 2 },
     ];
     writeArrowFile(file, resultsTable(rows));
     const df = polars(file);
-    expect(df.columns).toEqual(['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds']);
+    expect(df.columns).toEqual(['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'effective_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds']);
     expect(dtypes(df)).toEqual({
-      target: 'String', criterion: 'String', epochs: 'Int32', steps: 'Int32', sparsity: 'Float64', density: 'Float64', param_density: 'Float64',
+      target: 'String', criterion: 'String', epochs: 'Int32', steps: 'Int32', sparsity: 'Float64', density: 'Float64', param_density: 'Float64', effective_density: 'Float64',
       seed: 'Int32', accuracy: 'Float64', loss: 'Float64', grad_norm_ratio: 'Float64', min_layer_kept: 'Int32', wall_seconds: 'Float64',
     });
     expect(df.toRecords()).toEqual(rows);

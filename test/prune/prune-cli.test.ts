@@ -28,6 +28,22 @@ const base: PruneConfig = {
 };
 
 describe('pipeline prune', () => {
+  it('--reconnect: the report counts dropped weights and its effective density reaches the density, per-layer counts unchanged', () => {
+    const reports = ['--no-reconnect', '--reconnect'].map((flag) => {
+      const dir = path.join(tmp(), 'run');
+      const r = run('prune', '--criterion', 'snip', '--model', 'lenet5', '--sparsity', '0.98', flag, '--out', dir);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+    });
+    const [plain, fixed] = reports;
+    expect(plain.reconnect).toBe(false);
+    expect(plain.effective_density).toBeLessThan(plain.density); // snip at 98% leaves weights on no path
+    expect(fixed.reconnect).toBe(true);
+    expect(fixed.reconnect_dropped).toBeGreaterThanOrEqual(Math.round((plain.density - plain.effective_density) * 61_470));
+    expect(fixed.effective_density).toBe(fixed.density);
+    expect(fixed.layers.map((l: { kept: number }) => l.kept)).toEqual(plain.layers.map((l: { kept: number }) => l.kept));
+  });
+
   it('writes masks, report and a per-weight score table that agree with each other', async () => {
     const backend = await initBackend('wasm');
     const dir = path.join(tmp(), 'run');

@@ -10,6 +10,7 @@ const row = (criterion: string, sparsity: number, seed: number, accuracy: number
   sparsity,
   density: 1 - sparsity,
   param_density: 1 - sparsity,
+  effective_density: 1 - sparsity,
   seed,
   accuracy,
   loss: 0.1,

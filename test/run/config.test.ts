@@ -109,4 +109,14 @@ describe('pipeline run config: sources and targets', () => {
     expect(splitCriterion('structured:crop')).toEqual({ criterion: 'crop', allocation: 'global', structured: true });
     expect(splitCriterion('nonsense').allocation).toBe('global');
   });
+
+  it("'+reconnect' / '+no-reconnect' end an entry; without them no key is written for a criterion that does not reconnect by default", () => {
+    expect(splitCriterion('snip+reconnect')).toEqual({ criterion: 'snip', allocation: 'global', structured: false, reconnect: true });
+    expect(splitCriterion('snip+no-reconnect')).toEqual({ criterion: 'snip', allocation: 'global', structured: false, reconnect: false });
+    expect(splitCriterion('autos@snip#1+reconnect')).toMatchObject({ criterion: 'autos', allocation: 'snip', iterations: 1, reconnect: true });
+    expect(splitCriterion('snip')).not.toHaveProperty('reconnect');
+    for (const bad of ['snip+', 'snip+connect', 'snip+reconnect+reconnect', 'structured:crop+reconnect']) {
+      expect(() => splitCriterion(bad), bad).toThrow(/after \+ only 'reconnect' or 'no-reconnect'/);
+    }
+  });
 });

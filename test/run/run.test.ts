@@ -40,9 +40,9 @@ describe('pipeline run', () => {
     expect(b.stdout).toMatch(/7 jobs .*, 2 at a time × 1 thread/);
 
     expect(table(parallel)).toEqual(table(serial));
-    expect(table(serial)[0]).toBe('target,criterion,epochs,steps,sparsity,density,param_density,seed,accuracy,loss,grad_norm_ratio,min_layer_kept');
+    expect(table(serial)[0]).toBe('target,criterion,epochs,steps,sparsity,density,param_density,effective_density,seed,accuracy,loss,grad_norm_ratio,min_layer_kept');
     expect(table(serial)).toHaveLength(8);
-    expect(table(serial)[1]).toMatch(/^lenet300-w0\.25\/mnist,dense,1,20,0,1,1,0,/);
+    expect(table(serial)[1]).toMatch(/^lenet300-w0\.25\/mnist,dense,1,20,0,1,1,1,0,/);
     expect(read(serial, 'results.md')).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch \(at most 20 steps\), 1 seed \(0\)\n/);
     expect(read(serial, 'results.md')).toMatch(/\n\| dense \(0% sparse\) \| [\d.]+ \| [\d.]+ \|\n/);
     expect(read(parallel, 'results.md')).toBe(read(serial, 'results.md'));

@@ -69,6 +69,17 @@ describe('pipeline sweep', () => {
     expect(entryOf({ ...autos, iterations: 1 })).toBe('autos@synflow#1');
   });
 
+  it("'+reconnect' gets its own jobs and label; the plain entry's job config and name are unchanged", () => {
+    const plain = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['snip'], densities: [0.5] }, 's');
+    const both = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['snip', 'snip+reconnect'], densities: [0.5] }, 's');
+    expect(both.jobs[0].name).toBe(plain.jobs[0].name);
+    expect(both.jobs[0].config.reconnect).toBeUndefined(); // and config hashes drop undefined keys: same name as before
+    expect(both.jobs[1].config.reconnect).toBe(true);
+    expect(both.jobs[1].name).toMatch(/^lenet5-mnist_snip-reconnect_d0.5_seed0_[0-9a-f]{8}$/);
+    expect(both.jobs.map((j) => entryOf(j.config))).toEqual(['snip', 'snip+reconnect', 'dense']);
+    expect(both.jobs.at(-1)!.config.reconnect).toBeUndefined();
+  });
+
   it('structured:<criterion> entries plan channel-pruning jobs, checked before any job starts', () => {
     const plan = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['crop', 'structured:crop'], densities: [0.5, 0.2] }, 's');
     expect(plan.jobs.map((j) => [j.config.criterion, j.config.structured ?? false])).toEqual([

@@ -25,6 +25,7 @@ interface PruneFlags {
   bnMode?: string;
   seed?: number;
   iterations?: number;
+  reconnect?: boolean;
   minLayerDensity?: string;
   temperature: number;
   chunkSize?: number;
@@ -81,6 +82,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     bnMode: f.bnMode as PruneConfig['bnMode'],
     seed,
     iterations: f.iterations,
+    reconnect: f.reconnect,
     minLayerDensity: f.minLayerDensity !== undefined ? fraction('--min-layer-density', f.minLayerDensity) : undefined,
     temperature: f.temperature,
     chunkSize: f.chunkSize,
@@ -119,6 +121,8 @@ export function registerPrune(program: Command): void {
     .option('--samples-per-class <n>', 'scoring sample: the first n training examples of each class', positiveInt('--samples-per-class'), 10)
     .option('--bn-mode <m>', "BN during scoring: train | eval (default: the criterion's reference)")
     .option('--iterations <k>', 'prune in k geometric rounds, re-scoring each (default 1; autos 10, synflow 100)', positiveInt('--iterations'))
+    .option('--reconnect', "after pruning, replace kept weights on no input→output path by each layer's next-best ones (default: the criterion's; autos: see README)")
+    .option('--no-reconnect', 'keep disconnected weights')
     .option('--min-layer-density <x>', 'no tensor keeps less than this fraction')
     .option('--temperature <T>', "GraSP's logit temperature", positiveNumber('--temperature'), 200)
     .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))

@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Masks } from '../masks/masks.ts';
+import type { Model, ParamMap } from '../models/types.ts';
+import { type Scores, selectMasks } from './select.ts';
+
+/**
+ * Kept weights that lie on no path from the input to the output of the masked network ("inactive"
+ * weights; effective sparsity, Vysogorets & Kempe 2023): a weight whose input unit nothing reaches, or
+ * whose output unit reaches nothing, cannot carry signal, yet it counts against the budget.
+ *
+ * Found with one forward/backward pass of the masked net made positive: kept weights set to
+ * cout/kept (so every layer's mean fan-in sum is 1 and deep nets neither overflow nor underflow),
+ * biases, BN shifts and means 0, BN scales and variances 1, input all ones, BN in eval mode. Every
+ * activation is then a sum of positive path products, so ∂Σf/∂w > 0 exactly when w is on a path.
+ */
+export function disconnectedWeights(model: Model, params: ParamMap, masks: Masks): Masks {
+  const names = model.prunable.map((p) => p.name);
+  const grads = tf.tidy(() => {
+    const linear: ParamMap = {};
+    for (const [n, t] of Object.entries(params)) {
+      if (/(\.bias|\.beta|running_mean)$/.test(n)) linear[n] = tf.zerosLike(t);
+      else if (/(\.gamma|running_var)$/.test(n)) linear[n] = tf.onesLike(t);
+      else linear[n] = tf.abs(t);
+    }
+    const ws = model.prunable.map((p) => {
+      const bits = masks.get(p.name)!;
+      const kept = bits.reduce((a, b) => a + b, 0);
+      const scale = kept > 0 ? p.shape[p.shape.length - 1] / kept : 0;
+      return tf.tensor(Float32Array.from(bits, (b) => b * scale), p.shape);
+    });
+    const ones = tf.ones([1, ...model.config.inputShape]) as tf.Tensor4D;
+    const total = (...w: tf.Tensor[]) => {
+      const p = { ...linear };
+      names.forEach((n, i) => (p[n] = w[i]));
+      return tf.sum(model.forward(p, ones, false).logits) as tf.Scalar;
+    };
+    return tf.grads(total)(ws);
+  });
+  const host = grads.map((g) => g.dataSync() as Float32Array);
+  tf.dispose(grads);
+  return new Map(
+    names.map((n, i) => {
+      const bits = masks.get(n)!;
+      // NaN (an overflow) counts as connected: never drop a weight on doubt.
+      return [n, Uint8Array.from(bits, (b, j) => (b === 1 && host[i][j] === 0 ? 1 : 0))];
+    }),
+  );
+}
+
+export const countOf = (masks: Masks) => [...masks.values()].reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
+
+export interface Reconnected {
+  masks: Masks;
+  /** Disconnected kept weights dropped, each replaced by the tensor's next-best candidate (over all passes). */
+  dropped: number;
+  /** Disconnected kept weights left (0 unless candidates ran out). */
+  left: number;
+}
+
+/**
+ * Drops disconnected kept weights and refills each tensor's count with its next-best scored weights,
+ * until none is disconnected (at most `maxPasses`; a refill can itself be disconnected). Candidates
+ * are the weights alive before the last round (`pool`, all weights after one shot), widened to every
+ * weight of a tensor whose pool ran out; dropped weights never come back. Per-tensor counts, and so
+ * the layer allocation and the density, are unchanged.
+ */
+export function reconnect(model: Model, params: ParamMap, masks: Masks, scores: Scores, pool?: Masks, maxPasses = 100): Reconnected {
+  const counts = new Map([...masks].map(([n, m]) => [n, m.reduce((a, b) => a + b, 0)]));
+  const banned = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size)]));
+  let dropped = 0;
+  let dead = disconnectedWeights(model, params, masks);
+  for (let pass = 0; pass < maxPasses && countOf(dead) > 0; pass++) {
+    dropped += countOf(dead);
+    const alive: Masks = new Map();
+    for (const p of model.prunable) {
+      const ban = banned.get(p.name)!;
+      dead.get(p.name)!.forEach((d, j) => (ban[j] |= d));
+      const from = pool?.get(p.name);
+      let open = Uint8Array.from(ban, (b, j) => (b === 0 && (from ? from[j] === 1 : true) ? 1 : 0));
+      if (open.reduce((a, b) => a + b, 0) < counts.get(p.name)!) open = Uint8Array.from(ban, (b) => 1 - b);
+      alive.set(p.name, open);
+    }
+    masks = selectMasks(model, scores, { density: 0, scope: 'global', counts, alive });
+    dead = disconnectedWeights(model, params, masks);
+  }
+  return { masks, dropped, left: countOf(dead) };
+}
