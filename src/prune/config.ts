@@ -24,7 +24,7 @@ export interface PruneConfig {
   bnMode?: BnMode;
   seed: number;
   iterations?: number;
-  /** Replace kept weights on no input→output path after pruning (default: the criterion's; prune/connectivity.ts). */
+  /** Replace kept weights on no input→output path after pruning (prune/connectivity.ts); default off. */
   reconnect?: boolean;
   minLayerDensity?: number;
   temperature: number;

@@ -48,7 +48,7 @@ async function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: 
     allocate: layerAllocator(config, prepared, theta0),
     minLayerDensity: config.minLayerDensity,
     iterations: config.iterations,
-    reconnect: config.reconnect ?? getCriterion(config.criterion).defaultReconnect,
+    reconnect: config.reconnect,
     bnMode,
     seed: config.seed,
     temperature: config.temperature,

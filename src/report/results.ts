@@ -9,7 +9,7 @@ import { catalogEntry } from '../data/catalog.ts';
 import { writeArrowFile } from '../io/arrow.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { PruneConfig, PruneReport } from '../prune/config.ts';
-import { defaultReconnectOf, jobIterationsOf } from '../prune/criteria/index.ts';
+import { jobIterationsOf } from '../prune/criteria/index.ts';
 import { accuracyVsSparsityPlot, DENSE_SERIES, layerDensityPlot, writeSvg } from './plots.ts';
 
 export { DENSE_SERIES };
@@ -59,12 +59,12 @@ export function denseJobConfig(like: PruneConfig): PruneConfig {
   return { ...like, criterion: 'magnitude', allocation: 'global', autos: undefined, table: undefined, structured: undefined, iterations: undefined, reconnect: undefined, density: 1 };
 }
 
-/** The table label of a job: its criterion entry, '#k' / '+[no-]reconnect' where not the criterion's default. */
+/** The table label of a job: its criterion entry, '#k' where its rounds are not the entry's default, '+reconnect'. */
 export function entryOf(config: PruneConfig): string {
   if (isDenseConfig(config)) return DENSE_SERIES;
   const allocation = config.allocation && config.allocation !== 'global' ? `@${config.allocation}` : '';
   const rounds = config.iterations !== undefined && config.iterations !== jobIterationsOf(config.criterion) ? `#${config.iterations}` : '';
-  const reconnect = config.reconnect !== undefined && config.reconnect !== defaultReconnectOf(config.criterion) ? (config.reconnect ? '+reconnect' : '+no-reconnect') : '';
+  const reconnect = config.reconnect ? '+reconnect' : '';
   return `${config.structured ? 'structured:' : ''}${config.criterion}${allocation}${rounds}${reconnect}`;
 }
 

@@ -12,7 +12,7 @@ import { withRunLock } from '../io/run-lock.ts';
 import { createModel } from '../models/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { checkAllocation } from '../prune/allocation.ts';
-import { CRITERIA, defaultAllocationOf, defaultReconnectOf, getCriterion, jobIterationsOf } from '../prune/criteria/index.ts';
+import { CRITERIA, defaultAllocationOf, getCriterion, jobIterationsOf } from '../prune/criteria/index.ts';
 import type { PruneConfig } from '../prune/config.ts';
 import { writePaired } from '../report/paired.ts';
 import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
@@ -23,16 +23,16 @@ import { checkMainJob, type MainJobConfig, type RunTarget, sourcesOf, targetLabe
 
 /**
  * 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of
- * channels), each optionally '#<rounds>' ('autos@synflow#1': one shot) and then '+reconnect' or
- * '+no-reconnect' (replace disconnected kept weights after pruning, or not). Without @, the criterion's
- * default allocation; without #, its default rounds; without +, its default (recorded in the job
- * config only when it is on, so jobs of criteria that never reconnect keep their directories).
+ * channels), each optionally '#<rounds>' ('autos@synflow#1': one shot) and then '+reconnect'
+ * (replace disconnected kept weights after pruning). Without @, the criterion's default allocation;
+ * without #, its default rounds; without +reconnect, none (no key in the job config, so plain entries
+ * keep their job directories).
  */
-export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean; iterations?: number; reconnect?: boolean } {
+export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean; iterations?: number; reconnect?: true } {
   const structured = entry.startsWith('structured:');
   const [body, modifier, ...more] = (structured ? entry.slice('structured:'.length) : entry).split('+');
-  if (more.length > 0 || (modifier !== undefined && modifier !== 'reconnect' && modifier !== 'no-reconnect') || (structured && modifier !== undefined)) {
-    usage(`criterion entry '${entry}': after + only 'reconnect' or 'no-reconnect' may follow (unstructured criteria), e.g. 'snip+reconnect'`);
+  if (more.length > 0 || (modifier !== undefined && modifier !== 'reconnect') || (structured && modifier !== undefined)) {
+    usage(`criterion entry '${entry}': only '+reconnect' may end an entry (unstructured criteria), e.g. 'snip+reconnect'`);
   }
   const [spec, rounds, ...extra] = body.split('#');
   if (rounds !== undefined && (extra.length > 0 || !/^[1-9]\d*$/.test(rounds))) {
@@ -40,13 +40,12 @@ export function splitCriterion(entry: string): { criterion: string; allocation: 
   }
   const [criterion, explicit] = spec.split('@');
   const iterations = rounds !== undefined ? Number(rounds) : structured ? undefined : jobIterationsOf(criterion);
-  const reconnect = modifier !== undefined ? modifier === 'reconnect' : !structured && defaultReconnectOf(criterion) ? true : undefined;
   return {
     criterion,
     allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)),
     structured,
     iterations,
-    ...(reconnect !== undefined ? { reconnect } : {}),
+    ...(modifier ? { reconnect: true } : {}),
   };
 }
 

@@ -110,13 +110,12 @@ describe('pipeline run config: sources and targets', () => {
     expect(splitCriterion('nonsense').allocation).toBe('global');
   });
 
-  it("'+reconnect' / '+no-reconnect' end an entry; without them no key is written for a criterion that does not reconnect by default", () => {
+  it("'+reconnect' ends an entry; without it the job config has no key (plain entries keep their job directories)", () => {
     expect(splitCriterion('snip+reconnect')).toEqual({ criterion: 'snip', allocation: 'global', structured: false, reconnect: true });
-    expect(splitCriterion('snip+no-reconnect')).toEqual({ criterion: 'snip', allocation: 'global', structured: false, reconnect: false });
     expect(splitCriterion('autos@snip#1+reconnect')).toMatchObject({ criterion: 'autos', allocation: 'snip', iterations: 1, reconnect: true });
     expect(splitCriterion('snip')).not.toHaveProperty('reconnect');
-    for (const bad of ['snip+', 'snip+connect', 'snip+reconnect+reconnect', 'structured:crop+reconnect']) {
-      expect(() => splitCriterion(bad), bad).toThrow(/after \+ only 'reconnect' or 'no-reconnect'/);
+    for (const bad of ['snip+', 'snip+connect', 'snip+no-reconnect', 'snip+reconnect+reconnect', 'structured:crop+reconnect']) {
+      expect(() => splitCriterion(bad), bad).toThrow(/only '\+reconnect' may end an entry/);
     }
   });
 });

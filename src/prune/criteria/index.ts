@@ -28,11 +28,6 @@ export function jobIterationsOf(name: string): number | undefined {
   return c?.iterationsInJobs ? c.defaultIterations : undefined;
 }
 
-/** Whether the criterion reconnects by default (unknown names: no). */
-export function defaultReconnectOf(name: string): boolean {
-  return known(name)?.defaultReconnect ?? false;
-}
-
 /** The criterion's own default layer allocation ('global' unless it names one; unknown names: 'global'). */
 export function defaultAllocationOf(name: string): string {
   return known(name)?.defaultAllocation ?? 'global';

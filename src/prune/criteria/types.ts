@@ -46,8 +46,6 @@ export interface Criterion {
    * job config, so a changed default gets new job directories instead of reusing finished ones.
    */
   iterationsInJobs?: boolean;
-  /** Replace disconnected kept weights after the last round (prune/connectivity.ts) unless told otherwise. */
-  defaultReconnect?: boolean;
   score(input: ScoringInput): Promise<ScoreOutput>;
 }
 
