@@ -3,10 +3,11 @@ import { usage } from '../util/errors.ts';
 /** Per-weight inputs, each normalized per tensor (divided by its RMS over the tensor) so scales transfer. */
 export const WEIGHT_FEATURES = ['theta', 'grad', 'hg', 'abs_theta', 'theta_grad', 'theta_hg'] as const;
 /**
- * Per-tensor percentiles (0..1, ties averaged) of |θ|, |θ ⊙ g| and |θ ⊙ Hg|: scale-free, so they mean the
- * same in a conv and a dense tensor whatever their distributions.
+ * Per-tensor percentiles (0..1, ties averaged) of |θ|, |θ ⊙ g|, |θ ⊙ Hg| and SynFlow's data-free path
+ * score |θ ⊙ ∂R/∂θ| (of the dense net in a source, of the masked net in each round on a target):
+ * scale-free, so they mean the same in a conv and a dense tensor whatever their distributions.
  */
-export const RANK_FEATURES = ['rank_abs_theta', 'rank_theta_grad', 'rank_theta_hg'] as const;
+export const RANK_FEATURES = ['rank_abs_theta', 'rank_theta_grad', 'rank_theta_hg', 'rank_synflow'] as const;
 /**
  * Unit (connectivity) features: the mean of |θ ⊙ g| or |g| over the weights sharing this weight's input
  * unit (dense input neuron / conv input channel) or output unit (neuron / output channel), each divided by
@@ -33,6 +34,8 @@ export interface TensorColumns {
   theta: Float32Array;
   grad: Float32Array;
   hg?: Float32Array;
+  /** SynFlow scores (rank_synflow). */
+  flow?: Float32Array;
 }
 
 export function parseFeatureList(list: string): FeatureName[] {
@@ -44,6 +47,7 @@ export function parseFeatureList(list: string): FeatureName[] {
 }
 
 export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg');
+export const needsFlow = (features: readonly FeatureName[]) => features.includes('rank_synflow');
 
 /** Percentile in [0, 1] of each value within the array (ties share their mean rank). */
 export function percentiles(v: ArrayLike<number>): Float32Array {
@@ -91,6 +95,7 @@ export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, featu
   const { theta, grad } = cols;
   const hg = cols.hg;
   if (needsHg(features) && !hg) usage(`AutoS features ${features.join(',')} need Hg, which this source lacks`);
+  if (needsFlow(features) && !cols.flow) throw new Error('rank_synflow needs the SynFlow scores (TensorColumns.flow)');
   const column = (f: FeatureName): Float32Array | number => {
     switch (f) {
       case 'theta':
@@ -111,6 +116,8 @@ export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, featu
         return percentiles(Float32Array.from({ length: n }, (_, i) => Math.abs(theta[i] * grad[i])));
       case 'rank_theta_hg':
         return percentiles(Float32Array.from({ length: n }, (_, i) => Math.abs(theta[i] * hg![i])));
+      case 'rank_synflow':
+        return percentiles(cols.flow!);
       case 'in_theta_grad':
       case 'out_theta_grad': {
         const m = unitMeans(layer.shape, (i) => Math.abs(theta[i] * grad[i]), n, f === 'in_theta_grad' ? 'in' : 'out');

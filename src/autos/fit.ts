@@ -5,11 +5,11 @@ import { writeJsonAtomic } from '../io/atomic.ts';
 import { usage } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
-import { type FeatureName, featureMatrix, needsHg, percentiles } from './features.ts';
+import { type FeatureName, featureMatrix, needsFlow, needsHg, percentiles } from './features.ts';
 import { rankingMetrics, type RankingMetrics } from './metrics.ts';
 import { type AutosMeta, saveAutos } from './model-file.ts';
 import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
-import { readSurvivalSource, type SourceTable, type SourceTensor } from './source.ts';
+import { attachSynflow, readSurvivalSource, type SourceTable, type SourceTensor } from './source.ts';
 import {
   ALLOCATION_FORMAT,
   type AllocationError,
@@ -242,6 +242,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   const tables: SourceTable[] = [];
   for (const t of config.tables) tables.push(await readSurvivalSource(t, hg));
   const val = config.valTable ? await readSurvivalSource(config.valTable, hg) : undefined;
+  if (needsFlow(config.features)) for (const t of [...tables, ...(val ? [val] : [])]) await attachSynflow(t);
   const modes = new Set([...tables, ...(val ? [val] : [])].map((t) => `${t.metadata.get('feature_bn_mode')}/${t.metadata.get('temperature')}`));
   if (modes.size > 1) usage(`the tables computed their features differently (${[...modes].join(' vs ')}); fit on tables from one feature setting`);
   const holdoutArch = config.holdoutArch ?? [];

@@ -1,5 +1,9 @@
 import fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset } from '../data/registry.ts';
 import { readArrowBatches } from '../io/arrow.ts';
+import { createModel, initParams, isModelName } from '../models/index.ts';
+import { synflowScores } from '../prune/criteria/synflow.ts';
 import { usage } from '../util/errors.ts';
 import type { LayerDescriptor, TensorColumns } from './features.ts';
 
@@ -93,4 +97,33 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
       };
     });
   return { path, metadata, tensors };
+}
+
+/**
+ * SynFlow scores of each source's dense network at its θ₀ (for rank_synflow), from the model and seed in
+ * the table's metadata. The table's θ column must be that initialization, so the scores belong to it.
+ */
+export async function attachSynflow(table: SourceTable): Promise<void> {
+  const meta = table.metadata;
+  const name = meta.get('model') ?? '';
+  if (!isModelName(name)) usage(`${table.path}: its 'model' metadata '${name}' is not a model of this version; rank_synflow needs it`);
+  const num = (key: string) => (Number.isFinite(Number(meta.get(key) || 'x')) ? Number(meta.get(key)) : undefined);
+  const data = loadDataset(meta.get('dataset') ?? '', { padTo: num('pad_to') });
+  const model = createModel(name, {
+    width: num('width'),
+    batchNorm: meta.get('batch_norm') === 'true' ? true : meta.get('batch_norm') === 'false' ? false : undefined,
+    inputShape: data.train.shape,
+    numClasses: data.numClasses,
+  });
+  const params = initParams(model, Number(meta.get('seed')));
+  for (const t of table.tensors) {
+    const theta0 = params[t.layer.name]?.dataSync();
+    if (!theta0 || theta0.length !== t.theta.length || theta0.some((v, i) => v !== t.theta[i])) {
+      tf.dispose(Object.values(params));
+      usage(`${table.path}: tensor '${t.layer.name}' is not ${name}'s initialization with seed ${meta.get('seed')} on this version; re-create the table with 'pipeline irp' or drop rank_synflow`);
+    }
+  }
+  const flow = await synflowScores(model, params);
+  tf.dispose(Object.values(params));
+  for (const t of table.tensors) t.flow = flow.get(t.layer.name);
 }

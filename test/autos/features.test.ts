@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsHg, parseFeatureList, percentiles, unitMeans } from '../../src/autos/features.ts';
+import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsFlow, needsHg, parseFeatureList, percentiles, unitMeans } from '../../src/autos/features.ts';
 import { fitConfigFrom } from '../../src/cli/commands/fit-autos.ts';
 
 const dense: LayerDescriptor = { name: 'fc', kind: 'dense', shape: [3, 2], fan_in: 3, fan_out: 2, kernel_size: 1, depth: 0 };
@@ -43,6 +43,14 @@ describe('AutoS rank and unit features', () => {
     expect(needsHg(['rank_theta_hg'])).toBe(true);
     expect(parseFeatureList(ALL_FEATURES.join(','))).toHaveLength(ALL_FEATURES.length);
     expect(() => featureMatrix({ theta: new Float32Array(6), grad: new Float32Array(6) }, dense, ['rank_theta_hg'])).toThrow(/need Hg/);
+  });
+
+  it('rank_synflow is the percentile of the SynFlow score within the tensor', () => {
+    const flow = Float32Array.from([0.5, 0, 2, 0.5, 1e-9, 7]);
+    const x = featureMatrix({ theta: new Float32Array(6), grad: new Float32Array(6), flow }, dense, ['rank_synflow']);
+    expect(Array.from(x)).toEqual([2.5 / 5, 0, 4 / 5, 2.5 / 5, 1 / 5, 1].map((v) => expect.closeTo(v, 6)));
+    expect(needsFlow(['rank_abs_theta', 'rank_synflow'])).toBe(true);
+    expect(() => featureMatrix({ theta: new Float32Array(6), grad: new Float32Array(6) }, dense, ['rank_synflow'])).toThrow(/needs the SynFlow scores/);
   });
 });
 

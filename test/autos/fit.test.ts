@@ -10,6 +10,9 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { parseIrpConfig } from '../../src/irp/config.ts';
 import { runIrp } from '../../src/irp/run.ts';
 import { runPrune } from '../../src/prune/run.ts';
+import { synflowScores } from '../../src/prune/criteria/synflow.ts';
+import { attachSynflow, readSurvivalSource } from '../../src/autos/source.ts';
+import { createModel, initParams } from '../../src/models/index.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-autos-'));
@@ -86,6 +89,23 @@ describe('fit-autos on the CPU IRP preset', () => {
       { out: path.join(root, 'prune-rank'), backend },
     );
     expect(ranked.report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
+    // rank_synflow: the source's SynFlow scores come from the model and seed in its metadata, at the θ₀ the
+    // table holds (a table whose θ is not that initialization is refused).
+    const source = await readSurvivalSource(table, false);
+    await attachSynflow(source);
+    const lenet300 = createModel('lenet300');
+    const theta0 = initParams(lenet300, preset.seed ?? 0);
+    const want = await synflowScores(lenet300, theta0);
+    for (const t of source.tensors) expect(Array.from(t.flow!), t.layer.name).toEqual(Array.from(want.get(t.layer.name)!));
+    source.tensors[1].theta[0] += 1e-3;
+    await expect(attachSynflow(source)).rejects.toThrow(/tensor 'fc2' is not lenet300's initialization with seed/);
+    const mf = await fitAutos({ ...fitDefaults, tables: [table], features: [...rankFeatures, 'rank_synflow'], target: 'rank', control: false, epochs: 2 }, path.join(root, 'autos-flow'));
+    expect(mf.autos.spearman).toBeGreaterThan(0);
+    const flowed = await runPrune(
+      { criterion: 'autos', autos: path.join(root, 'autos-flow'), allocation: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      { out: path.join(root, 'prune-flow'), backend },
+    );
+    expect(flowed.report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
     // Bad input: a model dir fitted on other features than requested.
     const r = await cli('prune', '--criterion', 'autos', '--autos', path.join(root, 'autos'), '--features', 'theta,grad', '--model', 'lenet5', '--density', '0.1', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
