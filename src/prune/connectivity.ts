@@ -47,41 +47,56 @@ export function disconnectedWeights(model: Model, params: ParamMap, masks: Masks
   );
 }
 
+/** Does any input→output path exist when every tensor with a nonzero count keeps all its weights? */
+function anyPath(model: Model, params: ParamMap, counts: Map<string, number>): boolean {
+  const full: Masks = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size).fill(counts.get(p.name)! > 0 ? 1 : 0)]));
+  return countOf(disconnectedWeights(model, params, full)) < countOf(full);
+}
+
 export const countOf = (masks: Masks) => [...masks.values()].reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
 
 export interface Reconnected {
   masks: Masks;
   /** Disconnected kept weights dropped, each replaced by the tensor's next-best candidate (over all passes). */
   dropped: number;
-  /** Disconnected kept weights left (0 unless candidates ran out). */
+  /** Disconnected kept weights left (0 unless no refill could connect, e.g. with an empty layer). */
   left: number;
 }
 
 /**
  * Drops disconnected kept weights and refills each tensor's count with its next-best scored weights,
- * until none is disconnected (at most `maxPasses`; a refill can itself be disconnected). Candidates
- * are the weights alive before the last round (`pool`, all weights after one shot), widened to every
- * weight of a tensor whose pool ran out; dropped weights never come back. Per-tensor counts, and so
- * the layer allocation and the density, are unchanged.
+ * pass after pass until none is disconnected (a refill can itself be disconnected; removing a
+ * disconnected weight never disconnects another, so the count never rises). Candidates are the weights
+ * alive before the last round (`pool`, all weights after one shot), widened to every weight of a tensor
+ * whose pool ran out; dropped weights never come back; a tensor that cannot refill keeps its weights.
+ * Per-tensor counts, and so the layer allocation and the density, are unchanged. Nothing can reconnect
+ * a network with an empty layer: its masks come back as they were.
  */
 export function reconnect(model: Model, params: ParamMap, masks: Masks, scores: Scores, pool?: Masks, maxPasses = 100): Reconnected {
   const counts = new Map([...masks].map(([n, m]) => [n, m.reduce((a, b) => a + b, 0)]));
-  const banned = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size)]));
+  const banned: Masks = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size)]));
   let dropped = 0;
   let dead = disconnectedWeights(model, params, masks);
+  if (countOf(dead) > 0 && !anyPath(model, params, counts)) return { masks, dropped, left: countOf(dead) };
   for (let pass = 0; pass < maxPasses && countOf(dead) > 0; pass++) {
-    dropped += countOf(dead);
     const alive: Masks = new Map();
+    const ban = new Map<string, Uint8Array>();
+    let passDropped = 0;
     for (const p of model.prunable) {
-      const ban = banned.get(p.name)!;
-      dead.get(p.name)!.forEach((d, j) => (ban[j] |= d));
+      const next = Uint8Array.from(banned.get(p.name)!, (b, j) => b | dead.get(p.name)![j]);
       const from = pool?.get(p.name);
-      let open = Uint8Array.from(ban, (b, j) => (b === 0 && (from ? from[j] === 1 : true) ? 1 : 0));
-      if (open.reduce((a, b) => a + b, 0) < counts.get(p.name)!) open = Uint8Array.from(ban, (b) => 1 - b);
-      alive.set(p.name, open);
+      let open = Uint8Array.from(next, (b, j) => (b === 0 && (from ? from[j] === 1 : true) ? 1 : 0));
+      if (open.reduce((a, b) => a + b, 0) < counts.get(p.name)!) open = Uint8Array.from(next, (b) => 1 - b);
+      const refills = open.reduce((a, b) => a + b, 0) >= counts.get(p.name)!;
+      if (refills) passDropped += dead.get(p.name)!.reduce((a, b) => a + b, 0);
+      ban.set(p.name, refills ? next : banned.get(p.name)!);
+      alive.set(p.name, refills ? open : masks.get(p.name)!);
     }
-    masks = selectMasks(model, scores, { density: 0, scope: 'global', counts, alive });
-    dead = disconnectedWeights(model, params, masks);
+    const next = selectMasks(model, scores, { density: 0, scope: 'global', counts, alive });
+    dropped += passDropped;
+    for (const [n, b] of ban) banned.set(n, b);
+    masks = next;
+    dead = disconnectedWeights(model, params, next);
   }
   return { masks, dropped, left: countOf(dead) };
 }

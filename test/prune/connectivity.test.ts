@@ -118,4 +118,15 @@ describe('disconnected weights', () => {
       });
     }
   });
+
+  it('reconnect leaves a network with an empty layer as it was: no path can be made, and no count may fall', () => {
+    const rng = new Rng(12);
+    const scores = new Map(lenet5.prunable.map((t) => [t.name, Float32Array.from({ length: t.size }, () => rng.next())]));
+    const masks = selectMasks(lenet5, scores, { density: 0.05, scope: 'layer' });
+    masks.get('fc2')!.fill(0);
+    const r = reconnect(lenet5, params, masks, scores);
+    expect(r.dropped).toBe(0);
+    expect(r.left).toBe(countOf(masks));
+    for (const t of lenet5.prunable) expect([...r.masks.get(t.name)!], t.name).toEqual([...masks.get(t.name)!]);
+  });
 });
