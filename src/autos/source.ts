@@ -117,7 +117,7 @@ export async function attachSynflow(table: SourceTable): Promise<void> {
   });
   const params = initParams(model, Number(meta.get('seed')));
   for (const t of table.tensors) {
-    const theta0 = params[t.layer.name]?.dataSync();
+    const theta0 = await params[t.layer.name]?.data();
     if (!theta0 || theta0.length !== t.theta.length || theta0.some((v, i) => v !== t.theta[i])) {
       tf.dispose(Object.values(params));
       usage(`${table.path}: tensor '${t.layer.name}' is not ${name}'s initialization with seed ${meta.get('seed')} on this version; re-create the table with 'pipeline irp' or drop rank_synflow`);

@@ -82,9 +82,13 @@ export interface PruneReport {
   scope: Scope;
   allocation: string;
   iterations: number;
-  /** Disconnected kept weights were replaced (and how many were dropped over all passes). */
+  /**
+   * Disconnected kept weights were replaced: how many were dropped over all passes, and how many are left
+   * (in tensors that could not refill, or with no path possible at all).
+   */
   reconnect: boolean;
   reconnect_dropped?: number;
+  reconnect_left?: number;
   /**
    * Kept weights on some input→output path ÷ all prunable weights (≤ density; unstructured only):
    * what the network can actually use.

@@ -13,7 +13,7 @@ import { type Scores, selectMasks } from './select.ts';
  * biases, BN shifts and means 0, BN scales and variances 1, input all ones, BN in eval mode. Every
  * activation is then a sum of positive path products, so ∂Σf/∂w > 0 exactly when w is on a path.
  */
-export function disconnectedWeights(model: Model, params: ParamMap, masks: Masks): Masks {
+export async function disconnectedWeights(model: Model, params: ParamMap, masks: Masks): Promise<Masks> {
   const names = model.prunable.map((p) => p.name);
   const grads = tf.tidy(() => {
     const linear: ParamMap = {};
@@ -36,7 +36,7 @@ export function disconnectedWeights(model: Model, params: ParamMap, masks: Masks
     };
     return tf.grads(total)(ws);
   });
-  const host = grads.map((g) => g.dataSync() as Float32Array);
+  const host = (await Promise.all(grads.map((g) => g.data()))) as Float32Array[];
   tf.dispose(grads);
   return new Map(
     names.map((n, i) => {
@@ -48,9 +48,9 @@ export function disconnectedWeights(model: Model, params: ParamMap, masks: Masks
 }
 
 /** Does any input→output path exist when every tensor with a nonzero count keeps all its weights? */
-function anyPath(model: Model, params: ParamMap, counts: Map<string, number>): boolean {
+async function anyPath(model: Model, params: ParamMap, counts: Map<string, number>): Promise<boolean> {
   const full: Masks = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size).fill(counts.get(p.name)! > 0 ? 1 : 0)]));
-  return countOf(disconnectedWeights(model, params, full)) < countOf(full);
+  return countOf(await disconnectedWeights(model, params, full)) < countOf(full);
 }
 
 export const countOf = (masks: Masks) => [...masks.values()].reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
@@ -72,12 +72,12 @@ export interface Reconnected {
  * Per-tensor counts, and so the layer allocation and the density, are unchanged. Nothing can reconnect
  * a network with an empty layer: its masks come back as they were.
  */
-export function reconnect(model: Model, params: ParamMap, masks: Masks, scores: Scores, pool?: Masks, maxPasses = 100): Reconnected {
+export async function reconnect(model: Model, params: ParamMap, masks: Masks, scores: Scores, pool?: Masks, maxPasses = 100): Promise<Reconnected> {
   const counts = new Map([...masks].map(([n, m]) => [n, m.reduce((a, b) => a + b, 0)]));
   const banned: Masks = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size)]));
   let dropped = 0;
-  let dead = disconnectedWeights(model, params, masks);
-  if (countOf(dead) > 0 && !anyPath(model, params, counts)) return { masks, dropped, left: countOf(dead) };
+  let dead = await disconnectedWeights(model, params, masks);
+  if (countOf(dead) > 0 && !(await anyPath(model, params, counts))) return { masks, dropped, left: countOf(dead) };
   for (let pass = 0; pass < maxPasses && countOf(dead) > 0; pass++) {
     const alive: Masks = new Map();
     const ban = new Map<string, Uint8Array>();
@@ -96,7 +96,7 @@ export function reconnect(model: Model, params: ParamMap, masks: Masks, scores: 
     dropped += passDropped;
     for (const [n, b] of ban) banned.set(n, b);
     masks = next;
-    dead = disconnectedWeights(model, params, next);
+    dead = await disconnectedWeights(model, params, next);
   }
   return { masks, dropped, left: countOf(dead) };
 }

@@ -81,7 +81,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
     });
   }
   if (!req.reconnect) return { masks: masks!, scores: last!.scores, features: last!.features, rounds };
-  const r = reconnect(req.model, req.params, masks!, last!.scores, beforeLast);
+  const r = await reconnect(req.model, req.params, masks!, last!.scores, beforeLast);
   return { masks: r.masks, scores: last!.scores, features: last!.features, rounds, reconnected: { dropped: r.dropped, left: r.left } };
 }
 

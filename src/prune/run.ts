@@ -117,7 +117,7 @@ export async function runPrune(
     const t1 = performance.now();
     const gradNormRatio = data ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode)) : null;
     const gradNormSeconds = (performance.now() - t1) / 1000;
-    const effective = pruned.masks ? countOf(pruned.masks) - countOf(disconnectedWeights(model, scored, pruned.masks)) : undefined;
+    const effective = pruned.masks ? countOf(pruned.masks) - countOf(await disconnectedWeights(model, scored, pruned.masks)) : undefined;
     const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : await initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
     if (pruned.params !== scored) tf.dispose(Object.values(scored));
 
@@ -139,7 +139,7 @@ export async function runPrune(
       allocation: config.allocation ?? defaultAllocationOf(config.criterion),
       iterations: pruned.rounds,
       reconnect: pruned.reconnected !== undefined,
-      ...(pruned.reconnected ? { reconnect_dropped: pruned.reconnected.dropped } : {}),
+      ...(pruned.reconnected ? { reconnect_dropped: pruned.reconnected.dropped, reconnect_left: pruned.reconnected.left } : {}),
       ...(effective !== undefined ? { effective_density: effective / layers.reduce((n, l) => n + l.size, 0) } : {}),
       bn_mode: bnMode,
       samples_per_class: data ? config.samplesPerClass : null,

@@ -75,16 +75,16 @@ describe('disconnected weights', () => {
     [0.05, 3],
     [0.3, 4],
   ] as const) {
-    it(`lenet5 at density ${density}: the same weights as reachability on the unit graph`, () => {
+    it(`lenet5 at density ${density}: the same weights as reachability on the unit graph`, async () => {
       const masks = randomMasks(lenet5, density, seed);
       const want = graphDisconnected(LENET5, masks, 1);
-      const got = disconnectedWeights(lenet5, params, masks);
+      const got = await disconnectedWeights(lenet5, params, masks);
       for (const l of LENET5) expect([...got.get(l.name)!], l.name).toEqual([...want.get(l.name)!]);
       if (density <= 0.02) expect(countOf(want)).toBeGreaterThan(0); // the case is not vacuous
     });
   }
 
-  it('an MLP: cutting one hidden unit off the output disconnects exactly its kept incoming weights', () => {
+  it('an MLP: cutting one hidden unit off the output disconnects exactly its kept incoming weights', async () => {
     const mlp = createModel('lenet300', { width: 0.05, inputShape: [4, 4, 1] }); // 16-15-5-10
     const p = initParams(mlp, 0);
     const masks: Masks = new Map(mlp.prunable.map((t) => [t.name, new Uint8Array(t.size).fill(1)]));
@@ -93,19 +93,19 @@ describe('disconnected weights', () => {
     const unit = 7;
     for (let j = 0; j < fc2.shape[1]; j++) masks.get(fc2.name)![unit * fc2.shape[1] + j] = 0;
     for (let i = 0; i < fc1.shape[0]; i += 3) masks.get(fc1.name)![i * hidden + unit] = 0; // some already pruned
-    const dead = disconnectedWeights(mlp, p, masks);
+    const dead = await disconnectedWeights(mlp, p, masks);
     const want = Uint8Array.from({ length: fc1.size }, (_, k) => (k % hidden === unit && masks.get(fc1.name)![k] ? 1 : 0));
     expect([...dead.get(fc1.name)!]).toEqual([...want]);
     expect(countOf(dead)).toBe(want.reduce((a, b) => a + b, 0));
   });
 
-  it('reconnect: none left disconnected, per-layer counts unchanged, connected kept weights stay', () => {
+  it('reconnect: none left disconnected, per-layer counts unchanged, connected kept weights stay', async () => {
     const rng = new Rng(11);
     const scores = new Map(lenet5.prunable.map((t) => [t.name, Float32Array.from({ length: t.size }, () => rng.next())]));
     const masks = selectMasks(lenet5, scores, { density: 0.02, scope: 'layer' });
-    const dead = disconnectedWeights(lenet5, params, masks);
+    const dead = await disconnectedWeights(lenet5, params, masks);
     expect(countOf(dead)).toBeGreaterThan(0);
-    const r = reconnect(lenet5, params, masks, scores);
+    const r = await reconnect(lenet5, params, masks, scores);
     expect(r.left).toBe(0);
     expect(r.dropped).toBeGreaterThanOrEqual(countOf(dead));
     expect(countOf(graphDisconnected(LENET5, r.masks, 1))).toBe(0);
@@ -119,12 +119,12 @@ describe('disconnected weights', () => {
     }
   });
 
-  it('reconnect leaves a network with an empty layer as it was: no path can be made, and no count may fall', () => {
+  it('reconnect leaves a network with an empty layer as it was: no path can be made, and no count may fall', async () => {
     const rng = new Rng(12);
     const scores = new Map(lenet5.prunable.map((t) => [t.name, Float32Array.from({ length: t.size }, () => rng.next())]));
     const masks = selectMasks(lenet5, scores, { density: 0.05, scope: 'layer' });
     masks.get('fc2')!.fill(0);
-    const r = reconnect(lenet5, params, masks, scores);
+    const r = await reconnect(lenet5, params, masks, scores);
     expect(r.dropped).toBe(0);
     expect(r.left).toBe(countOf(masks));
     for (const t of lenet5.prunable) expect([...r.masks.get(t.name)!], t.name).toEqual([...masks.get(t.name)!]);

@@ -41,6 +41,7 @@ describe('pipeline prune', () => {
     expect(fixed.reconnect).toBe(true);
     expect(fixed.reconnect_dropped).toBeGreaterThanOrEqual(Math.round((plain.density - plain.effective_density) * 61_470));
     expect(fixed.effective_density).toBe(fixed.density);
+    expect(fixed.reconnect_left).toBe(0);
     expect(fixed.layers.map((l: { kept: number }) => l.kept)).toEqual(plain.layers.map((l: { kept: number }) => l.kept));
   });
 
