@@ -29,6 +29,12 @@ export function maskTensors(masks: Masks, model: Model): MaskTensors {
   return out;
 }
 
+/** Kept weights per tensor. */
+export const keptCounts = (masks: Masks): Map<string, number> => new Map([...masks].map(([n, bits]) => [n, bits.reduce((a, b) => a + b, 0)]));
+
+/** Kept weights over all tensors. */
+export const keptCount = (masks: Masks): number => [...keptCounts(masks).values()].reduce((a, b) => a + b, 0);
+
 export function maskDensity(masks: Masks, model: Model): number {
   let kept = 0;
   let total = 0;

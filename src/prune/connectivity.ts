@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Masks } from '../masks/masks.ts';
+import { keptCount, keptCounts, type Masks } from '../masks/masks.ts';
 import type { Model, ParamMap } from '../models/types.ts';
 import { type Scores, selectMasks } from './select.ts';
 
@@ -50,10 +50,8 @@ export async function disconnectedWeights(model: Model, params: ParamMap, masks:
 /** Does any input→output path exist when every tensor with a nonzero count keeps all its weights? */
 async function anyPath(model: Model, params: ParamMap, counts: Map<string, number>): Promise<boolean> {
   const full: Masks = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size).fill(counts.get(p.name)! > 0 ? 1 : 0)]));
-  return countOf(await disconnectedWeights(model, params, full)) < countOf(full);
+  return keptCount(await disconnectedWeights(model, params, full)) < keptCount(full);
 }
-
-export const countOf = (masks: Masks) => [...masks.values()].reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
 
 export interface Reconnected {
   masks: Masks;
@@ -73,12 +71,12 @@ export interface Reconnected {
  * a network with an empty layer: its masks come back as they were.
  */
 export async function reconnect(model: Model, params: ParamMap, masks: Masks, scores: Scores, pool?: Masks, maxPasses = 100): Promise<Reconnected> {
-  const counts = new Map([...masks].map(([n, m]) => [n, m.reduce((a, b) => a + b, 0)]));
+  const counts = keptCounts(masks);
   const banned: Masks = new Map(model.prunable.map((p) => [p.name, new Uint8Array(p.size)]));
   let dropped = 0;
   let dead = await disconnectedWeights(model, params, masks);
-  if (countOf(dead) > 0 && !(await anyPath(model, params, counts))) return { masks, dropped, left: countOf(dead) };
-  for (let pass = 0; pass < maxPasses && countOf(dead) > 0; pass++) {
+  if (keptCount(dead) > 0 && !(await anyPath(model, params, counts))) return { masks, dropped, left: keptCount(dead) };
+  for (let pass = 0; pass < maxPasses && keptCount(dead) > 0; pass++) {
     const alive: Masks = new Map();
     const ban = new Map<string, Uint8Array>();
     let passDropped = 0;
@@ -98,5 +96,5 @@ export async function reconnect(model: Model, params: ParamMap, masks: Masks, sc
     masks = next;
     dead = await disconnectedWeights(model, params, next);
   }
-  return { masks, dropped, left: countOf(dead) };
+  return { masks, dropped, left: keptCount(dead) };
 }

@@ -1,4 +1,5 @@
 import { layerInfoOfModel, loadAllocation, predictDensities } from '../autos/allocation-model.ts';
+import { keptCounts } from '../masks/masks.ts';
 import type { ParamMap } from '../models/index.ts';
 import { countsFromShares, erkCounts } from './allocation.ts';
 import type { PruneConfig } from './config.ts';
@@ -49,7 +50,7 @@ export function layerAllocator(config: PruneConfig, prepared: Prepared, theta0: 
       seed: config.seed,
       temperature: config.temperature,
     });
-    const counts = new Map([...masks].map(([n, bits]) => [n, bits.reduce((a, b) => a + b, 0)]));
+    const counts = keptCounts(masks);
     return floor ? countsFromShares(model, density, (i) => counts.get(model.prunable[i].name)!, { floor }) : counts;
   };
 }

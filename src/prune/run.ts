@@ -7,12 +7,12 @@ import { writeManifest } from '../io/manifest.ts';
 import { checkRunDir, configHash, emptyRunDir, isFinished, markFinished, recordRunConfig, runDir } from '../io/rundir.ts';
 import { lockRunDir } from '../io/run-lock.ts';
 import { writeMaskFile } from '../masks/mask-file.ts';
-import type { Masks } from '../masks/masks.ts';
+import { keptCount, type Masks } from '../masks/masks.ts';
 import { initParams, type Model, type ParamMap } from '../models/index.ts';
 import { train } from '../train/trainer.ts';
 import { usage } from '../util/errors.ts';
 import type { LayerReport, PruneConfig, PruneReport } from './config.ts';
-import { countOf, disconnectedWeights } from './connectivity.ts';
+import { disconnectedWeights } from './connectivity.ts';
 import { defaultAllocationOf, getCriterion } from './criteria/index.ts';
 import { densePhase } from './dense-phase.ts';
 import { type Features, gradientNorm } from './features.ts';
@@ -117,7 +117,9 @@ export async function runPrune(
     const t1 = performance.now();
     const gradNormRatio = data ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode)) : null;
     const gradNormSeconds = (performance.now() - t1) / 1000;
-    const effective = pruned.masks ? countOf(pruned.masks) - countOf(await disconnectedWeights(model, scored, pruned.masks)) : undefined;
+    // reconnect() already counted what it left disconnected.
+    const disconnected = pruned.masks ? (pruned.reconnected?.left ?? keptCount(await disconnectedWeights(model, scored, pruned.masks))) : 0;
+    const effective = pruned.masks ? keptCount(pruned.masks) - disconnected : undefined;
     const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : await initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
     if (pruned.params !== scored) tf.dispose(Object.values(scored));
 

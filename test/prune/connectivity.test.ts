@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
-import type { Masks } from '../../src/masks/masks.ts';
+import { keptCount, type Masks } from '../../src/masks/masks.ts';
 import { createModel, initParams, type Model } from '../../src/models/index.ts';
-import { countOf, disconnectedWeights, reconnect } from '../../src/prune/connectivity.ts';
+import { disconnectedWeights, reconnect } from '../../src/prune/connectivity.ts';
 import { selectMasks } from '../../src/prune/select.ts';
 import { Rng } from '../../src/util/rng.ts';
 
@@ -80,7 +80,7 @@ describe('disconnected weights', () => {
       const want = graphDisconnected(LENET5, masks, 1);
       const got = await disconnectedWeights(lenet5, params, masks);
       for (const l of LENET5) expect([...got.get(l.name)!], l.name).toEqual([...want.get(l.name)!]);
-      if (density <= 0.02) expect(countOf(want)).toBeGreaterThan(0); // the case is not vacuous
+      if (density <= 0.02) expect(keptCount(want)).toBeGreaterThan(0); // the case is not vacuous
     });
   }
 
@@ -96,7 +96,7 @@ describe('disconnected weights', () => {
     const dead = await disconnectedWeights(mlp, p, masks);
     const want = Uint8Array.from({ length: fc1.size }, (_, k) => (k % hidden === unit && masks.get(fc1.name)![k] ? 1 : 0));
     expect([...dead.get(fc1.name)!]).toEqual([...want]);
-    expect(countOf(dead)).toBe(want.reduce((a, b) => a + b, 0));
+    expect(keptCount(dead)).toBe(want.reduce((a, b) => a + b, 0));
   });
 
   it('reconnect: none left disconnected, per-layer counts unchanged, connected kept weights stay', async () => {
@@ -104,11 +104,11 @@ describe('disconnected weights', () => {
     const scores = new Map(lenet5.prunable.map((t) => [t.name, Float32Array.from({ length: t.size }, () => rng.next())]));
     const masks = selectMasks(lenet5, scores, { density: 0.02, scope: 'layer' });
     const dead = await disconnectedWeights(lenet5, params, masks);
-    expect(countOf(dead)).toBeGreaterThan(0);
+    expect(keptCount(dead)).toBeGreaterThan(0);
     const r = await reconnect(lenet5, params, masks, scores);
     expect(r.left).toBe(0);
-    expect(r.dropped).toBeGreaterThanOrEqual(countOf(dead));
-    expect(countOf(graphDisconnected(LENET5, r.masks, 1))).toBe(0);
+    expect(r.dropped).toBeGreaterThanOrEqual(keptCount(dead));
+    expect(keptCount(graphDisconnected(LENET5, r.masks, 1))).toBe(0);
     for (const t of lenet5.prunable) {
       const before = masks.get(t.name)!;
       const after = r.masks.get(t.name)!;
@@ -126,7 +126,7 @@ describe('disconnected weights', () => {
     masks.get('fc2')!.fill(0);
     const r = await reconnect(lenet5, params, masks, scores);
     expect(r.dropped).toBe(0);
-    expect(r.left).toBe(countOf(masks));
+    expect(r.left).toBe(keptCount(masks));
     for (const t of lenet5.prunable) expect([...r.masks.get(t.name)!], t.name).toEqual([...masks.get(t.name)!]);
   });
 });
