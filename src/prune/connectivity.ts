@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { keptCount, keptCounts, type Masks } from '../masks/masks.ts';
 import type { Model, ParamMap } from '../models/types.ts';
+import { pathFlowGradients } from './path-flow.ts';
 import { type Scores, selectMasks } from './select.ts';
 
 /**
@@ -28,13 +29,7 @@ export async function disconnectedWeights(model: Model, params: ParamMap, masks:
       const scale = kept > 0 ? p.shape[p.shape.length - 1] / kept : 0;
       return tf.tensor(Float32Array.from(bits, (b) => b * scale), p.shape);
     });
-    const ones = tf.ones([1, ...model.config.inputShape]) as tf.Tensor4D;
-    const total = (...w: tf.Tensor[]) => {
-      const p = { ...linear };
-      names.forEach((n, i) => (p[n] = w[i]));
-      return tf.sum(model.forward(p, ones, false).logits) as tf.Scalar;
-    };
-    return tf.grads(total)(ws);
+    return pathFlowGradients(model, linear, ws);
   });
   const host = (await Promise.all(grads.map((g) => g.data()))) as Float32Array[];
   tf.dispose(grads);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Masks } from '../../masks/masks.ts';
 import type { Model, ParamMap } from '../../models/types.ts';
+import { pathFlowGradients } from '../path-flow.ts';
 import type { Scores } from '../select.ts';
 import type { Criterion } from './types.ts';
 
@@ -17,13 +18,7 @@ export async function synflowScores(model: Model, params: ParamMap, masks?: Mask
       const bits = masks?.get(p.name);
       return bits ? tf.mul(abs[p.name], tf.tensor(Float32Array.from(bits), p.shape)) : abs[p.name];
     });
-    const ones = tf.ones([1, ...model.config.inputShape]) as tf.Tensor4D;
-    const r = (...w: tf.Tensor[]) => {
-      const p = { ...abs };
-      names.forEach((n, i) => (p[n] = w[i]));
-      return tf.sum(model.forward(p, ones, false).logits) as tf.Scalar;
-    };
-    const g = tf.grads(r)(ws);
+    const g = pathFlowGradients(model, abs, ws);
     return ws.map((w, i) => tf.abs(tf.mul(w, g[i])));
   });
   const host = (await Promise.all(scores.map((t) => t.data()))) as Float32Array[];
