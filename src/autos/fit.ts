@@ -242,8 +242,9 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   const tables: SourceTable[] = [];
   for (const t of config.tables) tables.push(await readSurvivalSource(t, hg));
   const val = config.valTable ? await readSurvivalSource(config.valTable, hg) : undefined;
-  if (needsFlow(config.features)) for (const t of [...tables, ...(val ? [val] : [])]) await attachSynflow(t);
-  const modes = new Set([...tables, ...(val ? [val] : [])].map((t) => `${t.metadata.get('feature_bn_mode')}/${t.metadata.get('temperature')}`));
+  const everyTable = val ? [...tables, val] : tables;
+  if (needsFlow(config.features)) for (const t of everyTable) await attachSynflow(t);
+  const modes = new Set(everyTable.map((t) => `${t.metadata.get('feature_bn_mode')}/${t.metadata.get('temperature')}`));
   if (modes.size > 1) usage(`the tables computed their features differently (${[...modes].join(' vs ')}); fit on tables from one feature setting`);
   const holdoutArch = config.holdoutArch ?? [];
   if (holdoutArch.length && (val || config.holdout?.length)) usage('--holdout-arch holds out whole architectures: drop --holdout / --val-table');
@@ -314,7 +315,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   // Layer allocation: per-layer density curves of the training tables.
   const allocationFeatures = config.allocationFeatures ?? DEFAULT_ALLOCATION_FEATURES;
   const lambda = config.allocationLambda ?? DEFAULT_ALLOCATION_LAMBDA;
-  const curveOf = new Map([...tables, ...(val ? [val] : [])].map((t) => [t, densityCurve(t)]));
+  const curveOf = new Map(everyTable.map((t) => [t, densityCurve(t)]));
   const trainCurves = trainTables.map((t) => curveOf.get(t)!);
   const allocation = fitAllocation(trainCurves, allocationFeatures, lambda);
   const heldOut = leaveOneArchitectureOut(trainCurves, allocationFeatures, lambda);
