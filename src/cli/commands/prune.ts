@@ -8,37 +8,21 @@ import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 import { addTrainerFlags, resolveTrainConfig } from './train.ts';
 
-interface PruneFlags {
-  criterion: string;
-  model: string;
-  width?: number;
-  dataset: string;
-  dataDir?: string;
-  padTo?: number;
-  batchNorm?: boolean;
+/** Flags that pass straight through to the config keep its types; the rest are parsed below. */
+type PassedThrough = 'criterion' | 'model' | 'width' | 'dataset' | 'dataDir' | 'padTo' | 'batchNorm' | 'samplesPerClass' | 'iterations' | 'reconnect' | 'temperature' | 'chunkSize' | 'table' | 'autos' | 'allocation' | 'signalFloor' | 'when' | 'earlyMaxEpochs' | 'structured';
+
+interface PruneFlags extends Pick<PruneConfig, PassedThrough> {
   inputShape?: string;
   classes?: number;
   density?: string;
   sparsity?: string;
   scope: string;
-  samplesPerClass: number;
   bnMode?: string;
   seed?: number;
-  iterations?: number;
-  reconnect?: boolean;
   minLayerDensity?: string;
-  temperature: number;
-  chunkSize?: number;
   dumpScores?: boolean;
-  table?: string;
-  autos?: string;
   features?: string;
-  allocation?: string;
-  signalFloor?: boolean;
-  when?: string;
-  earlyMaxEpochs?: number;
   train?: boolean;
-  structured?: boolean;
   config?: string;
   out?: string;
   force?: boolean;
