@@ -6,6 +6,7 @@ import { cudaGpuVisible, isInstalled, NATIVE_PACKAGE, startNative } from './back
 import { MAX_WASM_THREADS, startWasm } from './backends/wasm.ts';
 import { type AdapterInfo, probeWebGpu, startWebGpu, stopWebGpu } from './backends/webgpu.ts';
 import { registerSecondOrderGradients } from './gradients/index.ts';
+import { stopSimdKernels } from './kernels/wasm/simd-kernels.ts';
 import { registerProjectKernels } from './kernels/register.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -25,6 +26,8 @@ export interface BackendInfo {
   /** CPU threads the backend computes with (null: managed by the native library or the GPU). */
   threads: number | null;
   simd?: boolean;
+  /** wasm: whether the project's own SIMD kernels run (else tfjs's and the composed ones). */
+  ownKernels?: boolean;
   /** webgpu: the adapter Dawn runs on. */
   adapter?: AdapterInfo;
   /** Why the backend runs with less than was asked for (one line), if so. */
@@ -146,6 +149,9 @@ export function activeBackend(): BackendInfo {
 export function shutdownBackend(): void {
   // Also after a failed start (active unset): a started thread pool or GPU device must not outlive it.
   stopWebGpu();
-  if (tf.findBackend('wasm') && (active === undefined || active.name === 'wasm')) tf.removeBackend('wasm');
+  if (tf.findBackend('wasm') && (active === undefined || active.name === 'wasm')) {
+    stopSimdKernels();
+    tf.removeBackend('wasm');
+  }
   active = undefined;
 }

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { KernelComposer } from '../../src/engine/kernels/compose.ts';
+import { conv2dBackpropFilter } from '../../src/engine/kernels/conv-backprop.ts';
+import { simdKernels } from '../../src/engine/kernels/wasm/simd-kernels.ts';
 import { onBackend, randn, relErr } from './helpers.ts';
 
 interface Case {
@@ -35,7 +38,7 @@ cases.push({ n: 2, h: 6, w: 6, cin: 2, cout: 3, k: 3, stride: 1, pad: [[0, 0], [
 
 const label = (c: Case) => `${c.k}x${c.k} stride ${c.stride} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad)} ${c.h}x${c.w} ${c.cin}->${c.cout}`;
 
-describe('composed conv backprop kernels on wasm match the cpu backend', () => {
+describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallback; dX: composed) match the cpu backend', () => {
   for (const [i, c] of cases.entries()) {
     it(label(c), async () => {
       const compute = () => {
@@ -55,11 +58,20 @@ describe('composed conv backprop kernels on wasm match the cpu backend', () => {
           dataFormat: 'NHWC',
           inputShape: x.shape,
         }) as tf.Tensor;
-        return [dw, dx];
+        if (tf.getBackend() !== 'wasm') return [dw, dx];
+        // The composed filter gradient, which serves when the SIMD kernels cannot start.
+        const composed = conv2dBackpropFilter(new KernelComposer(tf.backend(), 'wasm'), x, dy, filter.shape, {
+          strides: [c.stride, c.stride],
+          pad: c.pad,
+          dataFormat: 'NHWC',
+        } as unknown as tf.NamedAttrMap);
+        return [dw, dx, tf.engine().makeTensorFromTensorInfo(composed)];
       };
       const [dwCpu, dxCpu] = await onBackend('cpu', compute);
-      const [dwWasm, dxWasm] = await onBackend('wasm', compute);
+      const [dwWasm, dxWasm, dwComposed] = await onBackend('wasm', compute);
+      expect(simdKernels()).toBeDefined();
       expect(relErr(dwWasm, dwCpu)).toBeLessThan(1e-4);
+      expect(relErr(dwComposed, dwCpu)).toBeLessThan(1e-4);
       expect(relErr(dxWasm, dxCpu)).toBeLessThan(1e-4);
     });
   }

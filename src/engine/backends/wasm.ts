@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { usage } from '../../util/errors.ts';
+import { startSimdKernels } from '../kernels/wasm/simd-kernels.ts';
 import { prepareWasmThreads } from './wasm-threads.ts';
 
 const require = createRequire(import.meta.url);
@@ -12,6 +13,8 @@ export const MAX_WASM_THREADS = 8;
 export interface WasmStart {
   threads: number;
   simd: boolean;
+  /** Whether the project's own SIMD kernels (kernels/wasm/simd-kernels.ts) run, on as many threads. */
+  ownKernels: boolean;
   /** Why fewer threads run than were asked for (one line), if so. */
   note?: string;
 }
@@ -21,6 +24,13 @@ export interface WasmStart {
  * never an error) where threads cannot start.
  */
 export async function startWasm(threads: number): Promise<WasmStart> {
+  const started = await startTfjsWasm(threads);
+  const kernelNote = await startSimdKernels(started.threads);
+  if (kernelNote === undefined) return { ...started, ownKernels: true };
+  return { ...started, ownKernels: false, note: [started.note, `${kernelNote}: using tfjs's and the composed kernels`].filter(Boolean).join('; ') };
+}
+
+async function startTfjsWasm(threads: number): Promise<Omit<WasmStart, 'ownKernels'>> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (tf.findBackend('wasm')) {
     // Started earlier in this process (tests switch backends): its thread pool is fixed by then.

@@ -6,7 +6,9 @@ import { im2colTransposed, type PatchGeometry } from './im2col.ts';
 /**
  * Conv2DBackpropFilter and Conv2DBackpropInput composed from forward kernels (Conv2D with dilation,
  * matmul) and host data movement, for backends whose own versions are missing or slow (wasm: none for
- * the filter, a naive loop for the input). Both are exact rewrites, not approximations:
+ * the filter, a naive loop for the input; wasm's filter gradient is the SIMD kernel of
+ * kernels/wasm/conv-backprop-filter.ts once that starts, this one otherwise). Both are exact
+ * rewrites, not approximations:
  *
  *   dW[i,j,ci,co] = Σ_{n,p,q} xpad[n, p·s+i, q·s+j, ci] · dy[n,p,q,co]
  *     = conv( xᵀ [Cin,H,W,N], dyᵀ [Ho,Wo,N,Cout], stride 1, dilation s ) cropped to kh×kw

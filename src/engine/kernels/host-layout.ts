@@ -105,3 +105,19 @@ export function scatterPhase(
       for (let ox = 0; ox < pw; ox++) copyRun(part, (rowIn + ox) * ch, dst, (rowOut + x0 + sw * ox) * ch, ch);
     }
 }
+
+/** dst[r, :c] = src[r, :c] and dst[r, c:cPad] = 0 for rows of c channels widened to cPad. */
+export function padChannels(src: Float32Array, rows: number, c: number, cPad: number, dst: Float32Array): void {
+  if (cPad === c) {
+    dst.set(src.subarray(0, rows * c));
+    return;
+  }
+  dst.fill(0);
+  for (let r = 0; r < rows; r++) copyRun(src, r * c, dst, r * cPad, c);
+}
+
+/** dst [taps, cin, cout] = the leading cin × cout corner of each tap's [cinPad, coutPad] block of src. */
+export function cropChannels(src: Float32Array, taps: number, cinPad: number, coutPad: number, cin: number, cout: number, dst: Float32Array): void {
+  for (let t = 0; t < taps; t++)
+    for (let ci = 0; ci < cin; ci++) copyRun(src, (t * cinPad + ci) * coutPad, dst, (t * cin + ci) * cout, cout);
+}

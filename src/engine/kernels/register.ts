@@ -3,6 +3,7 @@ import { registerHostBatchNorm } from './batch-norm.ts';
 import { registerComposedConvBackprop } from './conv-backprop.ts';
 import { registerHostMaxPoolGrad } from './max-pool-grad.ts';
 import { registerUntransposedBatchMatMul } from './wasm/batch-mat-mul.ts';
+import { registerSimdFilterGrad } from './wasm/conv-backprop-filter.ts';
 import { registerSharedIdentity } from './wasm/identity.ts';
 import { registerChunkedAddN } from './webgpu/add-n.ts';
 import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
@@ -13,7 +14,7 @@ import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
  * and the trainer call tfjs ops only; what runs below them is chosen here.
  */
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
-  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerHostMaxPoolGrad, registerHostBatchNorm],
+  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerHostMaxPoolGrad, registerHostBatchNorm],
   cpu: [registerHostBatchNorm],
   webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm],
 };

@@ -1,0 +1,180 @@
+import { Worker } from 'node:worker_threads';
+import wabtInit from 'wabt';
+
+/**
+ * The project's own SIMD kernels (WebAssembly text, assembled once per process) run on tfjs-wasm's
+ * heap: they import its memory, so they read and write tensors in place, and, when that memory is
+ * shared (the threaded build), worker threads run them too. A call cuts a range of work items (the
+ * export's last two parameters, [from, to)) into blocks that the threads claim one at a time, so a
+ * thread slowed by another process (or by XNNPACK's pool still spinning) takes fewer of them. Each
+ * kernel computes every output element within one item, so results do not depend on who ran what.
+ */
+
+interface Slots {
+  control: Int32Array;
+  stride: number;
+}
+
+// Control words: the block counter, the block count, the block bounds (MAX_BLOCKS + 1); then per
+// worker a slot: sequence number (main → worker), finished sequence (worker → main), export index,
+// argument count, status (0 ok, 1 threw), and the arguments.
+const COUNTER = 0;
+const BLOCKS = 1;
+const BOUNDS = 2;
+const MAX_BLOCKS = 64;
+const SLOTS = BOUNDS + MAX_BLOCKS + 1;
+const SEQ = 0;
+const DONE = 1;
+const FN = 2;
+const ARGC = 3;
+const STATUS = 4;
+const ARGS = 5;
+const MAX_ARGS = 32;
+/** Blocks per thread: enough to even out a slowed thread, few enough that each stays long. */
+const BLOCKS_PER_THREAD = 4;
+
+/** Claims blocks of the current call until none are left; `fn` gets a block's [from, to) last. */
+const CLAIM_BLOCKS = `(ctl, fn, args) => {
+  for (;;) {
+    const b = Atomics.add(ctl, ${COUNTER}, 1);
+    if (b >= ctl[${BLOCKS}]) return;
+    fn(...args, ctl[${BOUNDS} + b], ctl[${BOUNDS} + b + 1]);
+  }
+}`;
+const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (ctl: Int32Array, fn: (...a: number[]) => void, args: number[]) => void;
+
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, slot, stride, names } = workerData;
+const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctl = new Int32Array(control);
+const base = ${SLOTS} + slot * stride;
+const claimBlocks = ${CLAIM_BLOCKS};
+let seq = 0;
+for (;;) {
+  Atomics.wait(ctl, base + ${SEQ}, seq);
+  seq = Atomics.load(ctl, base + ${SEQ});
+  if (seq < 0) break;
+  const args = Array.from(ctl.subarray(base + ${ARGS}, base + ${ARGS} + ctl[base + ${ARGC}]));
+  let status = 0;
+  try { claimBlocks(ctl, exports[names[ctl[base + ${FN}]]], args); } catch { status = 1; }
+  Atomics.store(ctl, base + ${STATUS}, status);
+  Atomics.store(ctl, base + ${DONE}, seq);
+  Atomics.notify(ctl, base + ${DONE});
+}`;
+
+export class WasmKernelPool {
+  private seq = 0;
+
+  private constructor(
+    readonly memory: WebAssembly.Memory,
+    private readonly exports: Record<string, (...args: number[]) => void>,
+    private readonly names: string[],
+    private readonly workers: Worker[],
+    private readonly slots: Slots,
+  ) {}
+
+  /** Threads that run a call (this one included). */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /**
+   * Assembles `source` (WebAssembly text whose memory import says `MEMORY_SHARED` where `shared`
+   * goes when `memory` is shared) and starts `threads − 1` workers; resolves once all are running.
+   */
+  static async start(memory: WebAssembly.Memory, source: string, threads: number): Promise<WasmKernelPool> {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const wabt = await wabtInit();
+    const parsed = wabt.parseWat('kernels.wat', source.replace('MEMORY_SHARED', shared ? 'shared' : ''), { simd: true, threads: true });
+    let module: WebAssembly.Module;
+    try {
+      module = new WebAssembly.Module(new Uint8Array(parsed.toBinary({}).buffer));
+    } finally {
+      parsed.destroy();
+    }
+    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
+    const names = Object.keys(exports);
+    const count = shared ? Math.max(0, threads - 1) : 0;
+    const stride = ARGS + MAX_ARGS;
+    const words = (SLOTS + count * stride) * 4;
+    const slots = { control: new Int32Array(count > 0 ? new SharedArrayBuffer(words) : new ArrayBuffer(words)), stride };
+    const workers: Worker[] = [];
+    try {
+      for (let slot = 0; slot < count; slot++) {
+        const worker = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { module, memory, control: slots.control.buffer, slot, stride, names },
+        });
+        workers.push(worker);
+      }
+      await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+        w.once('online', () => resolve());
+        w.once('error', reject);
+      })));
+    } catch (err) {
+      for (const w of workers) void w.terminate();
+      throw err;
+    }
+    for (const w of workers) w.unref(); // idle workers never keep a finished process alive
+    return new WasmKernelPool(memory, exports, names, workers, slots);
+  }
+
+  has(name: string): boolean {
+    return name in this.exports;
+  }
+
+  /**
+   * Calls export `name` with `args` followed by [from, to) for blocks covering [0, items), spread over
+   * the threads, and returns when all are done. A block holds `minPerBlock` items or more.
+   */
+  run(name: string, args: number[], items: number, minPerBlock = 1): void {
+    const fn = this.exports[name];
+    if (fn === undefined) throw new Error(`wasm kernel pool: no export '${name}'`);
+    if (args.length + 2 > MAX_ARGS) throw new Error(`wasm kernel pool: '${name}' takes at most ${MAX_ARGS - 2} arguments`);
+    const blocks = Math.max(1, Math.min(MAX_BLOCKS, this.threads * BLOCKS_PER_THREAD, Math.floor(items / Math.max(1, minPerBlock))));
+    const { control, stride } = this.slots;
+    for (let b = 0; b <= blocks; b++) control[BOUNDS + b] = Math.floor((items * b) / blocks);
+    control[BLOCKS] = blocks;
+    Atomics.store(control, COUNTER, 0);
+    const helpers = Math.min(this.workers.length, blocks - 1);
+    const seq = ++this.seq;
+    for (let w = 0; w < helpers; w++) {
+      const base = SLOTS + w * stride;
+      control[base + FN] = this.names.indexOf(name);
+      control[base + ARGC] = args.length;
+      control.set(args, base + ARGS);
+      Atomics.store(control, base + SEQ, seq);
+      Atomics.notify(control, base + SEQ);
+    }
+    let mainError: unknown;
+    try {
+      claimBlocks(control, fn, args);
+    } catch (err) {
+      mainError = err;
+      Atomics.store(control, COUNTER, blocks); // no further blocks for the helpers
+    }
+    let failed = false;
+    for (let w = 0; w < helpers; w++) {
+      const base = SLOTS + w * stride;
+      for (;;) {
+        const done = Atomics.load(control, base + DONE);
+        if (done === seq) break;
+        Atomics.wait(control, base + DONE, done);
+      }
+      failed ||= control[base + STATUS] !== 0;
+    }
+    if (mainError !== undefined) throw mainError;
+    if (failed) throw new Error(`wasm kernel '${name}' failed on a worker thread`);
+  }
+
+  /** Ends the workers (they also end with the process, being unref'd). */
+  stop(): void {
+    const { control, stride } = this.slots;
+    this.workers.forEach((w, slot) => {
+      Atomics.store(control, SLOTS + slot * stride + SEQ, -1);
+      Atomics.notify(control, SLOTS + slot * stride + SEQ);
+    });
+    this.workers.length = 0;
+  }
+}
