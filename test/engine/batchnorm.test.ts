@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { fusedBatchNormActive, setFusedBatchNorm } from '../../src/engine/kernels/batch-norm.ts';
+import { simdKernels } from '../../src/engine/kernels/wasm/simd-kernels.ts';
 import * as ops from '../../src/engine/ops.ts';
 import { onTidy, randn } from './helpers.ts';
 
@@ -95,6 +96,11 @@ const cases: Case[] = [
   { label: 'train rank 2 [9,3]', shape: [9, 3], training: true },
   { label: 'train, mean ≫ std (offset 300, scale 0.1)', shape: [3, 4, 4, 5], training: true, offset: 300, scale: 0.1 },
   { label: 'eval [4,5,6,7] (odd channels)', shape: [4, 5, 6, 7], training: false },
+  // Channels in 4s: on wasm the SIMD kernels (float64 reductions, affine passes) on all threads.
+  { label: 'train [4,5,6,8] (SIMD on wasm)', shape: [4, 5, 6, 8], training: true },
+  { label: 'train batch 1, 1×1 [1,1,1,4] (SIMD on wasm, x̂ = 0)', shape: [1, 1, 1, 4], training: true, derivTol: 1e-3 },
+  { label: 'train, mean ≫ std [3,4,4,8] (SIMD on wasm)', shape: [3, 4, 4, 8], training: true, offset: 300, scale: 0.1 },
+  { label: 'eval [4,5,6,8] (SIMD on wasm)', shape: [4, 5, 6, 8], training: false },
   { label: 'eval batch 1 [1,1,1,3]', shape: [1, 1, 1, 3], training: false },
   { label: 'eval rank 2 [9,3]', shape: [9, 3], training: false },
 ];
@@ -180,6 +186,10 @@ const thirdOf = (p: Problem, bn: BnFn, v: tf.Tensor[], u: tf.Tensor[]) =>
   );
 
 describe('batch norm: fused kernels against the primitive composition', () => {
+  it("runs the project's SIMD kernels on wasm (the cases with channels in 4s take them)", async () => {
+    await initBackend('wasm');
+    expect(simdKernels()).toBeDefined();
+  });
   for (const [ci, cs] of cases.entries()) {
     for (const backend of BACKENDS) {
       it(`${cs.label} on ${backend}`, async () => {
@@ -260,6 +270,8 @@ describe('batch norm: precision against float64 (train mode)', () => {
     { label: 'mean ≫ std (offset 300, scale 0.1)', shape: [3, 4, 4, 5], training: true, offset: 300, scale: 0.1 },
     { label: 'mean ≫ std (offset 1e4, scale 1)', shape: [8, 4, 4, 3], training: true, offset: 1e4 },
     { label: 'one value per channel [1,1,1,3]', shape: [1, 1, 1, 3], training: true },
+    { label: '[16,6,6,12] (SIMD on wasm)', shape: [16, 6, 6, 12], training: true },
+    { label: 'mean ≫ std (offset 1e4, scale 1) [8,4,4,4] (SIMD on wasm)', shape: [8, 4, 4, 4], training: true, offset: 1e4 },
   ];
   for (const [ci, cs] of precisionCases.entries()) {
     for (const backend of BACKENDS) {

@@ -1,10 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import type { WasmKernelPool } from '../backends/wasm-pool.ts';
+import { simdKernels } from './wasm/simd-kernels.ts';
 
 /**
  * Batch norm over all axes but the last (NHWC: per channel over N·H·W) as four kernels for the wasm
- * and cpu backends. Reductions are host loops over the backend's memory (wasm: views of the heap;
- * cpu: the backing arrays) accumulating in float64; full-size writes are, on wasm, XNNPACK 1×1
- * depthwise convolutions with bias (y = x·a[c] + b[c]) and, on cpu, host loops. Per tensor: forward
+ * and cpu backends. Reductions accumulate in float64: on wasm with channels in 4s, the project's
+ * SIMD kernels (wasm/batch-norm.wat) on all threads, which also do the full-size affine passes;
+ * otherwise host loops over the backend's memory (wasm: views of the heap; cpu: the backing arrays),
+ * with full-size writes as, on wasm, XNNPACK 1×1 depthwise convolutions with bias
+ * (y = x·a[c] + b[c]) and, on cpu, host loops. Per tensor: forward
  * one read + one write, backward one read of (dy, x) + three XNNPACK passes, against about ten passes
  * and as many full-size temporaries each way for the primitive composition (mean, sub, square, mean,
  * add, sqrt, div, mul, add and their autodiff gradients, whose wasm Sum transposes its input).
@@ -61,10 +65,62 @@ const DEPTHWISE_ATTRS = {
 class HostIO {
   private readonly wasm: WasmBackend | undefined;
   private readonly temps: Info[] = [];
+  /** The project's SIMD kernels (wasm, channels in 4s): reductions and affine passes on all threads. */
+  private readonly simd: WasmKernelPool | undefined;
 
-  constructor(readonly backend: tf.KernelBackend) {
+  constructor(readonly backend: tf.KernelBackend, c: number) {
     const be = backend as WasmBackend;
     this.wasm = typeof be.typedArrayFromHeap === 'function' && typeof be.makeOutput === 'function' ? be : undefined;
+    this.simd = this.wasm && c % 4 === 0 && c > 0 ? simdKernels() : undefined;
+  }
+
+  private at(info: Info): number {
+    return this.view(info).byteOffset;
+  }
+
+  /**
+   * s1, s2 of shiftedMoments over x's rows of c channels. Allocates on the heap: call before taking
+   * views. The results are host arrays.
+   */
+  moments(x: Info, c: number): { s1: Float64Array; s2: Float64Array } {
+    const rows = sizeOf(x.shape) / c;
+    if (rows === 0) return { s1: new Float64Array(c), s2: new Float64Array(c) };
+    if (!this.simd) {
+      const s1 = new Float64Array(c);
+      const s2 = new Float64Array(c);
+      shiftedMoments(this.view(x), c, s1, s2);
+      return { s1, s2 };
+    }
+    const sums = this.temp([4 * c]); // two float64 arrays
+    const base = this.at(sums);
+    this.simd.run('bnMoments', [this.at(x), rows, c, base, base + 8 * c], c / 4, minChannelBlocks(rows));
+    const out = this.float64(sums, 2 * c);
+    return { s1: out.slice(0, c), s2: out.slice(c) };
+  }
+
+  /**
+   * gradSums about the centres m (host float64), as host arrays. Allocates on the heap: call before
+   * taking views.
+   */
+  gradSums(dy: Info, x: Info, c: number, m: Float64Array): { sdy: Float64Array; sdx: Float64Array; sx: Float64Array } {
+    const rows = sizeOf(x.shape) / c;
+    if (rows === 0) return { sdy: new Float64Array(c), sdx: new Float64Array(c), sx: new Float64Array(c) };
+    if (!this.simd) {
+      const out = { sdy: new Float64Array(c), sdx: new Float64Array(c), sx: new Float64Array(c) };
+      gradSums(this.view(dy), this.view(x), c, m, out.sdy, out.sdx, out.sx);
+      return out;
+    }
+    const scratch = this.temp([8 * c]); // m, then the three sums, as float64
+    const base = this.at(scratch);
+    new Float64Array(this.view(scratch).buffer, base, c).set(m);
+    this.simd.run('bnGradSums', [this.at(dy), this.at(x), rows, c, base, base + 8 * c, base + 16 * c, base + 24 * c], c / 4, minChannelBlocks(rows));
+    const out = this.float64(scratch, 4 * c);
+    return { sdy: out.slice(c, 2 * c), sdx: out.slice(2 * c, 3 * c), sx: out.slice(3 * c) };
+  }
+
+  private float64(info: Info, n: number): Float64Array {
+    const v = this.view(info);
+    return new Float64Array(v.buffer, v.byteOffset, n).slice();
   }
 
   alloc(shape: number[]): Info {
@@ -108,8 +164,21 @@ class HostIO {
       return y;
     }
     if (sizeOf(x.shape) === 0) return this.alloc(x.shape);
+    if (this.simd) {
+      const y = this.alloc(x.shape);
+      const bias = b ?? this.zeros(c);
+      const rows = sizeOf(x.shape) / c;
+      this.simd.run('bnAffine', [this.at(x), c, this.at(a.info!), this.at(bias.info!), this.at(y)], rows, minRows(c));
+      return y;
+    }
     const out = this.depthwise(x, a, b);
     return { dataId: out.dataId, shape: x.shape, dtype: 'float32' };
+  }
+
+  private zeros(c: number): Coefficients {
+    const [z] = this.coefficients(c, 1);
+    this.upload(z);
+    return z;
   }
 
   /** out = dy·a[c] + x·b[c] + d[c], shaped like x. */
@@ -121,6 +190,12 @@ class HostIO {
       return out;
     }
     if (sizeOf(x.shape) === 0) return this.alloc(x.shape);
+    if (this.simd) {
+      const out = this.alloc(x.shape);
+      const rows = sizeOf(x.shape) / c;
+      this.simd.run('bnAffine2', [this.at(dy), this.at(x), c, this.at(a.info!), this.at(b.info!), this.at(d.info!), this.at(out)], rows, minRows(c));
+      return out;
+    }
     const t1 = this.depthwise(dy, a, d);
     const t2 = this.depthwise(x, b, undefined);
     this.temps.push(t1, t2);
@@ -158,6 +233,11 @@ interface Coefficients {
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Work below this many elements is not worth handing to another thread (these passes are bound by memory). */
+const MIN_ELEMENTS_PER_BLOCK = 1 << 17;
+const minChannelBlocks = (rows: number) => Math.ceil(MIN_ELEMENTS_PER_BLOCK / (4 * rows));
+const minRows = (c: number) => Math.ceil(MIN_ELEMENTS_PER_BLOCK / c);
 
 function channels(x: Info, others: Record<string, Info>): number {
   if (x.shape.length < 1) throw new Error('batch norm: input must have at least one axis (channels last)');
@@ -290,19 +370,17 @@ function batchNormTrain({ inputs, backend, attrs }: KernelArgs): Info[] {
   const { x, gamma, beta } = inputs as Record<string, Info>;
   const eps = epsilonOf(attrs);
   const c = channels(x, { gamma, beta });
-  const io = new HostIO(backend as tf.KernelBackend);
+  const io = new HostIO(backend as tf.KernelBackend, c);
   const meanOut = io.alloc([c]);
   const varOut = io.alloc([c]);
   const [a, b] = io.coefficients(c, 2);
+  const { s1, s2 } = io.moments(x, c);
   const xv = io.view(x);
   const gv = io.view(gamma);
   const bv = io.view(beta);
   const mv = io.view(meanOut);
   const vv = io.view(varOut);
   const m = xv.length / c;
-  const s1 = new Float64Array(c);
-  const s2 = new Float64Array(c);
-  if (m > 0) shiftedMoments(xv, c, s1, s2);
   for (let ch = 0; ch < c; ch++) {
     const d = s1[ch] / m;
     const mean = xv[ch] + d;
@@ -325,24 +403,19 @@ function batchNormTrainGrad({ inputs, backend, attrs }: KernelArgs): Info[] {
   const eps = epsilonOf(attrs);
   const c = channels(x, { gamma, mean, variance, dmean, dvariance });
   if (sizeOf(dy.shape) !== sizeOf(x.shape)) throw new Error('batch norm grad: dy and x differ in size');
-  const io = new HostIO(backend as tf.KernelBackend);
+  const io = new HostIO(backend as tf.KernelBackend, c);
   const dgamma = io.alloc([c]);
   const dbeta = io.alloc([c]);
   const [a, b, d] = io.coefficients(c, 3);
-  const dyv = io.view(dy);
-  const xv = io.view(x);
+  const mu = Float64Array.from(io.view(mean));
+  const { sdy, sdx, sx } = io.gradSums(dy, x, c, mu);
   const gv = io.view(gamma);
   const varv = io.view(variance);
   const dmv = io.view(dmean);
   const dvv = io.view(dvariance);
   const dgv = io.view(dgamma);
   const dbv = io.view(dbeta);
-  const mu = Float64Array.from(io.view(mean));
-  const m = xv.length / c;
-  const sdy = new Float64Array(c);
-  const sdx = new Float64Array(c);
-  const sx = new Float64Array(c);
-  if (m > 0) gradSums(dyv, xv, c, mu, sdy, sdx, sx);
+  const m = sizeOf(x.shape) / c;
   // dx = A·dy + B·x + D with x̂ = (x − μ)·r folded into per-channel coefficients.
   for (let ch = 0; ch < c; ch++) {
     // Undo the float32 rounding of the saved mean: Σ dy·(x − μ) about the exact mean.
@@ -376,7 +449,7 @@ function batchNormEval({ inputs, backend, attrs }: KernelArgs): Info {
   const { x, gamma, beta, mean, variance } = inputs as Record<string, Info>;
   const eps = epsilonOf(attrs);
   const c = channels(x, { gamma, beta, mean, variance });
-  const io = new HostIO(backend as tf.KernelBackend);
+  const io = new HostIO(backend as tf.KernelBackend, c);
   const [a, b] = io.coefficients(c, 2);
   const gv = io.view(gamma);
   const bv = io.view(beta);
@@ -397,19 +470,16 @@ function batchNormEvalGrad({ inputs, backend, attrs }: KernelArgs): Info[] {
   const eps = epsilonOf(attrs);
   const c = channels(x, { gamma, mean, variance });
   if (sizeOf(dy.shape) !== sizeOf(x.shape)) throw new Error('batch norm grad: dy and x differ in size');
-  const io = new HostIO(backend as tf.KernelBackend);
+  const io = new HostIO(backend as tf.KernelBackend, c);
   const dgamma = io.alloc([c]);
   const dbeta = io.alloc([c]);
   const [a] = io.coefficients(c, 1);
+  const { sdy, sdx } = io.gradSums(dy, x, c, Float64Array.from(io.view(mean)));
   const gv = io.view(gamma);
   const varv = io.view(variance);
   const dgv = io.view(dgamma);
   const dbv = io.view(dbeta);
-  const mu = Float64Array.from(io.view(mean));
-  const sdy = new Float64Array(c);
-  const sdx = new Float64Array(c);
   const dyv = io.view(dy);
-  if (dyv.length > 0) gradSums(dyv, io.view(x), c, mu, sdy, sdx, new Float64Array(c));
   for (let ch = 0; ch < c; ch++) {
     const r = 1 / Math.sqrt(varv[ch] + eps);
     a.values[ch] = gv[ch] * r;

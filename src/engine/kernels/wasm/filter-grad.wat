@@ -5,9 +5,7 @@
 ;; tiles and every dW element is summed in the same order (n, p, q ascending) whatever the thread
 ;; count. The output rows of all images, in order, are visited in chunks of `rows` so that a chunk's
 ;; x and dy stay in cache while every tile sweeps it.
-;; Requires Cin % 4 == 0 and Cout % 8 == 0; all pointers are byte offsets into the shared heap.
-(module
-  (import "env" "memory" (memory 1 65536 MEMORY_SHARED))
+;; Requires Cin % 4 == 0 and Cout % 8 == 0; all pointers are byte offsets into the heap.
   (func (export "filterGrad")
     (param $x i32) (param $dy i32) (param $dw i32)
     (param $n i32) (param $h i32) (param $w i32) (param $cin i32)
@@ -132,4 +130,4 @@
                           (i32.shl (i32.div_u (i32.rem_u (local.get $t) (local.get $perTap)) (local.get $coBlocks)) (i32.const 2)))
                  (local.get $cout))
         (i32.shl (i32.rem_u (local.get $t) (local.get $coBlocks)) (i32.const 3)))
-      (i32.const 2)))))
+      (i32.const 2))))
