@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { geometry } from '../../src/engine/kernels/conv-backprop.ts';
-import { simdKernels } from '../../src/engine/kernels/wasm/simd-kernels.ts';
+import { simdKernels, startSimdKernels } from '../../src/engine/kernels/wasm/simd-kernels.ts';
 import { randn } from './helpers.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -70,6 +70,14 @@ describe("the project's SIMD filter gradient (wasm)", () => {
       });
     });
   }
+
+  it("says why (one line) instead of starting where tfjs-wasm's heap cannot be reached", async () => {
+    await initBackend('cpu');
+    const reason = await startSimdKernels(1);
+    expect(reason).toBe("the wasm backend's memory is not reachable (a changed tfjs-backend-wasm?)");
+    await initBackend('wasm');
+    expect(simdKernels()).toBeDefined(); // the running pool was left alone
+  });
 
   it('gives bit-identical results however the tiles are cut into blocks', async () => {
     await initBackend('wasm');

@@ -8,7 +8,7 @@ const root = path.resolve(import.meta.dirname, '../..');
 const fixture = path.join(import.meta.dirname, 'fixtures', 'thread-outputs.ts');
 const tsx = ['--import', 'tsx'];
 
-function outputsAt(threads: number): { threads: number; digests: Record<string, string> } {
+function outputsAt(threads: number): { threads: number; ownKernels: boolean; kernelThreads: number; digests: Record<string, string> } {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), `pipeline-threads-${threads}-`));
   const r = spawnSync(process.execPath, [...tsx, fixture, String(threads), out], { cwd: root, encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' }, timeout: 300_000 });
   expect(r.status, r.stderr.slice(-2000)).toBe(0);
@@ -22,6 +22,8 @@ describe('multi-threaded wasm', () => {
     const two = outputsAt(2);
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
+    // The project's SIMD kernels (conv filter gradients, batch norm) ran on as many threads.
+    expect([one.ownKernels, one.kernelThreads, two.ownKernels, two.kernelThreads]).toEqual([true, 1, true, 2]);
     // Every job wrote scores, masks and (where trained) a checkpoint; hvp produced g and Hg.
     const keys = Object.keys(one.digests);
     for (const want of [/resnet20-grasp\/scores\.arrow/, /resnet20-crop\/masks\.arrow/, /resnet20-synflow\/scores\.arrow/, /lenet5-grasp-train\/train\/checkpoint/, /resnet20-snip-train\/train\/checkpoint/, /^hvp\//]) {

@@ -30,7 +30,10 @@ const ARGC = 3;
 const STATUS = 4;
 const ARGS = 5;
 const MAX_ARGS = 32;
-/** Blocks per thread: enough to even out a slowed thread (resnet18 w16 train step, 2 threads: the main thread waited 5 ms/step for the last block at 16, 7 at 4). */
+/**
+ * Blocks per thread: enough to even out a slowed thread (resnet18 w16 train step, 2 threads: the
+ * main thread waited 5 ms per step for the last block at 16, 7 ms at 4).
+ */
 const BLOCKS_PER_THREAD = 16;
 
 /** Claims blocks of the current call until none are left; `fn` gets a block's [from, to) last. */
@@ -118,10 +121,6 @@ export class WasmKernelPool {
     }
     for (const w of workers) w.unref(); // idle workers never keep a finished process alive
     return new WasmKernelPool(memory, exports, names, workers, slots);
-  }
-
-  has(name: string): boolean {
-    return name in this.exports;
   }
 
   /**
