@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/engine/backend.ts';
 import { KernelComposer } from '../../src/engine/kernels/compose.ts';
 import { conv2dBackpropFilter } from '../../src/engine/kernels/conv-backprop.ts';
+import { maxPoolGradInto } from '../../src/engine/kernels/max-pool-grad.ts';
 import { simdKernels } from '../../src/engine/kernels/wasm/simd-kernels.ts';
 import { onBackend, randn, relErr } from './helpers.ts';
 
@@ -115,6 +117,10 @@ describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallba
     { shape: [2, 7, 7, 3], f: 3, s: 2, pad: 'same' },
     { shape: [1, 5, 6, 2], f: 3, s: 1, pad: 'same' },
     { shape: [2, 5, 5, 5], f: 2, s: 2, pad: 'same' },
+    // Channels in 4s, windows tiling without overlap or padding: the SIMD kernel (with [2,7,9,4] above).
+    { shape: [2, 8, 8, 8], f: 2, s: 2, pad: 'valid' },
+    { shape: [3, 6, 9, 12], f: 3, s: 3, pad: 'valid' },
+    { shape: [2, 4, 6, 16], f: 2, s: 2, pad: 'same' },
   ];
   for (const { shape, f, s, pad } of poolCases) {
     it(`maxPool gradient ${f}x${f} stride ${s} ${pad} on ${shape.join('x')} equals cpu, ties included`, async () => {
@@ -132,4 +138,22 @@ describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallba
       else expect(relErr(wasm, cpu)).toBeLessThan(1e-6);
     });
   }
-});
+
+  it('maxPool gradient with NaNs: the SIMD kernel routes as the host loop does (a NaN never wins; a window whose first tap is NaN keeps it)', async () => {
+    await initBackend('wasm');
+    expect(simdKernels()).toBeDefined();
+    const shape: [number, number, number, number] = [2, 6, 8, 8];
+    const values = tf.tidy(() => tf.round(tf.mul(randn(shape, 13), 1.5)).dataSync().slice() as Float32Array);
+    for (let i = 0; i < values.length; i += 7) values[i] = NaN;
+    for (const i of [0, 8, 64, 72]) values[i] = NaN; // the first 2×2 window of channel 0: all NaN
+    const weights = tf.tidy(() => randn([2, 3, 4, 8], 14).dataSync().slice() as Float32Array);
+    const [simd] = tf.tidy(() => {
+      const x = tf.tensor4d(values, shape);
+      const weight = tf.tensor4d(weights, [2, 3, 4, 8]);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), weight)) as tf.Scalar)(x).dataSync()];
+    });
+    const host = new Float32Array(values.length);
+    maxPoolGradInto(values, weights, tf.backend_util.computePool2DInfo(shape, 2, 2, 1, 'valid'), host);
+    expect(host[0]).toBe(weights[0]);
+    expect(Array.from(simd)).toEqual(Array.from(host));
+  });});

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
+import { simdKernels } from './wasm/simd-kernels.ts';
 
 /**
  * MaxPoolGrad in plain JS over the wasm heap. tfjs-backend-wasm 4.22's own MaxPoolGrad drops the
  * last window of each row/column when the output size is odd (measured: 8 of 9 windows routed on a
- * 6×6 input), which silently corrupts VGG/LeNet training. Semantics match the cpu backend: each
- * window's gradient goes to its first maximum in row-major order (the first tap when all are NaN),
- * and windows add in row-major order where they overlap.
+ * 6×6 input), which silently corrupts VGG/LeNet training. Semantics match the cpu backend for finite
+ * values: each window's gradient goes to its first maximum in row-major order, and windows add in
+ * row-major order where they overlap. A NaN never wins against the taps before it, and a window
+ * whose first tap is NaN keeps routing to it (cpu skips NaNs, and routes an all-NaN window nowhere).
  *
  * Windows that lie inside x (all of them without padding) take their taps from precomputed offsets,
  * with no bounds checks (1.2–1.8× faster on lenet5's pools).
@@ -68,6 +70,27 @@ export function maxPoolGradInto(x: Float32Array, dy: Float32Array, info: tf.back
   }
 }
 
+/** Work below this many elements is not worth handing to another thread. */
+const MIN_ELEMENTS_PER_BLOCK = 1 << 16;
+
+/**
+ * The case of the project's SIMD kernel (wasm/max-pool-grad.wat): windows that tile x without
+ * overlap or padding (VGG's and LeNet's 2×2 pools), channels in 4s. Same routing as maxPoolGradInto.
+ */
+function tilesWithoutOverlap(info: tf.backend_util.Conv2DInfo): boolean {
+  return (
+    info.inChannels % 4 === 0 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.strideHeight === info.filterHeight &&
+    info.strideWidth === info.filterWidth &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.outHeight * info.filterHeight <= info.inHeight &&
+    info.outWidth * info.filterWidth <= info.inWidth
+  );
+}
+
 /** The wasm backend creates outputs through makeOutput (it lacks makeTensorInfo) and views its heap. */
 type HeapBackend = tf.KernelBackend & {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -93,6 +116,14 @@ export function registerHostMaxPoolGrad(backendName: string): void {
       const be = backend as HeapBackend;
       const dx = be.makeOutput(input.shape, 'float32');
       // Views after the allocation: growing the heap detaches earlier ones.
+      const pool = simdKernels();
+      if (pool !== undefined && tilesWithoutOverlap(info)) {
+        const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw } = info;
+        if (oh * fh < h || ow * fw < w) be.typedArrayFromHeap(dx).fill(0); // rows/columns no window reaches
+        const at = (t: tf.TensorInfo) => be.typedArrayFromHeap(t).byteOffset;
+        pool.run('maxPoolGrad', [at(input), at(dy), at(dx), h, w, c, oh, ow, fh, fw], n * oh, Math.ceil(MIN_ELEMENTS_PER_BLOCK / (ow * fh * fw * c)));
+        return dx;
+      }
       maxPoolGradInto(be.typedArrayFromHeap(input), be.typedArrayFromHeap(dy), info, be.typedArrayFromHeap(dx));
       return dx;
     },
