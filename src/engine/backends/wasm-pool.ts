@@ -10,11 +10,6 @@ import wabtInit from 'wabt';
  * kernel computes every output element within one item, so results do not depend on who ran what.
  */
 
-interface Slots {
-  control: Int32Array;
-  stride: number;
-}
-
 // Control words: the block counter, the block count, the block bounds (MAX_BLOCKS + 1); then per
 // worker a slot: sequence number (main → worker), finished sequence (worker → main), export index,
 // argument count, status (0 ok, 1 threw), and the arguments.
@@ -30,6 +25,7 @@ const ARGC = 3;
 const STATUS = 4;
 const ARGS = 5;
 const MAX_ARGS = 32;
+const STRIDE = ARGS + MAX_ARGS;
 /**
  * Blocks per thread: enough to even out a slowed thread (resnet18 w16 train step, 2 threads: the
  * main thread waited 5 ms per step for the last block at 16, 7 ms at 4).
@@ -48,10 +44,10 @@ const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (ctl: Int32Array
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, slot, stride, names } = workerData;
+const { module, memory, control, slot, names } = workerData;
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
-const base = ${SLOTS} + slot * stride;
+const base = ${SLOTS} + slot * ${STRIDE};
 const claimBlocks = ${CLAIM_BLOCKS};
 let seq = 0;
 for (;;) {
@@ -74,7 +70,7 @@ export class WasmKernelPool {
     private readonly exports: Record<string, (...args: number[]) => void>,
     private readonly names: string[],
     private readonly workers: Worker[],
-    private readonly slots: Slots,
+    private readonly control: Int32Array,
   ) {}
 
   /** Threads that run a call (this one included). */
@@ -99,15 +95,14 @@ export class WasmKernelPool {
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
     const names = Object.keys(exports);
     const count = shared ? Math.max(0, threads - 1) : 0;
-    const stride = ARGS + MAX_ARGS;
-    const words = (SLOTS + count * stride) * 4;
-    const slots = { control: new Int32Array(count > 0 ? new SharedArrayBuffer(words) : new ArrayBuffer(words)), stride };
+    const bytes = (SLOTS + count * STRIDE) * 4;
+    const control = new Int32Array(count > 0 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     const workers: Worker[] = [];
     try {
       for (let slot = 0; slot < count; slot++) {
         const worker = new Worker(WORKER_SOURCE, {
           eval: true,
-          workerData: { module, memory, control: slots.control.buffer, slot, stride, names },
+          workerData: { module, memory, control: control.buffer, slot, names },
         });
         workers.push(worker);
       }
@@ -120,7 +115,7 @@ export class WasmKernelPool {
       throw err;
     }
     for (const w of workers) w.unref(); // idle workers never keep a finished process alive
-    return new WasmKernelPool(memory, exports, names, workers, slots);
+    return new WasmKernelPool(memory, exports, names, workers, control);
   }
 
   /**
@@ -132,14 +127,14 @@ export class WasmKernelPool {
     if (fn === undefined) throw new Error(`wasm kernel pool: no export '${name}'`);
     if (args.length + 2 > MAX_ARGS) throw new Error(`wasm kernel pool: '${name}' takes at most ${MAX_ARGS - 2} arguments`);
     const blocks = Math.max(1, Math.min(MAX_BLOCKS, this.threads * BLOCKS_PER_THREAD, Math.floor(items / Math.max(1, minPerBlock))));
-    const { control, stride } = this.slots;
+    const control = this.control;
     for (let b = 0; b <= blocks; b++) control[BOUNDS + b] = Math.floor((items * b) / blocks);
     control[BLOCKS] = blocks;
     Atomics.store(control, COUNTER, 0);
     const helpers = Math.min(this.workers.length, blocks - 1);
     const seq = ++this.seq;
     for (let w = 0; w < helpers; w++) {
-      const base = SLOTS + w * stride;
+      const base = SLOTS + w * STRIDE;
       control[base + FN] = this.names.indexOf(name);
       control[base + ARGC] = args.length;
       control.set(args, base + ARGS);
@@ -155,7 +150,7 @@ export class WasmKernelPool {
     }
     let failed = false;
     for (let w = 0; w < helpers; w++) {
-      const base = SLOTS + w * stride;
+      const base = SLOTS + w * STRIDE;
       for (;;) {
         const done = Atomics.load(control, base + DONE);
         if (done === seq) break;
@@ -169,10 +164,10 @@ export class WasmKernelPool {
 
   /** Ends the workers (they also end with the process, being unref'd). */
   stop(): void {
-    const { control, stride } = this.slots;
+    const control = this.control;
     this.workers.forEach((w, slot) => {
-      Atomics.store(control, SLOTS + slot * stride + SEQ, -1);
-      Atomics.notify(control, SLOTS + slot * stride + SEQ);
+      Atomics.store(control, SLOTS + slot * STRIDE + SEQ, -1);
+      Atomics.notify(control, SLOTS + slot * STRIDE + SEQ);
     });
     this.workers.length = 0;
   }

@@ -68,7 +68,8 @@ class HostIO {
   /** The project's SIMD kernels (wasm, channels in 4s): reductions and affine passes on all threads. */
   private readonly simd: WasmKernelPool | undefined;
 
-  constructor(readonly backend: tf.KernelBackend, c: number) {
+  /** `c`: the channels of the tensors this batch norm call works on. */
+  constructor(readonly backend: tf.KernelBackend, private readonly c: number) {
     const be = backend as WasmBackend;
     this.wasm = typeof be.typedArrayFromHeap === 'function' && typeof be.makeOutput === 'function' ? be : undefined;
     this.simd = this.wasm && c % 4 === 0 && c > 0 ? simdKernels() : undefined;
@@ -82,7 +83,8 @@ class HostIO {
    * s1, s2 of shiftedMoments over x's rows of c channels. Allocates on the heap: call before taking
    * views. The results are host arrays.
    */
-  moments(x: Info, c: number): { s1: Float64Array; s2: Float64Array } {
+  moments(x: Info): { s1: Float64Array; s2: Float64Array } {
+    const c = this.c;
     const rows = sizeOf(x.shape) / c;
     if (rows === 0) return { s1: new Float64Array(c), s2: new Float64Array(c) };
     if (!this.simd) {
@@ -102,7 +104,8 @@ class HostIO {
    * gradSums about the centres m (host float64), as host arrays. Allocates on the heap: call before
    * taking views.
    */
-  gradSums(dy: Info, x: Info, c: number, m: Float64Array): { sdy: Float64Array; sdx: Float64Array; sx: Float64Array } {
+  gradSums(dy: Info, x: Info, m: Float64Array): { sdy: Float64Array; sdx: Float64Array; sx: Float64Array } {
+    const c = this.c;
     const rows = sizeOf(x.shape) / c;
     if (rows === 0) return { sdy: new Float64Array(c), sdx: new Float64Array(c), sx: new Float64Array(c) };
     if (!this.simd) {
@@ -374,7 +377,7 @@ function batchNormTrain({ inputs, backend, attrs }: KernelArgs): Info[] {
   const meanOut = io.alloc([c]);
   const varOut = io.alloc([c]);
   const [a, b] = io.coefficients(c, 2);
-  const { s1, s2 } = io.moments(x, c);
+  const { s1, s2 } = io.moments(x);
   const xv = io.view(x);
   const gv = io.view(gamma);
   const bv = io.view(beta);
@@ -408,7 +411,7 @@ function batchNormTrainGrad({ inputs, backend, attrs }: KernelArgs): Info[] {
   const dbeta = io.alloc([c]);
   const [a, b, d] = io.coefficients(c, 3);
   const mu = Float64Array.from(io.view(mean));
-  const { sdy, sdx, sx } = io.gradSums(dy, x, c, mu);
+  const { sdy, sdx, sx } = io.gradSums(dy, x, mu);
   const gv = io.view(gamma);
   const varv = io.view(variance);
   const dmv = io.view(dmean);
@@ -474,7 +477,7 @@ function batchNormEvalGrad({ inputs, backend, attrs }: KernelArgs): Info[] {
   const dgamma = io.alloc([c]);
   const dbeta = io.alloc([c]);
   const [a] = io.coefficients(c, 1);
-  const { sdy, sdx } = io.gradSums(dy, x, c, Float64Array.from(io.view(mean)));
+  const { sdy, sdx } = io.gradSums(dy, x, Float64Array.from(io.view(mean)));
   const gv = io.view(gamma);
   const varv = io.view(variance);
   const dgv = io.view(dgamma);

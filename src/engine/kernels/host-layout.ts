@@ -108,10 +108,6 @@ export function scatterPhase(
 
 /** dst[r, :c] = src[r, :c] and dst[r, c:cPad] = 0 for rows of c channels widened to cPad. */
 export function padChannels(src: Float32Array, rows: number, c: number, cPad: number, dst: Float32Array): void {
-  if (cPad === c) {
-    dst.set(src.subarray(0, rows * c));
-    return;
-  }
   dst.fill(0);
   for (let r = 0; r < rows; r++) copyRun(src, r * c, dst, r * cPad, c);
 }

@@ -30,9 +30,8 @@ export function registerSimdFilterGrad(backendName: string): void {
   const kernelFunc: tf.KernelFunc = (args) => {
     const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const pool = simdKernels();
-    const filterShape = (args.attrs as unknown as tf.Conv2DBackpropFilterAttrs).filterShape;
-    const g = geometry(x.shape, filterShape, args.attrs!);
     if (pool === undefined || x.dtype !== 'float32' || dy.dtype !== 'float32') return previous.kernelFunc(args);
+    const g = geometry(x.shape, (args.attrs as unknown as tf.Conv2DBackpropFilterAttrs).filterShape, args.attrs!);
     const k = new KernelComposer(args.backend as tf.KernelBackend, backendName);
     // The kernel takes channels in 4s (input) and 8s (output): narrower tensors are widened with zeros.
     const cin = roundUp(g.inC, 4);
