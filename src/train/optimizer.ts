@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MaskTensors } from '../masks/masks.ts';
 import type { ParamMap } from '../models/types.ts';
+import { sgdStep } from '../engine/sgd-step.ts';
 import type { TrainConfig } from './config.ts';
 
 export interface OptimizerState {
@@ -11,9 +12,10 @@ export interface OptimizerState {
 }
 
 /**
- * SGD (momentum, Nesterov) and Adam in PyTorch's conventions, with L2 weight decay added to the
- * gradient. With masks, pruned entries are set to exactly zero after every step, in the parameters
- * and in every optimizer slot, so they never regrow.
+ * SGD (momentum, Nesterov; one fused step per tensor where the backend has it, engine/sgd-step.ts)
+ * and Adam in PyTorch's conventions, with L2 weight decay added to the gradient. With masks, pruned
+ * entries are set to exactly zero after every step, in the parameters and in every optimizer slot,
+ * so they never regrow.
  */
 export class Optimizer {
   private state: OptimizerState = { slots: {}, t: 0 };
@@ -26,10 +28,17 @@ export class Optimizer {
     for (const [name, g] of Object.entries(grads)) {
       const theta = params[name];
       const mask = masks?.[name];
+      if (c.type === 'sgd') {
+        const prev = this.state.slots.momentum?.[name];
+        const out = sgdStep(theta, g, prev, mask, { lr, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov });
+        if (out.momentum) this.setSlot('momentum', name, out.momentum);
+        theta.dispose();
+        params[name] = out.theta;
+        continue;
+      }
       const next = tf.tidy(() => {
         const d = c.weightDecay > 0 ? tf.add(g, tf.mul(theta, c.weightDecay)) : g;
-        const update = c.type === 'sgd' ? this.sgd(name, d) : this.adam(name, d);
-        const stepped = tf.sub(theta, tf.mul(update, lr));
+        const stepped = tf.sub(theta, tf.mul(this.adam(name, d), lr));
         return mask ? tf.mul(stepped, mask) : stepped;
       });
       if (mask) this.maskSlots(name, mask);
@@ -43,14 +52,6 @@ export class Optimizer {
     slots[name]?.dispose();
     slots[name] = tf.keep(value);
     return value;
-  }
-
-  private sgd(name: string, d: tf.Tensor): tf.Tensor {
-    const mu = this.config.momentum;
-    if (mu === 0) return d;
-    const prev = this.state.slots.momentum?.[name];
-    const b = this.setSlot('momentum', name, prev ? tf.add(tf.mul(prev, mu), d) : tf.clone(d));
-    return this.config.nesterov ? tf.add(d, tf.mul(b, mu)) : b;
   }
 
   private adam(name: string, d: tf.Tensor): tf.Tensor {

@@ -26,7 +26,7 @@ describe('multi-threaded wasm', () => {
     expect([one.ownKernels, one.kernelThreads, two.ownKernels, two.kernelThreads]).toEqual([true, 1, true, 2]);
     // Every job wrote scores, masks and (where trained) a checkpoint; hvp produced g and Hg.
     const keys = Object.keys(one.digests);
-    for (const want of [/resnet20-grasp\/scores\.arrow/, /resnet20-crop\/masks\.arrow/, /resnet20-synflow\/scores\.arrow/, /lenet5-grasp-train\/train\/checkpoint/, /resnet20-snip-train\/train\/checkpoint/, /^hvp\//]) {
+    for (const want of [/resnet20-grasp\/scores\.arrow/, /resnet20-crop\/masks\.arrow/, /resnet20-synflow\/scores\.arrow/, /lenet5-grasp-train\/train\/checkpoint/, /resnet20-snip-train\/train\/checkpoint/, /^hvp\//, /^batch-norm\//]) {
       expect(keys.some((k) => want.test(k)), String(want)).toBe(true);
     }
     expect(two.digests).toEqual(one.digests);

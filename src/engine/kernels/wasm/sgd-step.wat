@@ -1,0 +1,73 @@
+;; One SGD step over n float32 parameters, in PyTorch's order of operations (each one rounded to
+;; float32, as the composed tfjs ops round them; wasm has no implicit fused multiply-add):
+;;   d = g + θ·wd (wd: flag 1)            u = d without momentum
+;;   b = prev·μ + d, or d on the first step (momentum: flag 2; prev given: flag 4)
+;;   u = d + b·μ (Nesterov: flag 8) or b
+;;   θ' = θ − u·lr;  with a mask (flag 16): θ' ← θ'·mask, b ← b·mask
+;; Scalars arrive as float32 bit patterns. Items are groups of 4 elements, [k0, k1); the group past
+;; n's last multiple of 4 runs element by element, so nothing beyond n is read or written.
+  (func (export "sgdStep")
+    (param $theta i32) (param $g i32) (param $prev i32) (param $mask i32) (param $outTheta i32) (param $outB i32)
+    (param $n i32) (param $lrBits i32) (param $muBits i32) (param $wdBits i32) (param $flags i32)
+    (param $k0 i32) (param $k1 i32)
+    (local $i i32) (local $end i32) (local $vecEnd i32) (local $o i32)
+    (local $lr v128) (local $mu v128) (local $wd v128)
+    (local $t v128) (local $d v128) (local $b v128) (local $u v128) (local $s v128) (local $m v128)
+    (local $ft f32) (local $fd f32) (local $fb f32) (local $fu f32) (local $fs f32) (local $fm f32)
+    (local.set $lr (f32x4.splat (f32.reinterpret_i32 (local.get $lrBits))))
+    (local.set $mu (f32x4.splat (f32.reinterpret_i32 (local.get $muBits))))
+    (local.set $wd (f32x4.splat (f32.reinterpret_i32 (local.get $wdBits))))
+    (local.set $i (i32.shl (local.get $k0) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $k1) (i32.const 2)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    (local.set $vecEnd (i32.and (local.get $end) (i32.const -4)))
+    (block $vecDone (loop $vec
+      (br_if $vecDone (i32.ge_u (local.get $i) (local.get $vecEnd)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $t (v128.load (i32.add (local.get $theta) (local.get $o))))
+      (local.set $d (v128.load (i32.add (local.get $g) (local.get $o))))
+      (if (i32.and (local.get $flags) (i32.const 1))
+        (then (local.set $d (f32x4.add (local.get $d) (f32x4.mul (local.get $t) (local.get $wd))))))
+      (local.set $u (local.get $d))
+      (if (i32.and (local.get $flags) (i32.const 2)) (then
+        (local.set $b (local.get $d))
+        (if (i32.and (local.get $flags) (i32.const 4))
+          (then (local.set $b (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $prev) (local.get $o))) (local.get $mu)) (local.get $d)))))
+        (local.set $u (local.get $b))
+        (if (i32.and (local.get $flags) (i32.const 8))
+          (then (local.set $u (f32x4.add (local.get $d) (f32x4.mul (local.get $b) (local.get $mu))))))))
+      (local.set $s (f32x4.sub (local.get $t) (f32x4.mul (local.get $u) (local.get $lr))))
+      (if (i32.and (local.get $flags) (i32.const 16)) (then
+        (local.set $m (v128.load (i32.add (local.get $mask) (local.get $o))))
+        (local.set $s (f32x4.mul (local.get $s) (local.get $m)))
+        (local.set $b (f32x4.mul (local.get $b) (local.get $m)))))
+      (v128.store (i32.add (local.get $outTheta) (local.get $o)) (local.get $s))
+      (if (i32.and (local.get $flags) (i32.const 2))
+        (then (v128.store (i32.add (local.get $outB) (local.get $o)) (local.get $b))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $vec)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $ft (f32.load (i32.add (local.get $theta) (local.get $o))))
+      (local.set $fd (f32.load (i32.add (local.get $g) (local.get $o))))
+      (if (i32.and (local.get $flags) (i32.const 1))
+        (then (local.set $fd (f32.add (local.get $fd) (f32.mul (local.get $ft) (f32.reinterpret_i32 (local.get $wdBits)))))))
+      (local.set $fu (local.get $fd))
+      (if (i32.and (local.get $flags) (i32.const 2)) (then
+        (local.set $fb (local.get $fd))
+        (if (i32.and (local.get $flags) (i32.const 4))
+          (then (local.set $fb (f32.add (f32.mul (f32.load (i32.add (local.get $prev) (local.get $o))) (f32.reinterpret_i32 (local.get $muBits))) (local.get $fd)))))
+        (local.set $fu (local.get $fb))
+        (if (i32.and (local.get $flags) (i32.const 8))
+          (then (local.set $fu (f32.add (local.get $fd) (f32.mul (local.get $fb) (f32.reinterpret_i32 (local.get $muBits)))))))))
+      (local.set $fs (f32.sub (local.get $ft) (f32.mul (local.get $fu) (f32.reinterpret_i32 (local.get $lrBits)))))
+      (if (i32.and (local.get $flags) (i32.const 16)) (then
+        (local.set $fm (f32.load (i32.add (local.get $mask) (local.get $o))))
+        (local.set $fs (f32.mul (local.get $fs) (local.get $fm)))
+        (local.set $fb (f32.mul (local.get $fb) (local.get $fm)))))
+      (f32.store (i32.add (local.get $outTheta) (local.get $o)) (local.get $fs))
+      (if (i32.and (local.get $flags) (i32.const 2))
+        (then (f32.store (i32.add (local.get $outB) (local.get $o)) (local.get $fb))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
