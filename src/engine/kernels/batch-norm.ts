@@ -93,13 +93,11 @@ class HostIO {
       shiftedMoments(this.view(x), c, s1, s2);
       return { s1, s2 };
     }
-    const { chunkRows, chunks, perBlock } = reductionChunks(rows, c);
-    const n = chunks * c;
-    const sums = this.temp([4 * n]); // two float64 arrays of per-chunk sums
+    const sums = this.temp([4 * c]); // two float64 arrays
     const base = this.at(sums);
-    this.simd.run('bnMoments', [this.at(x), rows, c, base, base + 8 * n, chunkRows], chunks, perBlock);
-    const [s1, s2] = addChunks(this.float64(sums, 2 * n), c, chunks, 2);
-    return { s1, s2 };
+    this.simd.run('bnMoments', [this.at(x), rows, c, base, base + 8 * c], c / 4, minChannelBlocks(rows));
+    const out = this.float64(sums, 2 * c);
+    return { s1: out.slice(0, c), s2: out.slice(c) };
   }
 
   /**
@@ -115,15 +113,12 @@ class HostIO {
       gradSums(this.view(dy), this.view(x), c, m, out.sdy, out.sdx, out.sx);
       return out;
     }
-    const { chunkRows, chunks, perBlock } = reductionChunks(rows, c);
-    const n = chunks * c;
-    const scratch = this.temp([2 * c + 6 * n]); // m, then the three per-chunk sums, as float64
+    const scratch = this.temp([8 * c]); // m, then the three sums, as float64
     const base = this.at(scratch);
     new Float64Array(this.view(scratch).buffer, base, c).set(m);
-    const sums = base + 8 * c;
-    this.simd.run('bnGradSums', [this.at(dy), this.at(x), rows, c, base, sums, sums + 8 * n, sums + 16 * n, chunkRows], chunks, perBlock);
-    const [sdy, sdx, sx] = addChunks(this.float64(scratch, 2 * c + 6 * n).subarray(c), c, chunks, 3);
-    return { sdy, sdx, sx };
+    this.simd.run('bnGradSums', [this.at(dy), this.at(x), rows, c, base, base + 8 * c, base + 16 * c, base + 24 * c], c / 4, minChannelBlocks(rows));
+    const out = this.float64(scratch, 4 * c);
+    return { sdy: out.slice(c, 2 * c), sdx: out.slice(2 * c, 3 * c), sx: out.slice(3 * c) };
   }
 
   private float64(info: Info, n: number): Float64Array {
@@ -244,29 +239,8 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Work below this many elements is not worth handing to another thread (these passes are bound by memory). */
 const MIN_ELEMENTS_PER_BLOCK = 1 << 17;
+const minChannelBlocks = (rows: number) => Math.ceil(MIN_ELEMENTS_PER_BLOCK / (4 * rows));
 const minRows = (c: number) => Math.ceil(MIN_ELEMENTS_PER_BLOCK / c);
-/**
- * The reductions' chunks: about this many elements each (cache-resident while 4 channels at a time
- * sweep them), fixed by the shape alone so that the sums never depend on the thread count.
- */
-const CHUNK_ELEMENTS = 1 << 14;
-
-function reductionChunks(rows: number, c: number): { chunkRows: number; chunks: number; perBlock: number } {
-  const chunkRows = Math.ceil(CHUNK_ELEMENTS / c);
-  return { chunkRows, chunks: Math.ceil(rows / chunkRows), perBlock: Math.ceil(MIN_ELEMENTS_PER_BLOCK / (chunkRows * c)) };
-}
-
-/** `arrays` per-chunk sums laid out [array][chunk][channel], each added over the chunks in order. */
-function addChunks(partial: Float64Array, c: number, chunks: number, arrays: number): Float64Array[] {
-  const out = Array.from({ length: arrays }, () => new Float64Array(c));
-  out.forEach((sum, a) => {
-    for (let j = 0; j < chunks; j++) {
-      const at = (a * chunks + j) * c;
-      for (let ch = 0; ch < c; ch++) sum[ch] += partial[at + ch];
-    }
-  });
-  return out;
-}
 
 function channels(x: Info, others: Record<string, Info>): number {
   if (x.shape.length < 1) throw new Error('batch norm: input must have at least one axis (channels last)');

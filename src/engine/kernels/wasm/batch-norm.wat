@@ -1,31 +1,21 @@
 ;; Batch-norm passes over NHWC tensors seen as [rows, c] (c % 4 == 0), for kernels/batch-norm.ts.
-;; The reductions accumulate in float64 over chunks of `chunkRows` rows [j0, j1) (the last chunk may be
-;; shorter) and write one partial sum per chunk and channel (f64 arrays of chunks × c, chunk-major);
-;; the host adds the chunks in order, so the sums do not depend on which thread ran which chunk. Inside
-;; a chunk, 4 channels at a time sweep its rows (a chunk stays in cache across the sweeps). The affine
-;; passes split by rows [r0, r1). Pointers are byte offsets into the heap.
+;; The reductions accumulate in float64 and split the work by blocks of 4 channels [cb0, cb1): each
+;; channel is summed over rows 0, 1, 2, … in order whatever the thread count. The affine passes
+;; split by rows [r0, r1). Pointers are byte offsets into the heap; f64 arrays hold c values.
 
-  ;; Per chunk j: s1[j, ch] = Σ (x − k), s2[j, ch] = Σ (x − k)² over its rows, with the shift k = x[0, ch].
+  ;; s1[ch] = Σ (x − k), s2[ch] = Σ (x − k)² over rows, with the shift k = x[0, ch].
   (func (export "bnMoments")
-    (param $x i32) (param $rows i32) (param $c i32) (param $s1 i32) (param $s2 i32) (param $chunkRows i32) (param $j0 i32) (param $j1 i32)
-    (local $j i32) (local $r0 i32) (local $r1 i32) (local $out i32)
+    (param $x i32) (param $rows i32) (param $c i32) (param $s1 i32) (param $s2 i32) (param $cb0 i32) (param $cb1 i32)
     (local $cb i32) (local $p i32) (local $end i32) (local $step i32) (local $v v128)
     (local $klo v128) (local $khi v128) (local $lo v128) (local $hi v128)
     (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
     (local.set $step (i32.shl (local.get $c) (i32.const 2)))
-    (local.set $j (local.get $j0))
-    (block $chunksDone (loop $chunks
-    (br_if $chunksDone (i32.ge_u (local.get $j) (local.get $j1)))
-    (local.set $r0 (i32.mul (local.get $j) (local.get $chunkRows)))
-    (local.set $r1 (i32.add (local.get $r0) (local.get $chunkRows)))
-    (if (i32.gt_u (local.get $r1) (local.get $rows)) (then (local.set $r1 (local.get $rows))))
-    (local.set $cb (i32.const 0))
+    (local.set $cb (local.get $cb0))
     (block $done (loop $blocks
-      (br_if $done (i32.ge_u (i32.shl (local.get $cb) (i32.const 2)) (local.get $c)))
+      (br_if $done (i32.ge_u (local.get $cb) (local.get $cb1)))
       (local.set $p (i32.add (local.get $x) (i32.shl (local.get $cb) (i32.const 4))))
+      (local.set $end (i32.add (local.get $p) (i32.mul (local.get $rows) (local.get $step))))
       (local.set $v (v128.load (local.get $p)))
-      (local.set $end (i32.add (local.get $p) (i32.mul (local.get $r1) (local.get $step))))
-      (local.set $p (i32.add (local.get $p) (i32.mul (local.get $r0) (local.get $step))))
       (local.set $klo (f64x2.promote_low_f32x4 (local.get $v)))
       (local.set $khi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
       (local.set $a0 (v128.const f64x2 0 0))
@@ -42,38 +32,27 @@
         (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul (local.get $hi) (local.get $hi))))
         (local.set $p (i32.add (local.get $p) (local.get $step)))
         (br_if $rows (i32.lt_u (local.get $p) (local.get $end))))
-      (local.set $out (i32.shl (i32.add (i32.mul (local.get $j) (local.get $c)) (i32.shl (local.get $cb) (i32.const 2))) (i32.const 3)))
-      (v128.store (i32.add (local.get $s1) (local.get $out)) (local.get $a0))
-      (v128.store offset=16 (i32.add (local.get $s1) (local.get $out)) (local.get $a1))
-      (v128.store (i32.add (local.get $s2) (local.get $out)) (local.get $b0))
-      (v128.store offset=16 (i32.add (local.get $s2) (local.get $out)) (local.get $b1))
+      (v128.store (i32.add (local.get $s1) (i32.shl (local.get $cb) (i32.const 5))) (local.get $a0))
+      (v128.store offset=16 (i32.add (local.get $s1) (i32.shl (local.get $cb) (i32.const 5))) (local.get $a1))
+      (v128.store (i32.add (local.get $s2) (i32.shl (local.get $cb) (i32.const 5))) (local.get $b0))
+      (v128.store offset=16 (i32.add (local.get $s2) (i32.shl (local.get $cb) (i32.const 5))) (local.get $b1))
       (local.set $cb (i32.add (local.get $cb) (i32.const 1)))
-      (br $blocks)))
-    (local.set $j (i32.add (local.get $j) (i32.const 1)))
-    (br $chunks))))
+      (br $blocks))))
 
-  ;; Per chunk j: sdy[j, ch] = Σ dy, sdx[j, ch] = Σ dy·(x − m[ch]), sx[j, ch] = Σ (x − m[ch]) over its
-;; rows (m: f64 array of c).
+  ;; sdy[ch] = Σ dy, sdx[ch] = Σ dy·(x − m[ch]), sx[ch] = Σ (x − m[ch]) over rows (m: f64 array).
   (func (export "bnGradSums")
     (param $dy i32) (param $x i32) (param $rows i32) (param $c i32) (param $m i32)
-    (param $sdy i32) (param $sdx i32) (param $sx i32) (param $chunkRows i32) (param $j0 i32) (param $j1 i32)
-    (local $j i32) (local $r0 i32) (local $r1 i32)
+    (param $sdy i32) (param $sdx i32) (param $sx i32) (param $cb0 i32) (param $cb1 i32)
     (local $cb i32) (local $off i32) (local $p i32) (local $end i32) (local $step i32) (local $g v128) (local $v v128)
     (local $mlo v128) (local $mhi v128) (local $glo v128) (local $ghi v128) (local $dlo v128) (local $dhi v128)
     (local $s0 v128) (local $s1 v128) (local $t0 v128) (local $t1 v128) (local $u0 v128) (local $u1 v128)
     (local.set $step (i32.shl (local.get $c) (i32.const 2)))
-    (local.set $j (local.get $j0))
-    (block $chunksDone (loop $chunks
-    (br_if $chunksDone (i32.ge_u (local.get $j) (local.get $j1)))
-    (local.set $r0 (i32.mul (local.get $j) (local.get $chunkRows)))
-    (local.set $r1 (i32.add (local.get $r0) (local.get $chunkRows)))
-    (if (i32.gt_u (local.get $r1) (local.get $rows)) (then (local.set $r1 (local.get $rows))))
-    (local.set $cb (i32.const 0))
+    (local.set $cb (local.get $cb0))
     (block $done (loop $blocks
-      (br_if $done (i32.ge_u (i32.shl (local.get $cb) (i32.const 2)) (local.get $c)))
+      (br_if $done (i32.ge_u (local.get $cb) (local.get $cb1)))
       (local.set $off (i32.shl (local.get $cb) (i32.const 4)))
-      (local.set $p (i32.mul (local.get $r0) (local.get $step)))
-      (local.set $end (i32.mul (local.get $r1) (local.get $step)))
+      (local.set $p (i32.const 0))
+      (local.set $end (i32.mul (local.get $rows) (local.get $step)))
       (local.set $mlo (v128.load (i32.add (local.get $m) (i32.shl (local.get $cb) (i32.const 5)))))
       (local.set $mhi (v128.load offset=16 (i32.add (local.get $m) (i32.shl (local.get $cb) (i32.const 5)))))
       (local.set $s0 (v128.const f64x2 0 0))
@@ -97,7 +76,7 @@
         (local.set $u1 (f64x2.add (local.get $u1) (local.get $dhi)))
         (local.set $p (i32.add (local.get $p) (local.get $step)))
         (br_if $rows (i32.lt_u (local.get $p) (local.get $end))))
-      (local.set $off (i32.shl (i32.add (i32.mul (local.get $j) (local.get $c)) (i32.shl (local.get $cb) (i32.const 2))) (i32.const 3)))
+      (local.set $off (i32.shl (local.get $cb) (i32.const 5)))
       (v128.store (i32.add (local.get $sdy) (local.get $off)) (local.get $s0))
       (v128.store offset=16 (i32.add (local.get $sdy) (local.get $off)) (local.get $s1))
       (v128.store (i32.add (local.get $sdx) (local.get $off)) (local.get $t0))
@@ -105,9 +84,7 @@
       (v128.store (i32.add (local.get $sx) (local.get $off)) (local.get $u0))
       (v128.store offset=16 (i32.add (local.get $sx) (local.get $off)) (local.get $u1))
       (local.set $cb (i32.add (local.get $cb) (i32.const 1)))
-      (br $blocks)))
-    (local.set $j (i32.add (local.get $j) (i32.const 1)))
-    (br $chunks))))
+      (br $blocks))))
 
   ;; out = x·a[ch] + b[ch] for rows [r0, r1) (a, b: f32 arrays).
   (func (export "bnAffine")
