@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs';
+import { KernelComposer } from '../compose.ts';
+import { simdKernels } from './simd-kernels.ts';
+
+const SIMD = Symbol('pipeline simd conv2d');
+const replaced = new Map<string, tf.KernelConfig>();
+
+/** The Conv2D kernel this one replaced on `backendName` (XNNPACK on wasm; for comparisons). */
+export function replacedConv2D(backendName: string): tf.KernelConfig | undefined {
+  return replaced.get(backendName);
+}
+
+/** Below this many multiply-adds a block costs more to hand to another thread than it saves. */
+const MIN_MACS_PER_BLOCK = 1 << 18;
+
+/**
+ * xp[n, y + top, x + left, :] = x[n, y, x, :] inside [hp, wp], zeros elsewhere (rows and columns of x
+ * beyond the window the conv reads are left out).
+ */
+export function padSpatial(x: Float32Array, [n, h, w, c]: readonly number[], top: number, left: number, hp: number, wp: number, xp: Float32Array): void {
+  xp.fill(0);
+  const x0 = Math.max(0, -left);
+  const x1 = Math.min(w, wp - left);
+  if (x1 <= x0) return;
+  for (let b = 0; b < n; b++)
+    for (let yy = Math.max(0, top); yy < Math.min(hp, h + top); yy++) {
+      const src = ((b * h + yy - top) * w + x0) * c;
+      xp.set(x.subarray(src, src + (x1 - x0) * c), ((b * hp + yy) * wp + x0 + left) * c);
+    }
+}
+
+/**
+ * Conv2D by the project's SIMD kernel (conv2d.wat) on all threads, for float32, undilated, NHWC
+ * convolutions with output channels in 8s; the kernel registered before it runs the rest. Why: XNNPACK's
+ * pool keeps its worker spinning for 1.5–2.3 ms after every convolution, so the project's kernels that
+ * follow one (batch norm, the filter gradient) shared the second core with it; with the convolutions
+ * here too, every thread belongs to one pool that sleeps when idle.
+ */
+export function registerSimdConv2D(backendName: string): void {
+  const previous = tf.getKernel('Conv2D', backendName);
+  if (previous === undefined || SIMD in previous.kernelFunc) return;
+  replaced.set(backendName, previous);
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const attrs = args.attrs as unknown as tf.Conv2DAttrs;
+    const pool = simdKernels();
+    const [kh, kw, cin, cout] = filter.shape;
+    const dilations = attrs.dilations ?? 1;
+    const undilated = dilations === 1 || (Array.isArray(dilations) && dilations[0] === 1 && dilations[1] === 1);
+    if (pool === undefined || x.dtype !== 'float32' || filter.dtype !== 'float32' || cout % 8 !== 0 || !undilated || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') {
+      return previous.kernelFunc(args);
+    }
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw } = info;
+    const k = new KernelComposer(args.backend as tf.KernelBackend, backendName);
+    const hp = (ho - 1) * sh + kh;
+    const wp = (wo - 1) * sw + kw;
+    const { top, left } = info.padInfo;
+    // Without padding x serves as is (its rows and columns past the window are never read).
+    const inPlace = top === 0 && left === 0 && hp <= h && wp <= w;
+    const xp = inPlace ? x : k.alloc([n, hp, wp, cin]);
+    const y = k.alloc([n, ho, wo, cout]);
+    // Views after the last allocation: the heap may move when it grows.
+    if (!inPlace) padSpatial(k.view(x), x.shape, top, left, hp, wp, k.view(xp));
+    const at = (t: tf.TensorInfo) => k.view(t).byteOffset;
+    const macsPerItem = wo * kh * kw * cin * 8;
+    pool.run('conv2d', [at(xp), at(filter), at(y), inPlace ? h : hp, inPlace ? w : wp, cin, ho, wo, cout, kh, kw, sh, sw], n * ho * (cout / 8), Math.ceil(MIN_MACS_PER_BLOCK / macsPerItem));
+    return k.finish(y);
+  };
+  Object.defineProperty(kernelFunc, SIMD, { value: true });
+  tf.unregisterKernel('Conv2D', backendName);
+  tf.registerKernel({ ...previous, kernelFunc });
+}
