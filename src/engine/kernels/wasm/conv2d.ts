@@ -3,6 +3,7 @@ import { KernelComposer } from '../compose.ts';
 import { simdKernels } from './simd-kernels.ts';
 
 const SIMD = Symbol('pipeline simd conv2d');
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const replaced = new Map<string, tf.KernelConfig>();
 
 /** The Conv2D kernel this one replaced on `backendName` (XNNPACK on wasm; for comparisons). */
@@ -26,6 +27,23 @@ export function padSpatial(x: Float32Array, [n, h, w, c]: readonly number[], top
     for (let yy = Math.max(0, top); yy < Math.min(hp, h + top); yy++) {
       const src = ((b * h + yy - top) * w + x0) * c;
       xp.set(x.subarray(src, src + (x1 - x0) * c), ((b * hp + yy) * wp + x0 + left) * c);
+    }
+}
+
+/** dst [cout/8, rows, 8] = src [rows, cout] cut into blocks of 8 columns (each block's rows contiguous). */
+export function packFilter(src: Float32Array, rows: number, cout: number, dst: Float32Array): void {
+  let d = 0;
+  for (let c0 = 0; c0 < cout; c0 += 8)
+    for (let r = 0, s = c0; r < rows; r++, s += cout) {
+      dst[d] = src[s];
+      dst[d + 1] = src[s + 1];
+      dst[d + 2] = src[s + 2];
+      dst[d + 3] = src[s + 3];
+      dst[d + 4] = src[s + 4];
+      dst[d + 5] = src[s + 5];
+      dst[d + 6] = src[s + 6];
+      dst[d + 7] = src[s + 7];
+      d += 8;
     }
 }
 
@@ -59,12 +77,17 @@ export function registerSimdConv2D(backendName: string): void {
     // Without padding x serves as is (its rows and columns past the window are never read).
     const inPlace = top === 0 && left === 0 && hp <= h && wp <= w;
     const xp = inPlace ? x : k.alloc([n, hp, wp, cin]);
+    const packed = k.alloc([cout / 8, kh, kw, cin, 8]);
     const y = k.alloc([n, ho, wo, cout]);
     // Views after the last allocation: the heap may move when it grows.
     if (!inPlace) padSpatial(k.view(x), x.shape, top, left, hp, wp, k.view(xp));
+    packFilter(k.view(filter), kh * kw * cin, cout, k.view(packed));
     const at = (t: tf.TensorInfo) => k.view(t).byteOffset;
-    const macsPerItem = wo * kh * kw * cin * 8;
-    pool.run('conv2d', [at(xp), at(filter), at(y), inPlace ? h : hp, inPlace ? w : wp, cin, ho, wo, cout, kh, kw, sh, sw], n * ho * (cout / 8), Math.ceil(MIN_MACS_PER_BLOCK / macsPerItem));
+    const groups = Math.ceil((n * ho * wo) / 4);
+    const macsPerItem = 4 * kh * kw * cin * 8;
+    // Keep in cache the larger of the two an item reads: the whole filter or the whole of x.
+    const wFirst = kh * kw * cin * cout > sizeOf(xp.shape) ? 1 : 0;
+    pool.run('conv2d', [at(xp), at(packed), at(y), n, inPlace ? h : hp, inPlace ? w : wp, cin, ho, wo, cout, kh, kw, sh, sw, wFirst], groups * (cout / 8), Math.ceil(MIN_MACS_PER_BLOCK / macsPerItem));
     return k.finish(y);
   };
   Object.defineProperty(kernelFunc, SIMD, { value: true });
