@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from '../compose.ts';
+import { geometry } from '../conv-backprop.ts';
 import { simdKernels } from './simd-kernels.ts';
 
 const SIMD = Symbol('pipeline simd conv2d');
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const replaced = new Map<string, tf.KernelConfig>();
 
 /** The Conv2D kernel this one replaced on `backendName` (XNNPACK on wasm; for comparisons). */
@@ -68,12 +68,11 @@ export function registerSimdConv2D(backendName: string): void {
     if (pool === undefined || x.dtype !== 'float32' || filter.dtype !== 'float32' || cout % 8 !== 0 || !undilated || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') {
       return previous.kernelFunc(args);
     }
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
-    const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw } = info;
+    const g = geometry(x.shape, filter.shape, args.attrs!);
+    const { batch: n, inH: h, inW: w, outH: ho, outW: wo, strideH: sh, strideW: sw, padTop: top, padLeft: left } = g;
     const k = new KernelComposer(args.backend as tf.KernelBackend, backendName);
     const hp = (ho - 1) * sh + kh;
     const wp = (wo - 1) * sw + kw;
-    const { top, left } = info.padInfo;
     // Without padding x serves as is (its rows and columns past the window are never read).
     const inPlace = top === 0 && left === 0 && hp <= h && wp <= w;
     const xp = inPlace ? x : k.alloc([n, hp, wp, cin]);
@@ -86,8 +85,9 @@ export function registerSimdConv2D(backendName: string): void {
     const groups = Math.ceil((n * ho * wo) / 4);
     const macsPerItem = 4 * kh * kw * cin * 8;
     // Keep in cache the larger of the two an item reads: the whole filter or the whole of x.
-    const wFirst = kh * kw * cin * cout > sizeOf(xp.shape) ? 1 : 0;
-    pool.run('conv2d', [at(xp), at(packed), at(y), n, inPlace ? h : hp, inPlace ? w : wp, cin, ho, wo, cout, kh, kw, sh, sw, wFirst], groups * (cout / 8), Math.ceil(MIN_MACS_PER_BLOCK / macsPerItem));
+    const wFirst = kh * kw * cin * cout > tf.util.sizeFromShape(xp.shape) ? 1 : 0;
+    const [, rows, cols] = xp.shape;
+    pool.run('conv2d', [at(xp), at(packed), at(y), n, rows, cols, cin, ho, wo, cout, kh, kw, sh, sw, wFirst], groups * (cout / 8), Math.ceil(MIN_MACS_PER_BLOCK / macsPerItem));
     return k.finish(y);
   };
   Object.defineProperty(kernelFunc, SIMD, { value: true });

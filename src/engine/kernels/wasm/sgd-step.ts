@@ -26,7 +26,7 @@ export function registerSgdStep(backendName: string): void {
       const { theta, g, prev, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
       const { lr, momentum, weightDecay, nesterov } = attrs as unknown as SgdStepAttrs;
       const be = backend as HeapBackend;
-      const n = theta!.shape.reduce((a, b) => a * b, 1);
+      const n = tf.util.sizeFromShape(theta!.shape);
       const flags = (weightDecay > 0 ? 1 : 0) | (momentum !== 0 ? 2 : 0) | (prev ? 4 : 0) | (nesterov ? 8 : 0) | (mask ? 16 : 0);
       const outTheta = be.makeOutput(theta!.shape, 'float32');
       const outB = momentum !== 0 ? be.makeOutput(theta!.shape, 'float32') : undefined;
