@@ -10,37 +10,50 @@ import wabtInit from 'wabt';
  * kernel computes every output element within one item, so results do not depend on who ran what.
  */
 
-// Control words: the block counter, the block count, the block bounds (MAX_BLOCKS + 1); then per
-// worker a slot: sequence number (main → worker), finished sequence (worker → main), export index,
-// argument count, status (0 ok, 1 threw), and the arguments.
-const COUNTER = 0;
+// Control words: the claim word (call number << 7 | blocks claimed), the block count, blocks finished,
+// the number of the last call a block of which threw, the block bounds (MAX_BLOCKS + 1); then per
+// worker a slot: call number to serve (main → worker), last call served (worker → main), export index,
+// argument count and the arguments.
+const CLAIM = 0;
 const BLOCKS = 1;
-const BOUNDS = 2;
-const MAX_BLOCKS = 64;
+const FINISHED = 2;
+const FAILED = 3;
+const BOUNDS = 4;
+const MAX_BLOCKS = 64; // < 128: the claimed count fits below the call number in CLAIM
 const SLOTS = BOUNDS + MAX_BLOCKS + 1;
 const SEQ = 0;
-const DONE = 1;
+const SERVED = 1;
 const FN = 2;
 const ARGC = 3;
-const STATUS = 4;
-const ARGS = 5;
+const ARGS = 4;
 const MAX_ARGS = 32;
 const STRIDE = ARGS + MAX_ARGS;
+/** Call numbers wrap here so that call << 7 stays a positive int32. */
+const CALL_MASK = 0x7fffff;
 /**
  * Blocks per thread: enough to even out a slowed thread (resnet18 w16 train step, 2 threads: the
  * main thread waited 5 ms per step for the last block at 16, 7 ms at 4).
  */
 const BLOCKS_PER_THREAD = 16;
 
-/** Claims blocks of the current call until none are left; `fn` gets a block's [from, to) last. */
-const CLAIM_BLOCKS = `(ctl, fn, args) => {
+/**
+ * Claims blocks of call `call` until none are left or another call has begun, running `fn` on each
+ * (a block's [from, to) last). A claim is a compare-and-swap on the word holding the call number
+ * and the claimed count, so a thread that wakes late can never take a block of a later call. Each
+ * finished block is counted (and a throw recorded) so the caller knows when all are done.
+ */
+const CLAIM_BLOCKS = `(ctl, call, fn, args) => {
   for (;;) {
-    const b = Atomics.add(ctl, ${COUNTER}, 1);
-    if (b >= ctl[${BLOCKS}]) return;
-    fn(...args, ctl[${BOUNDS} + b], ctl[${BOUNDS} + b + 1]);
+    const c = Atomics.load(ctl, ${CLAIM});
+    const b = c & 127;
+    if (c >>> 7 !== call || b >= ctl[${BLOCKS}]) return;
+    if (Atomics.compareExchange(ctl, ${CLAIM}, c, c + 1) !== c) continue;
+    try { fn(...args, ctl[${BOUNDS} + b], ctl[${BOUNDS} + b + 1]); } catch { Atomics.store(ctl, ${FAILED}, call); }
+    Atomics.add(ctl, ${FINISHED}, 1);
+    Atomics.notify(ctl, ${FINISHED});
   }
 }`;
-const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (ctl: Int32Array, fn: (...a: number[]) => void, args: number[]) => void;
+const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (ctl: Int32Array, call: number, fn: (...a: number[]) => void, args: number[]) => void;
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -55,15 +68,12 @@ for (;;) {
   seq = Atomics.load(ctl, base + ${SEQ});
   if (seq < 0) break;
   const args = Array.from(ctl.subarray(base + ${ARGS}, base + ${ARGS} + ctl[base + ${ARGC}]));
-  let status = 0;
-  try { claimBlocks(ctl, exports[names[ctl[base + ${FN}]]], args); } catch { status = 1; }
-  Atomics.store(ctl, base + ${STATUS}, status);
-  Atomics.store(ctl, base + ${DONE}, seq);
-  Atomics.notify(ctl, base + ${DONE});
+  claimBlocks(ctl, seq, exports[names[ctl[base + ${FN}]]], args);
+  Atomics.store(ctl, base + ${SERVED}, seq);
 }`;
 
 export class WasmKernelPool {
-  private seq = 0;
+  private call = 0;
 
   private constructor(
     readonly memory: WebAssembly.Memory,
@@ -120,7 +130,9 @@ export class WasmKernelPool {
 
   /**
    * Calls export `name` with `args` followed by [from, to) for blocks covering [0, items), spread over
-   * the threads, and returns when all are done. A block holds `minPerBlock` items or more.
+   * the threads, and returns when all are done. A block holds `minPerBlock` items or more. The main
+   * thread claims blocks too and waits only for blocks that a helper has begun: a helper that wakes
+   * late (its core busy) finds none left, and one still busy with an earlier call is not woken.
    */
   run(name: string, args: number[], items: number, minPerBlock = 1): void {
     const fn = this.exports[name];
@@ -130,36 +142,28 @@ export class WasmKernelPool {
     const control = this.control;
     for (let b = 0; b <= blocks; b++) control[BOUNDS + b] = Math.floor((items * b) / blocks);
     control[BLOCKS] = blocks;
-    Atomics.store(control, COUNTER, 0);
-    const helpers = Math.min(this.workers.length, blocks - 1);
-    const seq = ++this.seq;
-    for (let w = 0; w < helpers; w++) {
+    Atomics.store(control, FINISHED, 0);
+    this.call = (this.call % CALL_MASK) + 1;
+    const call = this.call;
+    Atomics.store(control, CLAIM, call << 7);
+    let helpers = Math.min(this.workers.length, blocks - 1);
+    for (let w = 0; w < this.workers.length && helpers > 0; w++) {
       const base = SLOTS + w * STRIDE;
+      if (Atomics.load(control, base + SERVED) !== control[base + SEQ]) continue; // still on an earlier call
       control[base + FN] = this.names.indexOf(name);
       control[base + ARGC] = args.length;
       control.set(args, base + ARGS);
-      Atomics.store(control, base + SEQ, seq);
+      Atomics.store(control, base + SEQ, call);
       Atomics.notify(control, base + SEQ);
+      helpers--;
     }
-    let mainError: unknown;
-    try {
-      claimBlocks(control, fn, args);
-    } catch (err) {
-      mainError = err;
-      Atomics.store(control, COUNTER, blocks); // no further blocks for the helpers
+    claimBlocks(control, call, fn, args);
+    for (;;) {
+      const finished = Atomics.load(control, FINISHED);
+      if (finished >= blocks) break;
+      Atomics.wait(control, FINISHED, finished);
     }
-    let failed = false;
-    for (let w = 0; w < helpers; w++) {
-      const base = SLOTS + w * STRIDE;
-      for (;;) {
-        const done = Atomics.load(control, base + DONE);
-        if (done === seq) break;
-        Atomics.wait(control, base + DONE, done);
-      }
-      failed ||= control[base + STATUS] !== 0;
-    }
-    if (mainError !== undefined) throw mainError;
-    if (failed) throw new Error(`wasm kernel '${name}' failed on a worker thread`);
+    if (Atomics.load(control, FAILED) === call) throw new Error(`wasm kernel '${name}' failed`);
   }
 
   /** Ends the workers (they also end with the process, being unref'd). */

@@ -4,6 +4,7 @@ import { comparisonGradients } from './comparison.ts';
 import { convGradients } from './conv.ts';
 import { poolGradients } from './pool.ts';
 import { recomputedGradients } from './recomputed.ts';
+import { reluGradients } from './relu.ts';
 import { stridedSliceGradient } from './strided-slice.ts';
 
 let registered = false;
@@ -17,7 +18,7 @@ let registered = false;
 export function registerSecondOrderGradients(): void {
   if (registered) return;
   registered = true;
-  const configs = [...convGradients, ...poolGradients, ...comparisonGradients, ...recomputedGradients, stridedSliceGradient, ...batchNormGradients];
+  const configs = [...convGradients, ...poolGradients, ...comparisonGradients, ...recomputedGradients, ...reluGradients, stridedSliceGradient, ...batchNormGradients];
   const quiet = tf.env().getBool('DEBUG');
   for (const config of configs) {
     if (quiet) tf.env().set('DEBUG', false);
