@@ -5,7 +5,7 @@ import { registerHostMaxPoolGrad } from './max-pool-grad.ts';
 import { registerUntransposedBatchMatMul } from './wasm/batch-mat-mul.ts';
 import { registerSimdFilterGrad } from './wasm/conv-backprop-filter.ts';
 import { registerSgdStep } from './wasm/sgd-step.ts';
-import { registerSimdElementwise } from './wasm/elementwise.ts';
+import { registerSimdReluGrad } from './wasm/relu-grad.ts';
 import { registerSimdConv2D } from './wasm/conv2d.ts';
 import { registerSharedIdentity } from './wasm/identity.ts';
 import { registerChunkedAddN } from './webgpu/add-n.ts';
@@ -17,7 +17,7 @@ import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
  * and the trainer call tfjs ops only; what runs below them is chosen here.
  */
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
-  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdElementwise],
+  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdReluGrad],
   cpu: [registerHostBatchNorm],
   webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm],
 };

@@ -1,20 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from '../compose.ts';
 import { transpose2d } from '../host-layout.ts';
-import { simdMatMul } from './mat-mul.ts';
 
 const UNTRANSPOSED = Symbol('pipeline untransposed matmul');
-const replaced = new Map<string, tf.KernelConfig>();
-
-/** tfjs's own BatchMatMul on `backendName` (XNNPACK's fully-connected path on wasm; for comparisons). */
-export function replacedBatchMatMul(backendName: string): tf.KernelConfig | undefined {
-  return replaced.get(backendName);
-}
 
 /**
  * Below this many multiply-adds tfjs-wasm's own transposed loop is quicker than a transpose plus
- * XNNPACK (measured: 32×512×10 0.21 vs 0.42 ms; 64×300×100 2.0 vs 1.6 ms), and XNNPACK's untransposed
- * product quicker than the project's kernel (which packs b on every call).
+ * XNNPACK (measured: 32×512×10 0.21 vs 0.42 ms; 64×300×100 2.0 vs 1.6 ms).
  */
 const MIN_MACS = 1 << 20;
 
@@ -22,35 +14,26 @@ const MIN_MACS = 1 << 20;
  * tfjs-wasm sends every BatchMatMul with transposeA or transposeB to a scalar loop on one thread,
  * 6–10× slower than its XNNPACK path (a dense layer's weight and input gradients: 64×784·784×300 took
  * 15–19 ms against 2.4 ms untransposed). Large ones are rewritten here as a host transpose of the
- * flagged operand(s) and an untransposed product; the result is the same product. Untransposed
- * single products (XNNPACK's fully-connected path in tfjs) run on the project's SIMD kernel, with
- * XNNPACK's bits (mat-mul.ts); batched ones stay on tfjs's loop.
+ * flagged operand(s) and the untransposed XNNPACK matmul; the result is the same product.
  */
 export function registerUntransposedBatchMatMul(backendName: string): void {
   const original = tf.getKernel('BatchMatMul', backendName);
   if (original === undefined || UNTRANSPOSED in original.kernelFunc) return;
-  replaced.set(backendName, original);
-  const untransposed = (args: tf.KernelFuncArgs, a: tf.TensorInfo, b: tf.TensorInfo, k: KernelComposer): tf.TensorInfo => {
-    if (a.shape.length === 3 && b.shape.length === 3 && a.shape[0] === 1 && b.shape[0] === 1 && a.shape[1] * a.shape[2] * b.shape[2] >= MIN_MACS) {
-      const out = simdMatMul(k, a, b);
-      if (out !== undefined) return out;
-    }
-    return original.kernelFunc({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
-  };
   const kernelFunc: tf.KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
-    if (a.dtype !== 'float32' || b.dtype !== 'float32') return original.kernelFunc(args);
-    const k = new KernelComposer(args.backend as tf.KernelBackend, backendName);
-    if (!transposeA && !transposeB) return k.finish(untransposed(args, a, b, k));
+    if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32') return original.kernelFunc(args);
     const [ra, ca] = a.shape.slice(-2);
     const cb = b.shape[b.shape.length - 1];
     const rb = b.shape[b.shape.length - 2];
     const batch = Math.max(sizeOf(a.shape.slice(0, -2)), sizeOf(b.shape.slice(0, -2)));
     if (batch * ra * ca * (transposeB ? rb : cb) < MIN_MACS) return original.kernelFunc(args);
+    const k = new KernelComposer(args.backend as tf.KernelBackend, backendName);
     const at = transposeA ? transposeLast2(k, a) : a;
     const bt = transposeB ? transposeLast2(k, b) : b;
-    return k.finish(untransposed(args, at, bt, k));
+    const out = original.kernelFunc({ ...args, inputs: { a: at, b: bt }, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+    k.finishAll([]);
+    return out;
   };
   Object.defineProperty(kernelFunc, UNTRANSPOSED, { value: true });
   tf.unregisterKernel('BatchMatMul', backendName);

@@ -30,30 +30,21 @@ export function padSpatial(x: Float32Array, [n, h, w, c]: readonly number[], top
     }
 }
 
-/**
- * dst [⌈cout/8⌉, rows, 8] = src [rows, cout] cut into blocks of 8 columns (each block's rows
- * contiguous); columns past cout in the last block are zeros.
- */
+/** dst [cout/8, rows, 8] = src [rows, cout] cut into blocks of 8 columns (each block's rows contiguous). */
 export function packFilter(src: Float32Array, rows: number, cout: number, dst: Float32Array): void {
   let d = 0;
-  for (let c0 = 0; c0 < cout; c0 += 8) {
-    const width = Math.min(8, cout - c0);
+  for (let c0 = 0; c0 < cout; c0 += 8)
     for (let r = 0, s = c0; r < rows; r++, s += cout) {
-      if (width === 8) {
-        dst[d] = src[s];
-        dst[d + 1] = src[s + 1];
-        dst[d + 2] = src[s + 2];
-        dst[d + 3] = src[s + 3];
-        dst[d + 4] = src[s + 4];
-        dst[d + 5] = src[s + 5];
-        dst[d + 6] = src[s + 6];
-        dst[d + 7] = src[s + 7];
-      } else {
-        for (let j = 0; j < 8; j++) dst[d + j] = j < width ? src[s + j] : 0;
-      }
+      dst[d] = src[s];
+      dst[d + 1] = src[s + 1];
+      dst[d + 2] = src[s + 2];
+      dst[d + 3] = src[s + 3];
+      dst[d + 4] = src[s + 4];
+      dst[d + 5] = src[s + 5];
+      dst[d + 6] = src[s + 6];
+      dst[d + 7] = src[s + 7];
       d += 8;
     }
-  }
 }
 
 /**

@@ -1,0 +1,35 @@
+;; The ReLU gradient over n float32 elements, out = dy · step(x) as tfjs composes it (Step, Cast,
+;; Multiply): step(x) is 1 where x > 0, 0 elsewhere and x itself where x is NaN. Items are groups of 4,
+;; [k0, k1); the group past n's last multiple of 4 runs one element at a time through the same vector
+;; code (lane 0), so both paths round alike and nothing beyond n is read or written.
+  (func (export "reluGrad")
+    (param $dy i32) (param $x i32) (param $out i32) (param $n i32) (param $k0 i32) (param $k1 i32)
+    (local $i i32) (local $end i32) (local $vecEnd i32) (local $o i32) (local $va v128) (local $vb v128)
+    (local.set $i (i32.shl (local.get $k0) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $k1) (i32.const 2)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    (local.set $vecEnd (i32.and (local.get $end) (i32.const -4)))
+    (block $vecDone (loop $vec
+      (br_if $vecDone (i32.ge_u (local.get $i) (local.get $vecEnd)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $va (v128.load (i32.add (local.get $dy) (local.get $o))))
+      (local.set $vb (v128.load (i32.add (local.get $x) (local.get $o))))
+      (v128.store (i32.add (local.get $out) (local.get $o))
+        (f32x4.mul (local.get $va)
+          (v128.bitselect (local.get $vb)
+            (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0) (f32x4.gt (local.get $vb) (v128.const f32x4 0 0 0 0)))
+            (f32x4.ne (local.get $vb) (local.get $vb)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $vec)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $va (v128.load32_zero (i32.add (local.get $dy) (local.get $o))))
+      (local.set $vb (v128.load32_zero (i32.add (local.get $x) (local.get $o))))
+      (v128.store32_lane 0 (i32.add (local.get $out) (local.get $o))
+        (f32x4.mul (local.get $va)
+          (v128.bitselect (local.get $vb)
+            (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0) (f32x4.gt (local.get $vb) (v128.const f32x4 0 0 0 0)))
+            (f32x4.ne (local.get $vb) (local.get $vb)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
