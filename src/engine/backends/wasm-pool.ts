@@ -143,6 +143,7 @@ export class WasmKernelPool {
     for (let b = 0; b <= blocks; b++) control[BOUNDS + b] = Math.floor((items * b) / blocks);
     control[BLOCKS] = blocks;
     Atomics.store(control, FINISHED, 0);
+    Atomics.store(control, FAILED, 0); // call numbers start at 1: a failure before a wrap-around cannot match
     this.call = (this.call % CALL_MASK) + 1;
     const call = this.call;
     Atomics.store(control, CLAIM, call << 7);

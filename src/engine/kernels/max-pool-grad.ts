@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { simdKernels } from './wasm/simd-kernels.ts';
+import { MIN_ELEMENTS_PER_BLOCK, simdKernels } from './wasm/simd-kernels.ts';
 
 /**
  * MaxPoolGrad in plain JS over the wasm heap. tfjs-backend-wasm 4.22's own MaxPoolGrad drops the
@@ -69,9 +69,6 @@ export function maxPoolGradInto(x: Float32Array, dy: Float32Array, info: tf.back
     }
   }
 }
-
-/** Work below this many elements is not worth handing to another thread. */
-const MIN_ELEMENTS_PER_BLOCK = 1 << 16;
 
 /**
  * The case of the project's SIMD kernel (wasm/max-pool-grad.wat): windows that tile x without

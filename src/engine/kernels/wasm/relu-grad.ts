@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RELU_GRAD } from '../../relu-grad.ts';
 import { KernelComposer } from '../compose.ts';
-import { simdKernels } from './simd-kernels.ts';
-
-/** Below this many elements a block is not worth handing to another thread (one pass over memory). */
-const MIN_ELEMENTS_PER_BLOCK = 1 << 16;
+import { MIN_ELEMENTS_PER_BLOCK, simdKernels } from './simd-kernels.ts';
 
 /**
  * The fused ReLU gradient dy · step(x) (relu-grad.wat) on all threads: one pass instead of tfjs's

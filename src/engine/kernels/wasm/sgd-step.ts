@@ -1,14 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { SGD_STEP, type SgdStepAttrs } from '../../sgd-step.ts';
-import { simdKernels } from './simd-kernels.ts';
+import { MIN_ELEMENTS_PER_BLOCK, simdKernels } from './simd-kernels.ts';
 
 type HeapBackend = tf.KernelBackend & {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 };
-
-/** Below this many elements a block is not worth handing to another thread (one pass over memory). */
-const MIN_ELEMENTS_PER_BLOCK = 1 << 16;
 
 const f32Bits = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0];
 

@@ -8,6 +8,9 @@ const SOURCE = `(module
   (import "env" "memory" (memory 1 65536 MEMORY_SHARED))
 ${FILES.map((f) => fs.readFileSync(new URL(`./${f}`, import.meta.url), 'utf8')).join('\n')})`;
 
+/** Below this many elements of one pass over memory a block is not worth handing to another thread. */
+export const MIN_ELEMENTS_PER_BLOCK = 1 << 16;
+
 let pool: WasmKernelPool | undefined;
 
 /** tfjs-wasm's heap (its emscripten module keeps it as `wasmMemory` when threaded, else in `asm`). */
