@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { KernelComposer } from '../../src/engine/kernels/compose.ts';
-import { conv2dBackpropFilter } from '../../src/engine/kernels/conv-backprop.ts';
+import { conv2dBackpropFilter, conv2dBackpropInput } from '../../src/engine/kernels/conv-backprop.ts';
 import { maxPoolGradInto } from '../../src/engine/kernels/max-pool-grad.ts';
 import { simdKernels } from '../../src/engine/kernels/wasm/simd-kernels.ts';
 import { onBackend, randn, relErr } from './helpers.ts';
@@ -37,10 +37,19 @@ cases.push({ n: 2, h: 10, w: 11, cin: 3, cout: 5, k: 2, stride: 3, pad: 'valid' 
 cases.push({ n: 2, h: 9, w: 9, cin: 3, cout: 2, k: 1, stride: 3, pad: 'valid' });
 cases.push({ n: 2, h: 7, w: 8, cin: 3, cout: 4, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] });
 cases.push({ n: 2, h: 6, w: 6, cin: 2, cout: 3, k: 3, stride: 1, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] });
+// Input channels in 8s: dX by the SIMD kernel (every phase's conv writing into dx in place), the same
+// geometries again.
+cases.push({ n: 3, h: 7, w: 9, cin: 8, cout: 6, k: 3, stride: 1, pad: 'same' });
+cases.push({ n: 2, h: 11, w: 9, cin: 8, cout: 3, k: 5, stride: 2, pad: 'same' });
+cases.push({ n: 2, h: 10, w: 11, cin: 8, cout: 5, k: 2, stride: 3, pad: 'valid' });
+cases.push({ n: 2, h: 9, w: 9, cin: 16, cout: 2, k: 1, stride: 3, pad: 'valid' });
+cases.push({ n: 2, h: 7, w: 8, cin: 8, cout: 4, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] });
+cases.push({ n: 2, h: 6, w: 6, cin: 8, cout: 3, k: 3, stride: 1, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] });
+cases.push({ n: 2, h: 8, w: 8, cin: 24, cout: 16, k: 1, stride: 2, pad: 'same' });
 
 const label = (c: Case) => `${c.k}x${c.k} stride ${c.stride} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad)} ${c.h}x${c.w} ${c.cin}->${c.cout}`;
 
-describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallback; dX: composed) match the cpu backend', () => {
+describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallback; dX: SIMD kernel with input channels in 8s, else composed) match the cpu backend', () => {
   for (const [i, c] of cases.entries()) {
     it(label(c), async () => {
       const compute = () => {
@@ -54,27 +63,33 @@ describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallba
           dataFormat: 'NHWC',
           filterShape: filter.shape,
         }) as tf.Tensor;
-        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
-          strides: [c.stride, c.stride],
-          pad: c.pad,
-          dataFormat: 'NHWC',
-          inputShape: x.shape,
-        }) as tf.Tensor;
-        if (tf.getBackend() !== 'wasm') return [dw, dx];
-        // The composed filter gradient, which serves when the SIMD kernels cannot start.
-        const composed = conv2dBackpropFilter(new KernelComposer(tf.backend(), 'wasm'), x, dy, filter.shape, {
-          strides: [c.stride, c.stride],
-          pad: c.pad,
-          dataFormat: 'NHWC',
-        } as unknown as tf.NamedAttrMap);
-        return [dw, dx, tf.engine().makeTensorFromTensorInfo(composed)];
+        const inputAttrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', inputShape: x.shape };
+        if (tf.getBackend() !== 'wasm') return [dw, tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, inputAttrs) as tf.Tensor];
+        const pool = simdKernels()!;
+        const run = pool.run;
+        const calls: string[] = [];
+        pool.run = (name, ...rest) => (calls.push(name), run.call(pool, name, ...rest));
+        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, inputAttrs) as tf.Tensor;
+        pool.run = run;
+        // The composed gradients, which serve when the SIMD kernels cannot start.
+        const composer = new KernelComposer(tf.backend(), 'wasm');
+        const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+        const dwComposed = conv2dBackpropFilter(composer, x, dy, filter.shape, attrs);
+        const dxComposed = conv2dBackpropInput(new KernelComposer(tf.backend(), 'wasm'), dy, filter, x.shape, attrs);
+        return [dw, dx, ...[dwComposed, dxComposed].map((t) => tf.engine().makeTensorFromTensorInfo(t)), tf.tensor1d([calls.filter((n) => n === 'conv2d').length])];
       };
       const [dwCpu, dxCpu] = await onBackend('cpu', compute);
-      const [dwWasm, dxWasm, dwComposed] = await onBackend('wasm', compute);
+      const [dwWasm, dxWasm, dwComposed, dxComposed, [inputGradConvs]] = await onBackend('wasm', compute);
       expect(simdKernels()).toBeDefined();
       expect(relErr(dwWasm, dwCpu)).toBeLessThan(1e-4);
       expect(relErr(dwComposed, dwCpu)).toBeLessThan(1e-4);
       expect(relErr(dxWasm, dxCpu)).toBeLessThan(1e-4);
+      expect(relErr(dxComposed, dxCpu)).toBeLessThan(1e-4);
+      const simdPath = c.cin % 8 === 0 && !(c.k === 1 && c.stride === 1);
+      // One conv per output phase that some tap reaches (phases taken along each axis: min(k, stride)).
+      expect(inputGradConvs).toBe(simdPath ? Math.min(c.k, c.stride) ** 2 : 0);
+      // The same polyphase convs in the same order: the same bits as the composed form.
+      if (simdPath) expect(Buffer.from(dxWasm.buffer).equals(Buffer.from(dxComposed.buffer))).toBe(true);
     });
   }
 

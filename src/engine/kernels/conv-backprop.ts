@@ -143,7 +143,7 @@ function hostFlippedFilter(k: KernelComposer, filter: tf.TensorInfo): tf.TensorI
  * As a valid conv of dy with the flipped taps: `before` rows of zeros above dy (cropped when
  * negative), `after` below.
  */
-interface PhaseAxis {
+export interface PhaseAxis {
   taps: number;
   /** First output position of the phase. */
   first: number;
@@ -152,7 +152,7 @@ interface PhaseAxis {
   after: number;
 }
 
-function phaseAxis(r: number, kernel: number, stride: number, pad: number, inSize: number, outSize: number): PhaseAxis {
+export function phaseAxis(r: number, kernel: number, stride: number, pad: number, inSize: number, outSize: number): PhaseAxis {
   const taps = Math.ceil((kernel - r) / stride);
   const lo = Math.ceil((pad - r) / stride);
   const hi = Math.floor((inSize - 1 + pad - r) / stride);

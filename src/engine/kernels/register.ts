@@ -7,6 +7,7 @@ import { registerSimdFilterGrad } from './wasm/conv-backprop-filter.ts';
 import { registerSgdStep } from './wasm/sgd-step.ts';
 import { registerSimdReluGrad } from './wasm/relu-grad.ts';
 import { registerSimdConv2D } from './wasm/conv2d.ts';
+import { registerSimdInputGrad } from './wasm/conv-backprop-input.ts';
 import { registerSharedIdentity } from './wasm/identity.ts';
 import { registerChunkedAddN } from './webgpu/add-n.ts';
 import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
@@ -17,7 +18,7 @@ import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
  * and the trainer call tfjs ops only; what runs below them is chosen here.
  */
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
-  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdReluGrad],
+  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdInputGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdReluGrad],
   cpu: [registerHostBatchNorm],
   webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm],
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from '../compose.ts';
 import { geometry } from '../conv-backprop.ts';
+import type { WasmKernelPool } from '../../backends/wasm-pool.ts';
 import { simdKernels } from './simd-kernels.ts';
 
 const SIMD = Symbol('pipeline simd conv2d');
@@ -47,6 +48,47 @@ export function packFilter(src: Float32Array, rows: number, cout: number, dst: F
     }
 }
 
+/** conv2d.wat's input: x [n, rows, cols, cin] from byte `x` (padded: every tap it reads exists), the packed filter. */
+export interface ConvInput {
+  x: number;
+  rows: number;
+  cols: number;
+  cin: number;
+  packed: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+}
+
+/**
+ * conv2d.wat's output: n·ho·wo positions of cout channels, written densely from byte `y`, or with
+ * `into` to y[n, y0 + p·sy, x0 + q·sx, :] of a [n, h, w, cout] tensor.
+ */
+export interface ConvOutput {
+  y: number;
+  n: number;
+  ho: number;
+  wo: number;
+  cout: number;
+  into?: { h: number; w: number; y0: number; x0: number; sy: number; sx: number };
+}
+
+/** Runs conv2d.wat on all threads. */
+export function runConv2D(pool: WasmKernelPool, i: ConvInput, o: ConvOutput): void {
+  const groups = Math.ceil((o.n * o.ho * o.wo) / 4);
+  const macsPerItem = 4 * i.kh * i.kw * i.cin * 8;
+  // Keep in cache the larger of the two an item reads: the whole filter or the whole of x.
+  const wFirst = i.kh * i.kw * i.cin * o.cout > o.n * i.rows * i.cols * i.cin ? 1 : 0;
+  const d = o.into ?? { h: o.ho, w: o.wo, y0: 0, x0: 0, sy: 1, sx: 1 };
+  pool.run(
+    'conv2d',
+    [i.x, i.packed, o.y, o.n, i.rows, i.cols, i.cin, o.ho, o.wo, o.cout, i.kh, i.kw, i.sh, i.sw, wFirst, d.h, d.w, d.y0, d.x0, d.sy, d.sx],
+    groups * (o.cout / 8),
+    Math.ceil(MIN_MACS_PER_BLOCK / macsPerItem),
+  );
+}
+
 /**
  * Conv2D by the project's SIMD kernel (conv2d.wat) on all threads, for float32, undilated, NHWC
  * convolutions with output channels in 8s; the kernel registered before it runs the rest. Why: XNNPACK's
@@ -82,12 +124,8 @@ export function registerSimdConv2D(backendName: string): void {
     if (!inPlace) padSpatial(k.view(x), x.shape, top, left, hp, wp, k.view(xp));
     packFilter(k.view(filter), kh * kw * cin, cout, k.view(packed));
     const at = (t: tf.TensorInfo) => k.view(t).byteOffset;
-    const groups = Math.ceil((n * ho * wo) / 4);
-    const macsPerItem = 4 * kh * kw * cin * 8;
-    // Keep in cache the larger of the two an item reads: the whole filter or the whole of x.
-    const wFirst = kh * kw * cin * cout > tf.util.sizeFromShape(xp.shape) ? 1 : 0;
     const [, rows, cols] = xp.shape;
-    pool.run('conv2d', [at(xp), at(packed), at(y), n, rows, cols, cin, ho, wo, cout, kh, kw, sh, sw, wFirst], groups * (cout / 8), Math.ceil(MIN_MACS_PER_BLOCK / macsPerItem));
+    runConv2D(pool, { x: at(xp), rows, cols, cin, packed: at(packed), kh, kw, sh, sw }, { y: at(y), n, ho, wo, cout });
     return k.finish(y);
   };
   Object.defineProperty(kernelFunc, SIMD, { value: true });

@@ -6,6 +6,9 @@
 ;; positions (the last one may be shorter: its positions run one at a time) and one block of 8 channels;
 ;; a call computes items [t0, t1). With $wFirst = 0 a group's channel blocks are consecutive items (its
 ;; x patches stay in cache), with 1 a block's groups are (its filter stays in cache).
+;; Output position (n, p, q) goes to y[n, dy0 + p·dsy, dx0 + q·dsx, :] of a [N, dh, dw, Cout] tensor: with
+;; (dh, dw, dy0, dx0, dsy, dsx) = (Ho, Wo, 0, 0, 1, 1) that is y itself; otherwise every dsy-th row and
+;; dsx-th column from (dy0, dx0), so one phase of a strided input gradient lands in place.
 ;; Requires Cout % 8 == 0; pointers are byte offsets into the heap.
   (func $patch (param $xp i32) (param $m i32) (param $hp i32) (param $wp i32) (param $cin i32)
     (param $ho i32) (param $wo i32) (param $sh i32) (param $sw i32) (result i32)
@@ -23,21 +26,43 @@
         (local.get $cin))
       (i32.const 2))))
 
+  (func $dst (param $y i32) (param $m i32) (param $ho i32) (param $wo i32) (param $dh i32) (param $dw i32)
+    (param $dy0 i32) (param $dx0 i32) (param $dsy i32) (param $dsx i32) (param $cout i32) (result i32)
+    ;; byte address of y[n, dy0 + p·dsy, dx0 + q·dsx, 0] for flat output position m = (n·Ho + p)·Wo + q
+    (local $hw i32) (local $rem i32)
+    (local.set $hw (i32.mul (local.get $ho) (local.get $wo)))
+    (local.set $rem (i32.rem_u (local.get $m) (local.get $hw)))
+    (i32.add (local.get $y) (i32.shl
+      (i32.mul
+        (i32.add
+          (i32.mul (i32.add (i32.mul (i32.div_u (local.get $m) (local.get $hw)) (local.get $dh))
+                            (i32.add (local.get $dy0) (i32.mul (i32.div_u (local.get $rem) (local.get $wo)) (local.get $dsy))))
+                   (local.get $dw))
+          (i32.add (local.get $dx0) (i32.mul (i32.rem_u (local.get $rem) (local.get $wo)) (local.get $dsx))))
+        (local.get $cout))
+      (i32.const 2))))
+
   (func (export "conv2d")
     (param $xp i32) (param $wt i32) (param $y i32)
     (param $n i32) (param $hp i32) (param $wp i32) (param $cin i32) (param $ho i32) (param $wo i32) (param $cout i32)
-    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $wFirst i32) (param $t0 i32) (param $t1 i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $wFirst i32)
+    (param $dh i32) (param $dw i32) (param $dy0 i32) (param $dx0 i32) (param $dsy i32) (param $dsx i32) (param $t0 i32) (param $t1 i32)
     (local $t i32) (local $blocks i32) (local $groups i32) (local $total i32) (local $g i32) (local $co0 i32)
     (local $m i32) (local $mEnd i32) (local $i i32) (local $j i32) (local $tap i32) (local $c i32) (local $cend i32)
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $wa i32) (local $wrow i32) (local $out i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local $w0 v128) (local $w1 v128) (local $s v128)
+    (local $dense i32) (local $cob i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
     (local.set $blocks (i32.shr_u (local.get $cout) (i32.const 3)))
     (local.set $total (i32.mul (i32.mul (local.get $n) (local.get $ho)) (local.get $wo)))
     (local.set $groups (i32.shr_u (i32.add (local.get $total) (i32.const 3)) (i32.const 2)))
     (local.set $wrow (i32.shl (local.get $cout) (i32.const 2)))
     (local.set $cend (i32.shl (local.get $cin) (i32.const 2)))
+    (local.set $dense (i32.and
+      (i32.and (i32.eq (local.get $dh) (local.get $ho)) (i32.eq (local.get $dw) (local.get $wo)))
+      (i32.and (i32.eqz (i32.or (local.get $dy0) (local.get $dx0)))
+               (i32.and (i32.eq (local.get $dsy) (i32.const 1)) (i32.eq (local.get $dsx) (i32.const 1))))))
     (local.set $t (local.get $t0))
     (block $itemsDone (loop $items
       (br_if $itemsDone (i32.ge_u (local.get $t) (local.get $t1)))
@@ -95,15 +120,26 @@
             (br_if $taps_j (i32.lt_u (local.get $j) (local.get $kw))))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br_if $taps_i (i32.lt_u (local.get $i) (local.get $kh))))
-        (local.set $out (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $cout)) (local.get $co0)) (i32.const 2))))
-        (v128.store (local.get $out) (local.get $a0))
-        (v128.store offset=16 (local.get $out) (local.get $b0))
-        (v128.store (i32.add (local.get $out) (local.get $wrow)) (local.get $a1))
-        (v128.store offset=16 (i32.add (local.get $out) (local.get $wrow)) (local.get $b1))
-        (v128.store (i32.add (local.get $out) (i32.shl (local.get $wrow) (i32.const 1))) (local.get $a2))
-        (v128.store offset=16 (i32.add (local.get $out) (i32.shl (local.get $wrow) (i32.const 1))) (local.get $b2))
-        (v128.store (i32.add (local.get $out) (i32.mul (local.get $wrow) (i32.const 3))) (local.get $a3))
-        (v128.store offset=16 (i32.add (local.get $out) (i32.mul (local.get $wrow) (i32.const 3))) (local.get $b3))
+        (if (local.get $dense)
+          (then
+            (local.set $out (i32.add (local.get $y) (i32.shl (i32.mul (local.get $m) (local.get $cout)) (i32.const 2))))
+            (local.set $o1 (i32.add (local.get $out) (local.get $wrow)))
+            (local.set $o2 (i32.add (local.get $o1) (local.get $wrow)))
+            (local.set $o3 (i32.add (local.get $o2) (local.get $wrow))))
+          (else
+            (local.set $out (call $dst (local.get $y) (local.get $m) (local.get $ho) (local.get $wo) (local.get $dh) (local.get $dw) (local.get $dy0) (local.get $dx0) (local.get $dsy) (local.get $dsx) (local.get $cout)))
+            (local.set $o1 (call $dst (local.get $y) (i32.add (local.get $m) (i32.const 1)) (local.get $ho) (local.get $wo) (local.get $dh) (local.get $dw) (local.get $dy0) (local.get $dx0) (local.get $dsy) (local.get $dsx) (local.get $cout)))
+            (local.set $o2 (call $dst (local.get $y) (i32.add (local.get $m) (i32.const 2)) (local.get $ho) (local.get $wo) (local.get $dh) (local.get $dw) (local.get $dy0) (local.get $dx0) (local.get $dsy) (local.get $dsx) (local.get $cout)))
+            (local.set $o3 (call $dst (local.get $y) (i32.add (local.get $m) (i32.const 3)) (local.get $ho) (local.get $wo) (local.get $dh) (local.get $dw) (local.get $dy0) (local.get $dx0) (local.get $dsy) (local.get $dsx) (local.get $cout)))))
+        (local.set $cob (i32.shl (local.get $co0) (i32.const 2)))
+        (v128.store (i32.add (local.get $out) (local.get $cob)) (local.get $a0))
+        (v128.store offset=16 (i32.add (local.get $out) (local.get $cob)) (local.get $b0))
+        (v128.store (i32.add (local.get $o1) (local.get $cob)) (local.get $a1))
+        (v128.store offset=16 (i32.add (local.get $o1) (local.get $cob)) (local.get $b1))
+        (v128.store (i32.add (local.get $o2) (local.get $cob)) (local.get $a2))
+        (v128.store offset=16 (i32.add (local.get $o2) (local.get $cob)) (local.get $b2))
+        (v128.store (i32.add (local.get $o3) (local.get $cob)) (local.get $a3))
+        (v128.store offset=16 (i32.add (local.get $o3) (local.get $cob)) (local.get $b3))
         (local.set $m (local.get $mEnd))))
       ;; a short last group: one position at a time
       (block $singlesDone (loop $singles
@@ -133,7 +169,9 @@
             (br_if $sj (i32.lt_u (local.get $j) (local.get $kw))))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br_if $si (i32.lt_u (local.get $i) (local.get $kh))))
-        (local.set $out (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $cout)) (local.get $co0)) (i32.const 2))))
+        (local.set $out (i32.add
+          (call $dst (local.get $y) (local.get $m) (local.get $ho) (local.get $wo) (local.get $dh) (local.get $dw) (local.get $dy0) (local.get $dx0) (local.get $dsy) (local.get $dsx) (local.get $cout))
+          (i32.shl (local.get $co0) (i32.const 2))))
         (v128.store (local.get $out) (local.get $a0))
         (v128.store offset=16 (local.get $out) (local.get $b0))
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
