@@ -24,6 +24,8 @@ export interface BenchHeader {
   width: number;
   batch: number;
   threads: number | null;
+  /** wasm: threads of tfjs's XNNPACK pool. */
+  xnnpack_threads?: number;
   /** webgpu: the GPU (vendor, device, driver description, software or not). */
   adapter?: BackendInfo['adapter'];
   note?: string;
@@ -37,6 +39,7 @@ export function benchHeader(backend: BackendInfo, model: string, width: number, 
     width,
     batch,
     threads: backend.threads,
+    ...(backend.xnnpackThreads !== undefined ? { xnnpack_threads: backend.xnnpackThreads } : {}),
     ...(backend.adapter ? { adapter: backend.adapter } : {}),
     ...(backend.note ? { note: backend.note } : {}),
   };

@@ -26,6 +26,8 @@ export interface BackendInfo {
   /** CPU threads the backend computes with (null: managed by the native library or the GPU). */
   threads: number | null;
   simd?: boolean;
+  /** wasm: threads of tfjs's XNNPACK pool (backends/wasm.ts: one by default beside the project's kernels). */
+  xnnpackThreads?: number;
   /** wasm: whether the project's own SIMD kernels run (else tfjs's and the composed ones). */
   ownKernels?: boolean;
   /** webgpu: the adapter Dawn runs on. */
