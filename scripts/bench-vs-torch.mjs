@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs `pipeline bench` and the PyTorch CPU reference (scripts/gpu/torch_reference.py) at the same
 // thread counts, interleaved in one run on one machine, and prints every line plus one ratio line per
-// thread count (tfjs ms ÷ PyTorch ms; speedup over the first thread count for both engines).
+// thread count (tfjs ms ÷ PyTorch ms; speedup over the first thread count for both engines), each
+// metric taken as its lowest median over --rounds (the round least disturbed by other load).
 //   node scripts/bench-vs-torch.mjs --model resnet18 --width 16 --batch 32 --threads 1,2 [--repeat 5] [--rounds 2]
 // PyTorch: Debian's python3-torch, called as /usr/bin/python3 (PIPELINE_PYTHON overrides it).
 import { spawnSync } from 'node:child_process';
@@ -34,10 +35,13 @@ function jsonLine(cmd, args) {
   return JSON.parse(line);
 }
 
-const best = new Map(); // "engine:threads" → fastest line over rounds (least disturbed by other load)
+const KEYS = ['forward_ms', 'train_step_ms', 'grasp_hg_ms'];
+// "engine:threads" → per metric, the lowest median over rounds (the one least disturbed by other load)
+const best = new Map();
 const keep = (key, line) => {
   const old = best.get(key);
-  if (!old || line.train_step_ms < old.train_step_ms) best.set(key, line);
+  if (!old) return best.set(key, { ...line });
+  for (const k of KEYS) old[k] = Math.min(old[k], line[k]);
 };
 for (let round = 0; round < Number(a.rounds); round++) {
   for (const n of counts) {
@@ -45,7 +49,6 @@ for (let round = 0; round < Number(a.rounds); round++) {
     keep(`torch:${n}`, jsonLine(python, [path.join(root, 'scripts/gpu/torch_reference.py'), '--device', 'cpu', '--hg-images', '0', ...common, '--threads', String(n)]));
   }
 }
-const keys = ['forward_ms', 'train_step_ms', 'grasp_hg_ms'];
 const r2 = (x) => Math.round(x * 100) / 100;
 for (const n of counts) {
   const ours = best.get(`tfjs:${n}`);
@@ -53,7 +56,7 @@ for (const n of counts) {
   const ours1 = best.get(`tfjs:${counts[0]}`);
   const ref1 = best.get(`torch:${counts[0]}`);
   const line = { kind: 'ratio', model: a.model, width: Number(a.width), batch: Number(a.batch), threads: ours.threads, torch_threads: ref.threads };
-  for (const k of keys) {
+  for (const k of KEYS) {
     const name = k.replace(/_ms$/, '');
     line[`${name}_vs_torch`] = r2(ours[k] / ref[k]);
     line[`${name}_speedup`] = r2(ours1[k] / ours[k]);
