@@ -31,6 +31,14 @@ export const BATCH_NORM_GRAD = 'PipelineBatchNormGrad';
 export const BATCH_NORM_EVAL = 'PipelineBatchNormEval';
 export const BATCH_NORM_EVAL_GRAD = 'PipelineBatchNormEvalGrad';
 
+/**
+ * Two per-channel kernels for the batch-norm kernels' own gradients (gradients/batch-norm.ts), on the
+ * same passes: PipelineChannelDot a, b → Σ a·b over every axis but the last ([C], a float64 sum),
+ * PipelineChannelAffine2 a, alpha, b, beta → a·α[c] + b·β[c]. Ops with composed fallbacks: channel-ops.ts.
+ */
+export const CHANNEL_DOT = 'PipelineChannelDot';
+export const CHANNEL_AFFINE2 = 'PipelineChannelAffine2';
+
 export interface BatchNormAttrs {
   epsilon: number;
 }
@@ -495,14 +503,42 @@ function batchNormEvalGrad({ inputs, backend, attrs }: KernelArgs): Info[] {
   return [dx, dgamma, dbeta];
 }
 
+function channelDot({ inputs, backend }: KernelArgs): Info {
+  const { a, b } = inputs as Record<string, Info>;
+  const c = channels(a, {});
+  if (sizeOf(a.shape) !== sizeOf(b.shape)) throw new Error('channel dot: a and b differ in size');
+  const io = new HostIO(backend as tf.KernelBackend, c);
+  const out = io.alloc([c]);
+  const { sdx } = io.gradSums(a, b, new Float64Array(c)); // Σ a·(b − 0)
+  io.view(out).set(sdx);
+  io.finish();
+  return out;
+}
+
+function channelAffine2({ inputs, backend }: KernelArgs): Info {
+  const { a, alpha, b, beta } = inputs as Record<string, Info>;
+  const c = channels(a, { alpha, beta });
+  if (sizeOf(a.shape) !== sizeOf(b.shape)) throw new Error('channel affine: a and b differ in size');
+  const io = new HostIO(backend as tf.KernelBackend, c);
+  const [ca, cb, zero] = io.coefficients(c, 3);
+  ca.values.set(io.view(alpha));
+  cb.values.set(io.view(beta));
+  io.upload(ca, cb, zero);
+  const out = io.affine2(a, b, ca, cb, zero);
+  io.finish();
+  return out;
+}
+
 const KERNELS: Array<[string, (args: KernelArgs) => Info | Info[]]> = [
   [BATCH_NORM, batchNormTrain],
   [BATCH_NORM_GRAD, batchNormTrainGrad],
   [BATCH_NORM_EVAL, batchNormEval],
   [BATCH_NORM_EVAL_GRAD, batchNormEvalGrad],
+  [CHANNEL_DOT, channelDot],
+  [CHANNEL_AFFINE2, channelAffine2],
 ];
 
-/** Registers the four batch-norm kernels for `backendName` ('wasm' or 'cpu'); idempotent. */
+/** Registers the four batch-norm kernels and the two channel kernels for `backendName` ('wasm' or 'cpu'); idempotent. */
 export function registerHostBatchNorm(backendName: string): void {
   for (const [kernelName, fn] of KERNELS) {
     if (tf.getKernel(kernelName, backendName) !== undefined) tf.unregisterKernel(kernelName, backendName);
