@@ -1,12 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 
+/** Warm-up: at least this many runs, and until this much time has passed. */
+const WARMUP_RUNS = 2;
+const WARMUP_MS = 1500;
+
 /**
- * Median wall time of `fn` over `repeat` runs after one warm-up (kernel setup, XNNPACK operators,
- * shader compilation). `fn` must end by awaiting its result on the host (see settle), so queued GPU
- * work is inside the timing.
+ * Median wall time of `fn` over `repeat` runs after a warm-up (kernel setup, XNNPACK operators, shader
+ * compilation, and V8's optimizing compilers, which run on background threads: resnet18 w16 train steps
+ * of a fresh process at 2 threads took 251 194 170 177 165 162 153 … ms, the compilers sharing the
+ * cores with the kernels for the first second; at 1 thread 408 257 252 247 … 240). `fn` must end by
+ * awaiting its result on the host (see settle), so queued GPU work is inside the timing.
  */
 export async function medianMs(fn: () => unknown, repeat: number): Promise<number> {
-  await fn();
+  const start = performance.now();
+  for (let i = 0; i < WARMUP_RUNS || performance.now() - start < WARMUP_MS; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < repeat; i++) {
     const t = performance.now();
