@@ -31,20 +31,17 @@ for (const k of [1, 3])
 cases.push({ n: 2, h: 32, w: 32, cin: 16, cout: 32, k: 3, stride: 2, pad: 'same' });
 cases.push({ n: 2, h: 5, w: 5, cin: 3, cout: 4, k: 5, stride: 1, pad: 'valid' });
 // Strided input gradients by output phase: kernels larger, smaller and not a multiple of the stride,
-// phases that no tap reaches, and explicit padding larger than the kernel (dy cropped per phase).
-cases.push({ n: 2, h: 11, w: 9, cin: 4, cout: 3, k: 5, stride: 2, pad: 'same' });
-cases.push({ n: 2, h: 10, w: 11, cin: 3, cout: 5, k: 2, stride: 3, pad: 'valid' });
-cases.push({ n: 2, h: 9, w: 9, cin: 3, cout: 2, k: 1, stride: 3, pad: 'valid' });
-cases.push({ n: 2, h: 7, w: 8, cin: 3, cout: 4, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] });
-cases.push({ n: 2, h: 6, w: 6, cin: 2, cout: 3, k: 3, stride: 1, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] });
-// Input channels in 8s: dX by the SIMD kernel (every phase's conv writing into dx in place), the same
-// geometries again.
+// phases that no tap reaches, and explicit padding larger than the kernel (dy cropped per phase); each
+// again with input channels in 8s, where dX is the SIMD kernel's (every phase's conv writing into dx in place).
+const phaseCases: Case[] = [
+  { n: 2, h: 11, w: 9, cin: 4, cout: 3, k: 5, stride: 2, pad: 'same' },
+  { n: 2, h: 10, w: 11, cin: 3, cout: 5, k: 2, stride: 3, pad: 'valid' },
+  { n: 2, h: 9, w: 9, cin: 3, cout: 2, k: 1, stride: 3, pad: 'valid' },
+  { n: 2, h: 7, w: 8, cin: 3, cout: 4, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] },
+  { n: 2, h: 6, w: 6, cin: 2, cout: 3, k: 3, stride: 1, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] },
+];
+for (const c of phaseCases) cases.push(c, { ...c, cin: 8 });
 cases.push({ n: 3, h: 7, w: 9, cin: 8, cout: 6, k: 3, stride: 1, pad: 'same' });
-cases.push({ n: 2, h: 11, w: 9, cin: 8, cout: 3, k: 5, stride: 2, pad: 'same' });
-cases.push({ n: 2, h: 10, w: 11, cin: 8, cout: 5, k: 2, stride: 3, pad: 'valid' });
-cases.push({ n: 2, h: 9, w: 9, cin: 16, cout: 2, k: 1, stride: 3, pad: 'valid' });
-cases.push({ n: 2, h: 7, w: 8, cin: 8, cout: 4, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] });
-cases.push({ n: 2, h: 6, w: 6, cin: 8, cout: 3, k: 3, stride: 1, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] });
 cases.push({ n: 2, h: 8, w: 8, cin: 24, cout: 16, k: 1, stride: 2, pad: 'same' });
 
 const label = (c: Case) => `${c.k}x${c.k} stride ${c.stride} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad)} ${c.h}x${c.w} ${c.cin}->${c.cout}`;
