@@ -44,6 +44,25 @@ describe('multi-threaded wasm', () => {
     expect(JSON.parse(r.stdout).threads).toBe(1);
   });
 
+  it("gives XNNPACK one thread beside the project's kernels unless PIPELINE_XNNPACK_THREADS says otherwise", () => {
+    const bench = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [path.join(root, 'bin/pipeline.mjs'), '--backend', 'wasm', '--threads', '2', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1'], {
+        encoding: 'utf8',
+        env: { ...process.env, PIPELINE_QUIET: '1', ...env },
+        timeout: 120_000,
+      });
+    const line = (env: Record<string, string>) => {
+      const r = bench(env);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    };
+    expect(line({ PIPELINE_XNNPACK_THREADS: '' })).toMatchObject({ threads: 2, xnnpack_threads: 1 });
+    expect(line({ PIPELINE_XNNPACK_THREADS: '2' })).toMatchObject({ threads: 2, xnnpack_threads: 2 });
+    const bad = bench({ PIPELINE_XNNPACK_THREADS: 'two' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe("pipeline: PIPELINE_XNNPACK_THREADS must be a positive integer, got 'two' (or unset it)");
+  });
+
   it('rejects a thread count that is not a positive integer, naming the flag', () => {
     const r = spawnSync(process.execPath, [path.join(root, 'bin/pipeline.mjs'), '--threads', '0', 'bench', '--model', 'lenet300'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
