@@ -16,8 +16,16 @@ export function packPhaseFilter(w: Float32Array, [, kw, cin, cout]: readonly num
     for (let t = 0; t < th; t++)
       for (let u = 0; u < tw; u++) {
         const tap = ((r + sh * (th - 1 - t)) * kw + (c + sw * (tw - 1 - u))) * cin * cout;
-        for (let co = 0; co < cout; co++)
-          for (let l = 0, s = tap + b * cout + co; l < 8; l++, s += cout) dst[d++] = w[s];
+        for (let co = 0, s = tap + b * cout; co < cout; co++, s++, d += 8) {
+          dst[d] = w[s];
+          dst[d + 1] = w[s + cout];
+          dst[d + 2] = w[s + 2 * cout];
+          dst[d + 3] = w[s + 3 * cout];
+          dst[d + 4] = w[s + 4 * cout];
+          dst[d + 5] = w[s + 5 * cout];
+          dst[d + 6] = w[s + 6 * cout];
+          dst[d + 7] = w[s + 7 * cout];
+        }
       }
 }
 
