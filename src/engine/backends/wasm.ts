@@ -58,11 +58,12 @@ async function startTfjsWasm(threads: number): Promise<Omit<WasmStart, 'ownKerne
   }
   wasm.setWasmPaths(process.env.PIPELINE_WASM_DIR ?? path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep);
   let note: string | undefined;
+  const xnnpackThreads = xnnpackThreadsFor(threads);
   if (threads > 1) {
     const prepared = prepareWasmThreads(threads);
     if ('reason' in prepared) note = prepared.reason;
     else {
-      wasm.setThreadsCount(xnnpackThreadsFor(threads));
+      wasm.setThreadsCount(xnnpackThreads);
       const ok = await tf.setBackend('wasm').catch(() => false);
       prepared.restore();
       if (ok) {

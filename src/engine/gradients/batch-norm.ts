@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { channelAffine2, channelDot } from '../channel-ops.ts';
+import { channelAffine2, channelDot, channelSum } from '../channel-ops.ts';
 import { BATCH_NORM, BATCH_NORM_EVAL, BATCH_NORM_EVAL_GRAD, BATCH_NORM_GRAD, type BatchNormAttrs, CHANNEL_AFFINE2, CHANNEL_DOT } from '../kernels/batch-norm.ts';
 
 /**
@@ -135,7 +135,7 @@ const batchNormEvalGradGrad: tf.GradConfig = {
       dy: () => tf.add(tf.mul(ga, tf.mul(gamma, r())), runOne(BATCH_NORM_EVAL, { x, gamma: gb, beta: gc, mean, variance }, at)),
       x: () => tf.mul(dy, tf.mul(gb, r())),
       gamma: () => tf.mul(r(), sady()),
-      mean: () => tf.neg(tf.mul(tf.mul(gb, r()), tf.sum(dy, dy.shape.slice(0, -1).map((_, i) => i)))),
+      mean: () => tf.neg(tf.mul(tf.mul(gb, r()), channelSum(dy))),
       variance: () => {
         const rr = r();
         const sdyxhat = tf.mul(channelDot(dy, tf.sub(x, mean)), rr);

@@ -152,7 +152,7 @@ export interface PhaseAxis {
   after: number;
 }
 
-export function phaseAxis(r: number, kernel: number, stride: number, pad: number, inSize: number, outSize: number): PhaseAxis {
+function phaseAxis(r: number, kernel: number, stride: number, pad: number, inSize: number, outSize: number): PhaseAxis {
   const taps = Math.ceil((kernel - r) / stride);
   const lo = Math.ceil((pad - r) / stride);
   const hi = Math.floor((inSize - 1 + pad - r) / stride);
@@ -174,6 +174,26 @@ function phaseInput(k: KernelComposer, dy: tf.TensorInfo, py: PhaseAxis, px: Pha
     [0, 0],
   ];
   return { input, pad };
+}
+
+/** An output phase (y mod s = r, x mod s = c, shifted by the padding) and its two axes. */
+export interface OutputPhase {
+  r: number;
+  c: number;
+  py: PhaseAxis;
+  px: PhaseAxis;
+}
+
+/** The output phases of a strided input gradient that some tap reaches and that hold positions, row-major. */
+export function outputPhases(g: ConvGeometry): OutputPhase[] {
+  const phases: OutputPhase[] = [];
+  for (let r = 0; r < g.strideH; r++)
+    for (let c = 0; c < g.strideW; c++) {
+      const py = phaseAxis(r, g.kh, g.strideH, g.padTop, g.inH, g.outH);
+      const px = phaseAxis(c, g.kw, g.strideW, g.padLeft, g.inW, g.outW);
+      if (py.taps > 0 && px.taps > 0 && py.count > 0 && px.count > 0) phases.push({ r, c, py, px });
+    }
+  return phases;
 }
 
 const convAttrs = (pad: Array<[number, number]>) => ({ strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined });
@@ -207,13 +227,7 @@ export function conv2dBackpropInput(
 
 /** Strided input gradient: one valid conv per output phase, interleaved on the host. */
 function inputGradByPhases(k: KernelComposer, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
-  const phases = [];
-  for (let r = 0; r < g.strideH; r++)
-    for (let c = 0; c < g.strideW; c++) {
-      const py = phaseAxis(r, g.kh, g.strideH, g.padTop, g.inH, g.outH);
-      const px = phaseAxis(c, g.kw, g.strideW, g.padLeft, g.inW, g.outW);
-      if (py.taps > 0 && px.taps > 0 && py.count > 0 && px.count > 0) phases.push({ r, c, py, px });
-    }
+  const phases = outputPhases(g);
   const subFilters = phases.map(({ py, px }) => k.alloc([py.taps, px.taps, g.outC, g.inC]));
   const w = k.view(filter);
   phases.forEach(({ r, c, py, px }, i) =>

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from '../compose.ts';
-import { geometry, isPointwise, phaseAxis, type PhaseAxis } from '../conv-backprop.ts';
+import { geometry, isPointwise, outputPhases } from '../conv-backprop.ts';
 import { padSpatial, runConv2D } from './conv2d.ts';
 import { simdKernels } from './simd-kernels.ts';
 
@@ -47,13 +47,7 @@ export function registerSimdInputGrad(backendName: string): void {
     if (pool === undefined || dy.dtype !== 'float32' || filter.dtype !== 'float32' || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') return previous.kernelFunc(args);
     const g = geometry(attrs.inputShape, filter.shape, args.attrs!);
     if (g.inC % 8 !== 0 || (isPointwise(g) && g.strideH === 1 && g.strideW === 1)) return previous.kernelFunc(args);
-    const phases: Array<{ r: number; c: number; py: PhaseAxis; px: PhaseAxis }> = [];
-    for (let r = 0; r < g.strideH; r++)
-      for (let c = 0; c < g.strideW; c++) {
-        const py = phaseAxis(r, g.kh, g.strideH, g.padTop, g.inH, g.outH);
-        const px = phaseAxis(c, g.kw, g.strideW, g.padLeft, g.inW, g.outW);
-        if (py.taps > 0 && px.taps > 0 && py.count > 0 && px.count > 0) phases.push({ r, c, py, px });
-      }
+    const phases = outputPhases(g);
     // One zero-padded dy that every phase's window lies in: a phase's window starts `before` rows
     // above dy (below it where negative: dy cropped) and ends `after` rows below.
     const top = Math.max(0, ...phases.map((p) => p.py.before));
