@@ -1,33 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from '../compose.ts';
 import { geometry, isPointwise, outputPhases } from '../conv-backprop.ts';
-import { padSpatial, runConv2D } from './conv2d.ts';
+import { packPhaseFilter, padSpatial, runConv2D } from './conv2d.ts';
 import { simdKernels } from './simd-kernels.ts';
 
 const SIMD = Symbol('pipeline simd input gradient');
-
-/**
- * W's taps that reach phase (r, c), flipped in space, with in/out swapped, packed as conv2d.wat takes
- * a filter: dst [cin/8, th, tw, cout, 8] with dst[b, t, u, co, l] = W[r + sh·(th−1−t), c + sw·(tw−1−u), 8b + l, co].
- */
-export function packPhaseFilter(w: Float32Array, [, kw, cin, cout]: readonly number[], r: number, c: number, sh: number, sw: number, th: number, tw: number, dst: Float32Array): void {
-  let d = 0;
-  for (let b = 0; b < cin; b += 8)
-    for (let t = 0; t < th; t++)
-      for (let u = 0; u < tw; u++) {
-        const tap = ((r + sh * (th - 1 - t)) * kw + (c + sw * (tw - 1 - u))) * cin * cout;
-        for (let co = 0, s = tap + b * cout; co < cout; co++, s++, d += 8) {
-          dst[d] = w[s];
-          dst[d + 1] = w[s + cout];
-          dst[d + 2] = w[s + 2 * cout];
-          dst[d + 3] = w[s + 3 * cout];
-          dst[d + 4] = w[s + 4 * cout];
-          dst[d + 5] = w[s + 5 * cout];
-          dst[d + 6] = w[s + 6 * cout];
-          dst[d + 7] = w[s + 7 * cout];
-        }
-      }
-}
 
 /**
  * Conv2DBackpropInput by conv2d.wat on all threads, for float32 input gradients with channels in 8s
@@ -60,19 +37,19 @@ export function registerSimdInputGrad(backendName: string): void {
     const packed = phases.map(({ py, px }) => k.alloc([g.inC / 8, py.taps, px.taps, g.outC, 8]));
     const dx = k.alloc([g.batch, g.inH, g.inW, g.inC]);
     // Views after the last allocation: the heap may move when it grows.
-    if (!inPlace) padSpatial(k.view(dy), dy.shape, top, left, hp, wp, k.view(dyp));
-    const w = k.view(filter);
-    phases.forEach(({ r, c, py, px }, i) => packPhaseFilter(w, filter.shape, r, c, g.strideH, g.strideW, py.taps, px.taps, k.view(packed[i])));
+    const at = (t: tf.TensorInfo) => k.view(t).byteOffset;
+    if (!inPlace) padSpatial(pool, at(dy), dy.shape, top, left, hp, wp, at(dyp));
+    phases.forEach(({ r, c, py, px }, i) => packPhaseFilter(pool, at(filter), filter.shape, r, c, g.strideH, g.strideW, py.taps, px.taps, at(packed[i])));
     const covered = phases.reduce((n, { py, px }) => n + py.count * px.count, 0);
     if (covered < g.inH * g.inW) k.view(dx).fill(0); // positions no tap reaches (a 1×1 filter with stride 2)
-    const base = k.view(dyp).byteOffset;
+    const base = at(dyp);
     const [rows, cols] = inPlace ? [g.outH, g.outW] : [hp, wp];
     phases.forEach(({ py, px }, i) => {
       const x = base + ((top - py.before) * cols + (left - px.before)) * g.outC * 4;
       runConv2D(
         pool,
-        { x, rows, cols, cin: g.outC, packed: k.view(packed[i]).byteOffset, kh: py.taps, kw: px.taps, sh: 1, sw: 1 },
-        { y: k.view(dx).byteOffset, n: g.batch, ho: py.count, wo: px.count, cout: g.inC, into: { h: g.inH, w: g.inW, y0: py.first, x0: px.first, sy: g.strideH, sx: g.strideW } },
+        { x, rows, cols, cin: g.outC, packed: at(packed[i]), kh: py.taps, kw: px.taps, sh: 1, sw: 1 },
+        { y: at(dx), n: g.batch, ho: py.count, wo: px.count, cout: g.inC, into: { h: g.inH, w: g.inW, y0: py.first, x0: px.first, sy: g.strideH, sx: g.strideW } },
       );
     });
     return k.finish(dx);

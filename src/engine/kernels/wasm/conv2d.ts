@@ -15,37 +15,38 @@ export function replacedConv2D(backendName: string): tf.KernelConfig | undefined
 /** Below this many multiply-adds a block costs more to hand to another thread than it saves. */
 const MIN_MACS_PER_BLOCK = 1 << 18;
 
+/** Rows of padded input a block is worth handing to another thread for (a copy runs at ~10 GB/s). */
+const MIN_BYTES_PER_BLOCK = 1 << 18;
+
 /**
  * xp[n, y + top, x + left, :] = x[n, y, x, :] inside [hp, wp], zeros elsewhere (rows and columns of x
- * beyond the window the conv reads are left out).
+ * beyond the window the conv reads are left out), on all threads: x and xp are [n, h, w, c] and
+ * [n, hp, wp, c] float32 tensors at byte offsets `x` and `xp` of the pool's heap.
  */
-export function padSpatial(x: Float32Array, [n, h, w, c]: readonly number[], top: number, left: number, hp: number, wp: number, xp: Float32Array): void {
-  xp.fill(0);
+export function padSpatial(pool: WasmKernelPool, x: number, [n, h, w, c]: readonly number[], top: number, left: number, hp: number, wp: number, xp: number): void {
   const x0 = Math.max(0, -left);
-  const x1 = Math.min(w, wp - left);
-  if (x1 <= x0) return;
-  for (let b = 0; b < n; b++)
-    for (let yy = Math.max(0, top); yy < Math.min(hp, h + top); yy++) {
-      const src = ((b * h + yy - top) * w + x0) * c;
-      xp.set(x.subarray(src, src + (x1 - x0) * c), ((b * hp + yy) * wp + x0 + left) * c);
-    }
+  const x1 = Math.max(x0, Math.min(w, wp - left));
+  pool.run('padRows', [x, xp, h, w, c, top, left, hp, wp, x0, x1], n * hp, Math.ceil(MIN_BYTES_PER_BLOCK / (wp * c * 4)));
 }
 
-/** dst [cout/8, rows, 8] = src [rows, cout] cut into blocks of 8 columns (each block's rows contiguous). */
-export function packFilter(src: Float32Array, rows: number, cout: number, dst: Float32Array): void {
-  let d = 0;
-  for (let c0 = 0; c0 < cout; c0 += 8)
-    for (let r = 0, s = c0; r < rows; r++, s += cout) {
-      dst[d] = src[s];
-      dst[d + 1] = src[s + 1];
-      dst[d + 2] = src[s + 2];
-      dst[d + 3] = src[s + 3];
-      dst[d + 4] = src[s + 4];
-      dst[d + 5] = src[s + 5];
-      dst[d + 6] = src[s + 6];
-      dst[d + 7] = src[s + 7];
-      d += 8;
-    }
+/** Packed filter elements (in groups of 8) a block is worth handing to another thread for. */
+const MIN_PACK_GROUPS_PER_BLOCK = 2048;
+
+/**
+ * dst [cout/8, rows, 8] = src [rows, cout] cut into blocks of 8 columns (each block's rows contiguous),
+ * on all threads; src and dst are byte offsets of float32 tensors on the pool's heap.
+ */
+export function packFilter(pool: WasmKernelPool, src: number, rows: number, cout: number, dst: number): void {
+  pool.run('packFilter', [src, dst, rows, cout], (cout / 8) * rows, MIN_PACK_GROUPS_PER_BLOCK);
+}
+
+/**
+ * The taps of W [kh, kw, cin, cout] that reach output phase (r, c) of a strided input gradient,
+ * flipped in space, with in/out swapped, packed as conv2d.wat takes a filter: dst [cin/8, th, tw,
+ * cout, 8] with dst[b, t, u, co, l] = W[r + sh·(th−1−t), c + sw·(tw−1−u), 8b + l, co]; on all threads.
+ */
+export function packPhaseFilter(pool: WasmKernelPool, w: number, [, kw, cin, cout]: readonly number[], r: number, c: number, sh: number, sw: number, th: number, tw: number, dst: number): void {
+  pool.run('packPhaseFilter', [w, dst, kw, cin, cout, r, c, sh, sw, th, tw], (cin / 8) * th * tw * cout, MIN_PACK_GROUPS_PER_BLOCK);
 }
 
 /** conv2d.wat's input: x [n, rows, cols, cin] from byte `x` (padded: every tap it reads exists), the packed filter. */
@@ -121,9 +122,9 @@ export function registerSimdConv2D(backendName: string): void {
     const packed = k.alloc([cout / 8, kh, kw, cin, 8]);
     const y = k.alloc([n, ho, wo, cout]);
     // Views after the last allocation: the heap may move when it grows.
-    if (!inPlace) padSpatial(k.view(x), x.shape, top, left, hp, wp, k.view(xp));
-    packFilter(k.view(filter), kh * kw * cin, cout, k.view(packed));
     const at = (t: tf.TensorInfo) => k.view(t).byteOffset;
+    if (!inPlace) padSpatial(pool, at(x), x.shape, top, left, hp, wp, at(xp));
+    packFilter(pool, at(filter), kh * kw * cin, cout, at(packed));
     const [, rows, cols] = xp.shape;
     runConv2D(pool, { x: at(xp), rows, cols, cin, packed: at(packed), kh, kw, sh, sw }, { y: at(y), n, ho, wo, cout });
     return k.finish(y);

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { WasmKernelPool } from '../../backends/wasm-pool.ts';
 
 /** The project's WebAssembly-text kernels (each file a list of functions), as one module on tfjs's heap. */
-const FILES = ['conv2d.wat', 'filter-grad.wat', 'batch-norm.wat', 'max-pool-grad.wat', 'sgd-step.wat', 'relu-grad.wat'];
+const FILES = ['conv2d.wat', 'filter-grad.wat', 'batch-norm.wat', 'max-pool-grad.wat', 'sgd-step.wat', 'relu-grad.wat', 'pad.wat', 'pack.wat'];
 const SOURCE = `(module
   (import "env" "memory" (memory 1 65536 MEMORY_SHARED))
 ${FILES.map((f) => fs.readFileSync(new URL(`./${f}`, import.meta.url), 'utf8')).join('\n')})`;
