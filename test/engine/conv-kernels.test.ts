@@ -43,6 +43,8 @@ const phaseCases: Case[] = [
 for (const c of phaseCases) cases.push(c, { ...c, cin: 8 });
 cases.push({ n: 3, h: 7, w: 9, cin: 8, cout: 6, k: 3, stride: 1, pad: 'same' });
 cases.push({ n: 2, h: 8, w: 8, cin: 24, cout: 16, k: 1, stride: 2, pad: 'same' });
+// Padded dy (512 KB) and packed filter (4608 groups of 8) large enough to run as several blocks of the pool.
+cases.push({ n: 1, h: 14, w: 14, cin: 8, cout: 512, k: 3, stride: 1, pad: 'same' });
 
 const label = (c: Case) => `${c.k}x${c.k} stride ${c.stride} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad)} ${c.h}x${c.w} ${c.cin}->${c.cout}`;
 

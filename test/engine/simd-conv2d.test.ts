@@ -42,6 +42,7 @@ const cases: Array<{ n: number; h: number; w: number; cin: number; cout: number;
   { n: 2, h: 14, w: 14, cin: 1, cout: 8, k: 5, stride: 1, pad: 'same', note: 'one input channel' },
   { n: 2, h: 6, w: 5, cin: 3, cout: 6, k: 3, stride: 1, pad: 'same', note: 'output channels not in 8s: the replaced kernel runs' },
   { n: 4, h: 4, w: 4, cin: 32, cout: 32, k: 3, stride: 1, pad: 'same' },
+  { n: 1, h: 14, w: 14, cin: 512, cout: 8, k: 3, stride: 1, pad: 'same', note: 'padded x (512 KB) and packed filter in several blocks of the pool' },
 ];
 
 describe("the project's SIMD Conv2D (wasm)", () => {
@@ -69,7 +70,8 @@ describe("the project's SIMD Conv2D (wasm)", () => {
           den += ref.values[i] ** 2;
         }
         expect(den).toBeGreaterThan(1);
-        expect(Math.sqrt(num / den)).toBeLessThan(1e-6);
+        // float32 sums of K = k·k·cin terms: rounding error grows like √K (K = 4608 for the largest case).
+        expect(Math.sqrt(num / den)).toBeLessThan(Math.max(1e-6, 3e-8 * Math.sqrt(c.k * c.k * c.cin)));
         // Same summation order as XNNPACK's (taps, then input channels): the same bits.
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined };
         const xnn = replacedConv2D('wasm')!.kernelFunc({ inputs: { x, filter: w }, backend: tf.backend(), attrs: attrs as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
