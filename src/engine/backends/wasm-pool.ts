@@ -76,7 +76,7 @@ const claimBlocks = ${CLAIM_BLOCKS};
 let seq = 0;
 for (;;) {
   const idle = performance.now();
-  while (Atomics.load(ctl, base + ${SEQ}) === seq && performance.now() - idle < spinMs) {}
+  for (let polls = 1; Atomics.load(ctl, base + ${SEQ}) === seq; polls++) if (polls % 64 === 0 && performance.now() - idle >= spinMs) break;
   Atomics.wait(ctl, base + ${SEQ}, seq);
   seq = Atomics.load(ctl, base + ${SEQ});
   if (seq < 0) break;
