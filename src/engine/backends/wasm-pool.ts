@@ -175,10 +175,10 @@ export class WasmKernelPool {
     }
     claimBlocks(control, call, fn, args);
     const idle = performance.now();
-    for (;;) {
+    for (let polls = 1; ; polls++) {
       const finished = Atomics.load(control, FINISHED);
       if (finished >= blocks) break;
-      if (performance.now() - idle < this.spinMs) continue;
+      if (polls % 64 !== 0 || performance.now() - idle < this.spinMs) continue;
       Atomics.wait(control, FINISHED, finished);
     }
     if (Atomics.load(control, FAILED) === call) throw new Error(`wasm kernel '${name}' failed`);

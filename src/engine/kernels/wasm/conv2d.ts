@@ -15,7 +15,7 @@ export function replacedConv2D(backendName: string): tf.KernelConfig | undefined
 /** Below this many multiply-adds a block costs more to hand to another thread than it saves. */
 const MIN_MACS_PER_BLOCK = 1 << 18;
 
-/** Rows of padded input a block is worth handing to another thread for (a copy runs at ~10 GB/s). */
+/** Bytes of padded input a block is worth handing to another thread for (a copy runs at ~10 GB/s). */
 const MIN_BYTES_PER_BLOCK = 1 << 18;
 
 /**
