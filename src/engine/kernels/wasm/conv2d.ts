@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from '../compose.ts';
 import { geometry } from '../conv-backprop.ts';
 import type { WasmKernelPool } from '../../backends/wasm-pool.ts';
-import { simdKernels } from './simd-kernels.ts';
+import { MIN_ELEMENTS_PER_BLOCK, simdKernels } from './simd-kernels.ts';
 
 const SIMD = Symbol('pipeline simd conv2d');
 const replaced = new Map<string, tf.KernelConfig>();
@@ -15,9 +15,6 @@ export function replacedConv2D(backendName: string): tf.KernelConfig | undefined
 /** Below this many multiply-adds a block costs more to hand to another thread than it saves. */
 const MIN_MACS_PER_BLOCK = 1 << 18;
 
-/** Bytes of padded input a block is worth handing to another thread for (a copy runs at ~10 GB/s). */
-const MIN_BYTES_PER_BLOCK = 1 << 18;
-
 /**
  * xp[n, y + top, x + left, :] = x[n, y, x, :] inside [hp, wp], zeros elsewhere (rows and columns of x
  * beyond the window the conv reads are left out), on all threads: x and xp are [n, h, w, c] and
@@ -26,7 +23,7 @@ const MIN_BYTES_PER_BLOCK = 1 << 18;
 export function padSpatial(pool: WasmKernelPool, x: number, [n, h, w, c]: readonly number[], top: number, left: number, hp: number, wp: number, xp: number): void {
   const x0 = Math.max(0, -left);
   const x1 = Math.max(x0, Math.min(w, wp - left));
-  pool.run('padRows', [x, xp, h, w, c, top, left, hp, wp, x0, x1], n * hp, Math.ceil(MIN_BYTES_PER_BLOCK / (wp * c * 4)));
+  pool.run('padRows', [x, xp, h, w, c, top, left, hp, wp, x0, x1], n * hp, Math.ceil(MIN_ELEMENTS_PER_BLOCK / (wp * c)));
 }
 
 /** Packed filter elements (in groups of 8) a block is worth handing to another thread for. */
