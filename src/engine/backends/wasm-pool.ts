@@ -21,6 +21,8 @@ const FINISHED = 2;
 const FAILED = 3;
 const BOUNDS = 4;
 const MAX_BLOCKS = 64; // < 128: the claimed count fits below the call number in CLAIM
+/** A claimed count above any block count: no block of the call can be claimed yet. */
+const CLOSED = 127;
 const SLOTS = BOUNDS + MAX_BLOCKS + 1;
 const SEQ = 0;
 const SERVED = 1;
@@ -51,15 +53,17 @@ const SPIN_MS = 2;
  * Claims blocks of call `call` until none are left or another call has begun, running `fn` on each
  * (a block's [from, to) last). A claim is a compare-and-swap on the word holding the call number
  * and the claimed count, so a thread that wakes late can never take a block of a later call. Each
- * finished block is counted (and a throw recorded) so the caller knows when all are done.
+ * finished block is counted (and a throw recorded) so the caller knows when all are done. A call's
+ * count and bounds are written only while the claim word says CLOSED (see run), so a thread that read
+ * the word of an earlier call, and then the count of the next, fails its compare-and-swap.
  */
 const CLAIM_BLOCKS = `(ctl, call, fn, args) => {
   for (;;) {
     const c = Atomics.load(ctl, ${CLAIM});
     const b = c & 127;
-    if (c >>> 7 !== call || b >= ctl[${BLOCKS}]) return;
+    if (c >>> 7 !== call || b >= Atomics.load(ctl, ${BLOCKS})) return;
     if (Atomics.compareExchange(ctl, ${CLAIM}, c, c + 1) !== c) continue;
-    try { fn(...args, ctl[${BOUNDS} + b], ctl[${BOUNDS} + b + 1]); } catch { Atomics.store(ctl, ${FAILED}, call); }
+    try { fn(...args, Atomics.load(ctl, ${BOUNDS} + b), Atomics.load(ctl, ${BOUNDS} + b + 1)); } catch { Atomics.store(ctl, ${FAILED}, call); }
     Atomics.add(ctl, ${FINISHED}, 1);
     Atomics.notify(ctl, ${FINISHED});
   }
@@ -155,12 +159,17 @@ export class WasmKernelPool {
     if (args.length + 2 > MAX_ARGS) throw new Error(`wasm kernel pool: '${name}' takes at most ${MAX_ARGS - 2} arguments`);
     const blocks = Math.max(1, Math.min(MAX_BLOCKS, this.threads * BLOCKS_PER_THREAD, Math.floor(items / Math.max(1, minPerBlock))));
     const control = this.control;
-    for (let b = 0; b <= blocks; b++) control[BOUNDS + b] = Math.floor((items * b) / blocks);
-    control[BLOCKS] = blocks;
-    Atomics.store(control, FINISHED, 0);
-    Atomics.store(control, FAILED, 0); // call numbers start at 1: a failure before a wrap-around cannot match
     this.call = (this.call % CALL_MASK) + 1;
     const call = this.call;
+    // Closed first: a helper still in the last call's claim loop may have read that call's claim word
+    // (every block claimed) and be about to read the block count; with the word changed, its
+    // compare-and-swap fails whatever count it reads (without this, it claimed a block past the last
+    // one and ran the last call's kernel over this call's bounds: 1 in 10 back-to-back pairs here).
+    Atomics.store(control, CLAIM, (call << 7) | CLOSED);
+    for (let b = 0; b <= blocks; b++) Atomics.store(control, BOUNDS + b, Math.floor((items * b) / blocks));
+    Atomics.store(control, BLOCKS, blocks);
+    Atomics.store(control, FINISHED, 0);
+    Atomics.store(control, FAILED, 0); // call numbers start at 1: a failure before a wrap-around cannot match
     Atomics.store(control, CLAIM, call << 7);
     let helpers = Math.min(this.workers.length, blocks - 1);
     for (let w = 0; w < this.workers.length && helpers > 0; w++) {
