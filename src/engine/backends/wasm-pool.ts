@@ -70,6 +70,20 @@ const CLAIM_BLOCKS = `(ctl, call, fn, args) => {
 }`;
 const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (ctl: Int32Array, call: number, fn: (...a: number[]) => void, args: number[]) => void;
 
+/**
+ * Returns once word `i` is no longer `v`: polls until `until` (performance.now() ms; the clock read
+ * every 64 polls, as a read per poll allocated), then sleeps on the word (whose writers notify).
+ */
+const WAIT_WHILE = `(ctl, i, v, until) => {
+  for (let polls = 1; Atomics.load(ctl, i) === v; polls++) {
+    if (polls % 64 === 0 && performance.now() >= until) {
+      Atomics.wait(ctl, i, v);
+      return;
+    }
+  }
+}`;
+const waitWhile = new Function(`return ${WAIT_WHILE}`)() as (ctl: Int32Array, i: number, v: number, until: number) => void;
+
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, slot, names, spinMs } = workerData;
@@ -77,11 +91,10 @@ const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 const base = ${SLOTS} + slot * ${STRIDE};
 const claimBlocks = ${CLAIM_BLOCKS};
+const waitWhile = ${WAIT_WHILE};
 let seq = 0;
 for (;;) {
-  const idle = performance.now();
-  for (let polls = 1; Atomics.load(ctl, base + ${SEQ}) === seq; polls++) if (polls % 64 === 0 && performance.now() - idle >= spinMs) break;
-  Atomics.wait(ctl, base + ${SEQ}, seq);
+  waitWhile(ctl, base + ${SEQ}, seq, performance.now() + spinMs);
   seq = Atomics.load(ctl, base + ${SEQ});
   if (seq < 0) break;
   const args = Array.from(ctl.subarray(base + ${ARGS}, base + ${ARGS} + ctl[base + ${ARGC}]));
@@ -183,12 +196,11 @@ export class WasmKernelPool {
       helpers--;
     }
     claimBlocks(control, call, fn, args);
-    const idle = performance.now();
-    for (let polls = 1; ; polls++) {
+    const until = performance.now() + this.spinMs;
+    for (;;) {
       const finished = Atomics.load(control, FINISHED);
       if (finished >= blocks) break;
-      if (polls % 64 !== 0 || performance.now() - idle < this.spinMs) continue;
-      Atomics.wait(control, FINISHED, finished);
+      waitWhile(control, FINISHED, finished, until);
     }
     if (Atomics.load(control, FAILED) === call) throw new Error(`wasm kernel '${name}' failed`);
   }
