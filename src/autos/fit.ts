@@ -62,17 +62,26 @@ export interface FitConfig {
 }
 
 /** Held-out metrics of one architecture (scorer fitted without it). */
-export interface ArchitectureMetrics {
+/** AutoS's ranking of true survival beside the handcrafted scores at θ₀ on the same tensors. */
+export interface BaselineMetrics {
+  autos: RankingMetrics;
+  /** |θ₀| */
+  magnitude: RankingMetrics;
+  /** |θ₀ · g| (SNIP) */
+  snip: RankingMetrics;
+  /** θ₀ · Hg (GraSP's keep-score), when every table has Hg */
+  grasp?: RankingMetrics;
+}
+
+export interface ArchitectureMetrics extends BaselineMetrics {
   train_tables: string[];
   validation_tables: string[];
-  autos: RankingMetrics;
-  magnitude: RankingMetrics;
   shuffled_control?: RankingMetrics;
   /** The allocation model's error on this architecture, fitted without it. */
   allocation: AllocationError;
 }
 
-export interface FitMetrics {
+export interface FitMetrics extends BaselineMetrics {
   /**
    * tensors: held-out tensors (--holdout or every third); table: --val-table; architectures: --holdout-arch;
    * leave-one-architecture-out: each architecture scored by a fit on the others (autos/magnitude are then
@@ -85,8 +94,6 @@ export interface FitMetrics {
   constant_features: string[];
   train_tensors: string[];
   validation_tensors: string[];
-  autos: RankingMetrics;
-  magnitude: RankingMetrics;
   shuffled_control?: RankingMetrics;
   per_architecture?: Record<string, ArchitectureMetrics>;
   /** The learned layer allocation (allocation.json): its features, λ and held-out error per architecture. */
@@ -206,6 +213,16 @@ async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: Source
   return out;
 }
 
+/** |θ₀|, |θ₀·g| and θ₀·Hg ranking the same tensors' survival. */
+function handcrafted(tensors: SourceTensor[], truth: Float32Array, extra: number[]): Omit<BaselineMetrics, 'autos'> {
+  const of = (f: (t: SourceTensor, i: number) => number) => rankingMetrics(concatY(tensors, (t) => Float32Array.from(t.theta, (_, i) => f(t, i))), truth, extra);
+  return {
+    magnitude: of((t, i) => Math.abs(t.theta[i])),
+    snip: of((t, i) => Math.abs(t.theta[i] * t.grad[i])),
+    ...(tensors.every((t) => t.hg) ? { grasp: of((t, i) => t.theta[i] * t.hg![i]) } : {}),
+  };
+}
+
 const concatY = (tensors: SourceTensor[], f: (t: SourceTensor) => ArrayLike<number>) => Float32Array.from(tensors.flatMap((t) => Array.from(f(t))));
 
 /** `pipeline fit-autos`: fits the scorer, validates on held-out tensors, writes the model and metrics.json. */
@@ -297,7 +314,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
       const truth = concatY(tensors, (t) => t.y);
       scored.push({
         autos: rankingMetrics(await predict(spec, weights, tensors, config.features), truth, extra),
-        magnitude: rankingMetrics(concatY(tensors, (t) => t.theta.map(Math.abs)), truth, extra),
+        ...handcrafted(tensors, truth, extra),
         shuffled_control: undefined as RankingMetrics | undefined,
       });
     }
@@ -328,7 +345,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
 
   let perArchitecture: Record<string, ArchitectureMetrics> | undefined;
   let final: Awaited<ReturnType<typeof fitAndScore>>;
-  let summary: { autos: RankingMetrics; magnitude: RankingMetrics; shuffled_control?: RankingMetrics };
+  let summary: BaselineMetrics & { shuffled_control?: RankingMetrics };
   if (validation === 'leave-one-architecture-out') {
     perArchitecture = {};
     for (const a of archs) {
@@ -348,6 +365,8 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     summary = {
       autos: meanRanking(folds.map((f) => f.autos)),
       magnitude: meanRanking(folds.map((f) => f.magnitude)),
+      snip: meanRanking(folds.map((f) => f.snip)),
+      ...(folds.every((f) => f.grasp) ? { grasp: meanRanking(folds.map((f) => f.grasp!)) } : {}),
       shuffled_control: config.control ? meanRanking(folds.map((f) => f.shuffled_control!)) : undefined,
     };
   } else if (validation === 'architectures') {
@@ -386,6 +405,8 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     validation_tensors: tensorNames(valSet),
     autos: summary.autos,
     magnitude: summary.magnitude,
+    snip: summary.snip,
+    ...(summary.grasp ? { grasp: summary.grasp } : {}),
     ...(summary.shuffled_control ? { shuffled_control: summary.shuffled_control } : {}),
     ...(perArchitecture ? { per_architecture: perArchitecture } : {}),
     allocation: { features: allocation.features, lambda, held_out: heldOut, train_error: trainError },

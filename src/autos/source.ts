@@ -22,6 +22,7 @@ export interface SourceTable {
 }
 
 const REQUIRED = ['layer', 'theta', 'grad', 'rounds_survived', 'score'];
+const names = (batch: { schema: { fields: Array<{ name: string }> } }) => batch.schema.fields.map((f) => f.name);
 
 /** Reads a survival table batch by batch, keeping only the columns AutoS needs. */
 export async function readSurvivalSource(path: string, needHg: boolean): Promise<SourceTable> {
@@ -32,8 +33,7 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
   for await (const batch of readArrowBatches(path)) {
     if (!metadata) {
       metadata = batch.schema.metadata;
-      const names = batch.schema.fields.map((f) => f.name);
-      const missing = [...REQUIRED, ...(needHg ? ['hg'] : [])].filter((c) => !names.includes(c));
+      const missing = [...REQUIRED, ...(needHg ? ['hg'] : [])].filter((c) => !names(batch).includes(c));
       if (missing.length) usage(`${path} lacks column(s) ${missing.join(', ')}; pass a survival table from 'pipeline irp'${needHg ? " or drop hg from --features" : ''}`);
       if (!metadata.has('layers')) usage(`${path} has no 'layers' metadata; pass a survival table from 'pipeline irp'`);
     }
@@ -42,7 +42,8 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
     const col = (n: string) => batch.getChild(n)!.toArray();
     const theta = col('theta') as Float32Array;
     const grad = col('grad') as Float32Array;
-    const hg = needHg ? (col('hg') as Float32Array) : undefined;
+    // Hg is read whenever the table has it: GraSP's θ·Hg is a baseline of the fit's metrics.
+    const hg = names(batch).includes('hg') ? (col('hg') as Float32Array) : undefined;
     const y = col('score') as Float32Array;
     const rounds = col('rounds_survived') as Uint8Array;
     let start = 0;
@@ -91,7 +92,7 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
         layer: d,
         theta: concat(p.theta, (n) => new Float32Array(n)),
         grad: concat(p.grad, (n) => new Float32Array(n)),
-        hg: needHg ? concat(p.hg, (n) => new Float32Array(n)) : undefined,
+        hg: p.hg.length ? concat(p.hg, (n) => new Float32Array(n)) : undefined,
         y: concat(p.y, (n) => new Float32Array(n)),
         rounds: concat(p.rounds, (n) => new Uint8Array(n)),
       };

@@ -97,6 +97,8 @@ export interface PruneReport {
   bn_mode: BnMode;
   samples_per_class: number | null;
   seed: number;
+  /** Seed of the θ₀ that trained (the job's seed, or lottery's ticket init). */
+  init_seed: number;
   layers: LayerReport[];
   /** The fewest weights any tensor kept, and that tensor (the first one in forward order on a tie). */
   min_layer_kept: number;

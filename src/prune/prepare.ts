@@ -34,6 +34,7 @@ export function preparePrune(config: PruneConfig): Prepared {
     bnDefault = loadAutos(config.autos, config.autosFeatures).meta.feature_bn_mode;
   }
   const when = config.when ?? 'init';
+  if (criterion.name === 'lottery' && when !== 'init') usage(`criterion 'lottery' trains the ticket from its own θ₀; --when ${when} does not apply to it: drop --when`);
   if (!/^(init|early|epoch:\d+)$/.test(when)) usage(`--when must be init, early or epoch:K, got '${when}'`);
   if (when !== 'init') {
     if (!config.train) usage(`--when ${when} trains before pruning: add --train`);

@@ -96,7 +96,10 @@ export async function runPrune(
   const started = new Date();
   const prepared = preparePrune(config);
   const { model, dataset, data, bnMode } = prepared;
-  const identity = { ...config, bnMode, backend: opts.backend.name };
+  const criterion = getCriterion(config.criterion);
+  const initSeed = criterion.initSeed?.(config) ?? config.seed;
+  // A job whose θ₀ is not its seed's says so in its hash (and report): the same flags meant another init before.
+  const identity = { ...config, bnMode, backend: opts.backend.name, ...(initSeed !== config.seed ? { initSeed } : {}) };
   const dir = opts.out ?? runDir('runs', `prune-${config.criterion}`, identity);
   const release = lockRunDir(dir, { waitMs: opts.lockWaitMs });
   try {
@@ -104,8 +107,7 @@ export async function runPrune(
     if (isFinished(dir) && !opts.force) {
       return { dir, skipped: true, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) };
     }
-    const criterion = getCriterion(config.criterion);
-    const theta0 = initParams(model, config.seed);
+    const theta0 = initParams(model, initSeed);
     if (opts.force) emptyRunDir(dir);
     const dense = await densePhase(config, prepared, theta0, dir, identity);
     const scored = dense?.params ?? theta0;
@@ -146,6 +148,7 @@ export async function runPrune(
       bn_mode: bnMode,
       samples_per_class: data ? config.samplesPerClass : null,
       seed: config.seed,
+      init_seed: initSeed,
       layers,
       min_layer_kept: fewest.kept,
       min_layer: fewest.name,

@@ -69,6 +69,14 @@ describe('fit-autos on the CPU IRP preset', () => {
     expect(m.autos.precision[final]).toBeGreaterThan(m.shuffled_control!.precision[final]);
     expect(m.autos.spearman).toBeGreaterThan(m.shuffled_control!.spearman);
     expect(fs.existsSync(path.join(root, 'autos', 'metrics.json'))).toBe(true);
+    // The handcrafted baselines rank the same held-out tensor: |θ·g| (SNIP) and θ·Hg (GraSP's keep-score).
+    const fc2 = (await readSurvivalSource(table, true)).tensors.find((t) => t.layer.name === 'fc2')!;
+    const snipScore = Float32Array.from(fc2.theta, (v, i) => Math.abs(v * fc2.grad[i]));
+    const graspScore = Float32Array.from(fc2.theta, (v, i) => v * fc2.hg![i]);
+    expect(m.snip.spearman).toBeCloseTo(spearman(snipScore, fc2.y), 12);
+    expect(m.grasp!.spearman).toBeCloseTo(spearman(graspScore, fc2.y), 12);
+    expect(m.grasp!.precision['0.02']).toBe(precisionAtDensity(graspScore, fc2.y, 0.02));
+    expect(m.snip.spearman).not.toBeCloseTo(m.magnitude.spearman, 6);
     // Transfer to a conv net with a per-layer allocation taken from grasp.
     const { report } = await runPrune(
       { criterion: 'autos', autos: path.join(root, 'autos'), allocation: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },

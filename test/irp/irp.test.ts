@@ -11,6 +11,7 @@ import { runIrp } from '../../src/irp/run.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
 import { readMaskFile } from '../../src/masks/mask-file.ts';
 import { runPrune } from '../../src/prune/run.ts';
+import { parseTrainConfig } from '../../src/train/config.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-irp-'));
@@ -69,6 +70,20 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     const ltMasks = readMaskFile(path.join(lt.dir, 'masks.arrow'));
     const last = readMaskFile(path.join(dir, 'round-03', 'masks.arrow'));
     for (const p of model.prunable) expect(Array.from(ltMasks.get(p.name)!)).toEqual(Array.from(last.get(p.name)!));
+    // A ticket is its mask and its θ₀: trained with the round's recipe and seed it is the last round itself,
+    // and under another job seed it still starts from the table's θ₀ (only the data order changes).
+    const recipe = parseTrainConfig({ model: 'lenet300', width: 0.5, dataset: 'mnist', epochs: 1, seed: 0, ...config.train }, 'test');
+    const ticket = (seed: number) =>
+      runPrune(
+        { criterion: 'lottery', table: file, model: 'lenet300', width: 0.5, dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed, temperature: 200, dumpScores: false, train: { ...recipe, seed } },
+        { out: path.join(dir, `lt-train-${seed}`), backend },
+      );
+    const t0 = await ticket(0);
+    expect(t0.report.test_accuracy).toBe(r.rounds[3].test_accuracy);
+    const t1 = await ticket(1);
+    expect(t1.report.init_seed).toBe(0);
+    expect(t1.report.seed).toBe(1);
+    expect(t1.report.test_accuracy).not.toBe(r.rounds[3].test_accuracy);
     // A finished run is skipped.
     const again = await runIrp(config, { out: dir, backend });
     expect(again.skipped).toBe(true);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../autos/features.ts';
 import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../autos/allocation-model.ts';
-import { type FitConfig, fitAutos } from '../../autos/fit.ts';
+import { type BaselineMetrics, type FitConfig, fitAutos } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
 import { configHash } from '../../io/rundir.ts';
 import { withRunLock } from '../../io/run-lock.ts';
@@ -90,15 +90,20 @@ export function registerFitAutos(program: Command): void {
         return fitted;
       });
       const p = (x: { precision: Record<string, number> }) => Object.entries(x.precision).map(([d, v]) => `${(100 * Number(d)).toFixed(0)}%:${v.toFixed(3)}`).join(' ');
+      const rows = (r: BaselineMetrics) =>
+        ([['autos', r.autos], ['|θ|', r.magnitude], ['|θ·g|', r.snip], ['θ·Hg', r.grasp]] as const)
+          .filter(([, x]) => x)
+          .map(([name, x]) => `    ${name.padEnd(6)} spearman ${x!.spearman.toFixed(3)}  precision@density ${p(x!)}\n`)
+          .join('');
       process.stdout.write(
-        `fitted: ${out}  held-out ${m.validation === 'leave-one-architecture-out' ? `each of ${m.architectures.join(', ')} (leave-one-architecture-out; means)` : m.validation_tensors.join(',')}  spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})` +
-          `  precision@density autos ${p(m.autos)} | |θ| ${p(m.magnitude)}${m.shuffled_control ? ` | shuffled ${p(m.shuffled_control)}` : ''}` +
-          `${m.constant_features.length ? `  constant on the training rows, ignored: ${m.constant_features.join(',')}` : ''}  (${m.seconds.toFixed(1)} s, ${backend.name})\n`,
+        `fitted: ${out}  held-out ${m.validation === 'leave-one-architecture-out' ? `each of ${m.architectures.join(', ')} (leave-one-architecture-out; means)` : m.validation_tensors.join(',')}` +
+          `${m.constant_features.length ? `  constant on the training rows, ignored: ${m.constant_features.join(',')}` : ''}  (${m.seconds.toFixed(1)} s, ${backend.name})\n` +
+          rows(m) +
+          (m.shuffled_control ? `    shuffled spearman ${m.shuffled_control.spearman.toFixed(3)}  precision@density ${p(m.shuffled_control)}\n` : ''),
       );
       for (const [a, r] of Object.entries(m.per_architecture ?? {})) {
         process.stdout.write(
-          `  held-out ${a}: spearman ${r.autos.spearman.toFixed(3)} (|θ| ${r.magnitude.spearman.toFixed(3)})  precision@density autos ${p(r.autos)} | |θ| ${p(r.magnitude)}` +
-            `  allocation misallocated ${(100 * r.allocation.misallocated_final).toFixed(1)}% at the last round (layer ${(100 * r.allocation.misallocated_layer_final).toFixed(1)}%, erk ${(100 * r.allocation.misallocated_erk_final).toFixed(1)}%)\n`,
+          `  held-out ${a}: allocation misallocated ${(100 * r.allocation.misallocated_final).toFixed(1)}% at the last round (layer ${(100 * r.allocation.misallocated_layer_final).toFixed(1)}%, erk ${(100 * r.allocation.misallocated_erk_final).toFixed(1)}%)\n` + rows(r),
         );
       }
     });

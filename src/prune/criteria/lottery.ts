@@ -18,18 +18,30 @@ function column<T extends Uint8Array | Float32Array>(t: Table, file: string, nam
   return values as T;
 }
 
+/** The seed of the θ₀ a survival table's IRP started from. */
+function tableSeed(table: string): number {
+  const seed = Number(readArrowFile(table).schema.metadata.get('seed'));
+  if (!Number.isInteger(seed) || seed < 0) usage(`${table} has no valid 'seed' in its metadata; re-create it with 'pipeline irp'`);
+  return seed;
+}
+
 /**
  * The lottery-ticket baseline (GraSP's "LT" rows): keep the weights that survived the most IRP rounds,
  * ties broken by the last round's criterion score. Keys are rounds·2³² + ordered bits of that score,
- * exact in float64.
+ * exact in float64. A ticket is its mask *and* its initialization: the job trains from the table's own
+ * θ₀ (checked weight by weight against its `theta` column); the job's seed orders the data only.
  */
 export const lottery: Criterion = {
   name: 'lottery',
-  description: 'longest IRP survivors from a survival table (--table), ties by the last round’s score',
+  description: 'longest IRP survivors from a survival table (--table), ties by the last round’s score; trains from the ticket’s θ₀',
   needsData: false,
   defaultBnMode: 'eval',
   defaultIterations: 1,
-  score: async ({ model, table }) => {
+  initSeed: ({ table }) => {
+    if (!table) usage("criterion 'lottery' needs --table <survival.arrow> from 'pipeline irp'");
+    return tableSeed(table);
+  },
+  score: async ({ model, params, table }) => {
     if (!table) usage("criterion 'lottery' needs --table <survival.arrow> from 'pipeline irp'");
     const t = readArrowFile(table);
     const meta = t.schema.metadata;
@@ -42,6 +54,15 @@ export const lottery: Criterion = {
     const rounds = column(t, table, 'rounds_survived', Uint8Array);
     const last = column(t, table, 'final_score', Float32Array);
     if (last.some((v) => !Number.isFinite(v))) usage(`${table}: column 'final_score' holds NaN or Inf; re-create the table with 'pipeline irp --force'`);
+    const theta = column(t, table, 'theta', Float32Array);
+    let at = 0;
+    for (const p of model.prunable) {
+      const w = params[p.name].dataSync();
+      for (let i = 0; i < p.size; i++) {
+        if (w[i] !== theta[at + i]) usage(`${table}: θ₀ of ${p.name}[${i}] is ${theta[at + i]} but seed ${meta.get('seed')} initializes it to ${w[i]}; the table is not this model's ticket: re-create it with 'pipeline irp'`);
+      }
+      at += p.size;
+    }
     const view = new DataView(new ArrayBuffer(4));
     let offset = 0;
     const scores = new Map<string, Float64Array>();

@@ -46,6 +46,11 @@ export interface Criterion {
    * job config, so a changed default gets new job directories instead of reusing finished ones.
    */
   iterationsInJobs?: boolean;
+  /**
+   * The seed of the θ₀ the masks belong to, when it is not the job's (lottery: the ticket's own
+   * initialization, read from its survival table). The job's seed still orders the training data.
+   */
+  initSeed?(input: { table?: string }): number;
   score(input: ScoringInput): Promise<ScoreOutput>;
 }
 
