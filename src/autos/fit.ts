@@ -9,6 +9,7 @@ import { type FeatureName, featureMatrix, needsFlow, needsHg, percentiles } from
 import { rankingMetrics, type RankingMetrics } from './metrics.ts';
 import { type AutosMeta, saveAutos } from './model-file.ts';
 import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
+import { CURVES_FILE, predictionCurves, type SurvivalCurve, survivalCurves } from './survival-curves.ts';
 import { attachSynflow, readSurvivalSource, type SourceTable, type SourceTensor } from './source.ts';
 import {
   ALLOCATION_FORMAT,
@@ -223,6 +224,8 @@ function handcrafted(tensors: SourceTensor[], truth: Float32Array, extra: number
   };
 }
 
+const withoutPredictions = <T extends { predicted: Float32Array }>({ predicted: _, ...rest }: T) => rest;
+
 const concatY = (tensors: SourceTensor[], f: (t: SourceTensor) => ArrayLike<number>) => Float32Array.from(tensors.flatMap((t) => Array.from(f(t))));
 
 /** `pipeline fit-autos`: fits the scorer, validates on held-out tensors, writes the model and metrics.json. */
@@ -312,8 +315,10 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     const scored = [];
     for (const { tensors, extra } of evalSets) {
       const truth = concatY(tensors, (t) => t.y);
+      const predicted = await predict(spec, weights, tensors, config.features);
       scored.push({
-        autos: rankingMetrics(await predict(spec, weights, tensors, config.features), truth, extra),
+        predicted,
+        autos: rankingMetrics(predicted, truth, extra),
         ...handcrafted(tensors, truth, extra),
         shuffled_control: undefined as RankingMetrics | undefined,
       });
@@ -343,6 +348,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   }
   const trainError = meanError(trainCurves.map((c) => allocationError(allocation, c)));
 
+  const curves: SurvivalCurve[] = everyTable.flatMap((t) => survivalCurves(architectureOf(t.metadata), t.tensors));
   let perArchitecture: Record<string, ArchitectureMetrics> | undefined;
   let final: Awaited<ReturnType<typeof fitAndScore>>;
   let summary: BaselineMetrics & { shuffled_control?: RankingMetrics };
@@ -353,10 +359,12 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
       const rest = tables.filter((t) => archOf.get(t) !== a);
       const fold = await fitAndScore(rest.flatMap((t) => t.tensors), [{ tensors: inA.flatMap((t) => t.tensors), extra: finalDensityOf(inA[0]) }], `fit-autos without ${a}`);
       tf.dispose(fold.weights.flatMap(({ w, b }) => [w, b]));
+      const { predicted, ...scores } = fold.scored[0];
+      curves.push(...predictionCurves(a, inA.flatMap((t) => t.tensors), predicted));
       perArchitecture[a] = {
         train_tables: rest.map((t) => t.path),
         validation_tables: inA.map((t) => t.path),
-        ...fold.scored[0],
+        ...scores,
         allocation: heldOut[a],
       };
     }
@@ -379,21 +387,26 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
       }),
     ];
     final = await fitAndScore(trainSet, evals, 'fit-autos');
-    summary = final.scored[0];
+    summary = withoutPredictions(final.scored[0]);
     perArchitecture = Object.fromEntries(
-      held.map((a, i) => [
-        a,
-        {
-          train_tables: trainTables.map((t) => t.path),
-          validation_tables: valTables.filter((t) => archOf.get(t) === a).map((t) => t.path),
-          ...final.scored[i + 1],
-          allocation: heldOut[a],
-        },
-      ]),
+      held.map((a, i) => {
+        const { predicted, ...scores } = final.scored[i + 1];
+        curves.push(...predictionCurves(a, evals[i + 1].tensors, predicted));
+        return [
+          a,
+          {
+            train_tables: trainTables.map((t) => t.path),
+            validation_tables: valTables.filter((t) => archOf.get(t) === a).map((t) => t.path),
+            ...scores,
+            allocation: heldOut[a],
+          },
+        ];
+      }),
     );
   } else {
     final = await fitAndScore(trainSet, [{ tensors: valSet, extra: finalDensityOf(tables[0]) }], 'fit-autos');
-    summary = final.scored[0];
+    summary = withoutPredictions(final.scored[0]);
+    curves.push(...predictionCurves('held-out tensors', valSet, final.scored[0].predicted));
   }
   const { rows, constant, weights } = final;
   const metrics: FitMetrics = {
@@ -437,6 +450,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     train_error: trainError,
   });
   writeJsonAtomic(path.join(outDir, 'metrics.json'), metrics);
+  writeJsonAtomic(path.join(outDir, CURVES_FILE), curves);
   tf.dispose(weights.flatMap(({ w, b }) => [w, b]));
   return metrics;
 }

@@ -15,6 +15,7 @@ import { checkAllocation } from '../prune/allocation.ts';
 import { CRITERIA, defaultAllocationOf, getCriterion, jobIterationsOf } from '../prune/criteria/index.ts';
 import type { PruneConfig } from '../prune/config.ts';
 import { writePaired } from '../report/paired.ts';
+import { writeSurvivalPlots } from '../report/survival-plot.ts';
 import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
 import { JobsFailedError, type PoolShape, type PruneJob, jobName, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
 import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../train/config.ts';
@@ -204,7 +205,8 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
   claimRunDir(autosDir, fitConfig, 'an AutoS fit', { strict: true });
   if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
     const m = await fitAutos(fitConfig, autosDir);
-    log(`  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)})`);
+    await writeSurvivalPlots(autosDir);
+    log(`  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)}, |θ·g| ${m.snip.spearman.toFixed(3)}${m.grasp ? `, θ·Hg ${m.grasp.spearman.toFixed(3)}` : ''})`);
   }
 
   const targets = targetsOf(config);

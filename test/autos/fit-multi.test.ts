@@ -7,6 +7,8 @@ import type { AllocationFeature, AllocationFile } from '../../src/autos/allocati
 import { fitAutos, type FitConfig } from '../../src/autos/fit.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import type { Model } from '../../src/models/types.ts';
+import type { SurvivalCurve } from '../../src/autos/survival-curves.ts';
+import { writeSurvivalPlots } from '../../src/report/survival-plot.ts';
 import { fakeModel, writeFixtureTable } from './survival-fixture.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
@@ -71,6 +73,25 @@ describe('fit-autos on tables of several architectures', () => {
     }
     expect(m.autos.n).toBe(m.architectures.reduce((s, a) => s + m.per_architecture![a].autos.n, 0));
     expect(m.autos.spearman).toBeCloseTo(m.architectures.reduce((s, a) => s + m.per_architecture![a].autos.spearman, 0) / 3, 12);
+    // Figure 1's data: the fixtures' survival is a function of |θ|'s rank, g is independent noise. The |θ₀|
+    // curve climbs monotonically from no survival to (nearly) full survival; the plots are drawn.
+    const curves = JSON.parse(fs.readFileSync(path.join(out, 'survival-curves.json'), 'utf8')) as SurvivalCurve[];
+    const curve = (source: string, kind: string, score: string) => curves.find((c) => c.source === source && c.kind === kind && c.score === score)!.points;
+    const rise = (ps: Array<{ survival: number }>) => ps.at(-1)!.survival - ps[0].survival;
+    for (const [source, kind] of [['lenet300-w1', 'dense'], ['lenet5-w1', 'conv'], ['vgg11-w0.5', 'conv']]) {
+      const mag = curve(source, kind, '|θ₀|');
+      for (let i = 1; i < mag.length; i++) expect(mag[i].survival).toBeGreaterThanOrEqual(mag[i - 1].survival);
+      expect(mag[0].survival).toBe(0);
+      // The top 5% by |θ₀| survive (nearly) every round: the last round keeps ~10% of the weights.
+      expect(mag.at(-1)!.survival).toBeGreaterThan(0.9);
+      // |θ₀·g| carries |θ₀| diluted by the noise in g: it rises, less steeply.
+      const snip = rise(curve(source, kind, '|θ₀·g| (SNIP)'));
+      expect(snip).toBeGreaterThan(0);
+      expect(snip).toBeLessThan(rise(mag) - 0.1);
+    }
+    expect(curves.filter((c) => c.kind === 'all').map((c) => `${c.source}:${c.score}`)).toEqual(m.architectures.flatMap((a) => [`${a}:AutoS (held out)`, `${a}:|θ₀|`]));
+    expect(await writeSurvivalPlots(out)).toEqual(['survival-vs-scores.svg', 'predicted-vs-true.svg']);
+    for (const f of ['survival-vs-scores.svg', 'predicted-vs-true.svg']) expect(fs.readFileSync(path.join(out, f), 'utf8')).toMatch(/^<svg[^>]*xmlns/);
     // The saved model saw every tensor of every table.
     expect(m.train_tensors).toHaveLength(11);
     const alloc = JSON.parse(fs.readFileSync(path.join(out, 'allocation.json'), 'utf8')) as AllocationFile;

@@ -4,6 +4,7 @@ import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../autos/fe
 import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../autos/allocation-model.ts';
 import { type BaselineMetrics, type FitConfig, fitAutos } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
+import { writeSurvivalPlots } from '../../report/survival-plot.ts';
 import { configHash } from '../../io/rundir.ts';
 import { withRunLock } from '../../io/run-lock.ts';
 import { usage } from '../../util/errors.ts';
@@ -86,6 +87,7 @@ export function registerFitAutos(program: Command): void {
       const started = new Date();
       const m = await withRunLock(out, async () => {
         const fitted = await fitAutos(config, out);
+        await writeSurvivalPlots(out);
         writeManifest(out, { command: 'fit-autos', config: f, resolved: config, backend, timings: { seconds: fitted.seconds }, startedAt: started });
         return fitted;
       });
