@@ -16,8 +16,20 @@ export const RANK_FEATURES = ['rank_abs_theta', 'rank_theta_grad', 'rank_theta_h
 export const UNIT_FEATURES = ['in_theta_grad', 'out_theta_grad', 'in_grad', 'out_grad'] as const;
 /** Per-tensor descriptors, the same for every weight of a tensor. */
 export const LAYER_FEATURES = ['kind', 'log_fan_in', 'log_fan_out', 'kernel_size', 'depth', 'log_size'] as const;
-export type FeatureName = (typeof WEIGHT_FEATURES)[number] | (typeof RANK_FEATURES)[number] | (typeof UNIT_FEATURES)[number] | (typeof LAYER_FEATURES)[number];
-export const ALL_FEATURES: readonly FeatureName[] = [...WEIGHT_FEATURES, ...RANK_FEATURES, ...UNIT_FEATURES, ...LAYER_FEATURES];
+/**
+ * Per-tensor context within its network, the same for every weight of a tensor: log of the tensor's
+ * mean |θ|, |θ ⊙ g|, |θ ⊙ Hg| or SynFlow score over the network's (per weight), and log of its share of
+ * the prunable weights. Ratios inside one network, so they transfer across scales, yet they tell the
+ * scorer what per-tensor normalization hides: which tensors the handcrafted scores would favour.
+ */
+export const CONTEXT_FEATURES = ['ctx_abs_theta', 'ctx_theta_grad', 'ctx_theta_hg', 'ctx_synflow', 'ctx_size_share'] as const;
+export type FeatureName =
+  | (typeof WEIGHT_FEATURES)[number]
+  | (typeof RANK_FEATURES)[number]
+  | (typeof UNIT_FEATURES)[number]
+  | (typeof LAYER_FEATURES)[number]
+  | (typeof CONTEXT_FEATURES)[number];
+export const ALL_FEATURES: readonly FeatureName[] = [...WEIGHT_FEATURES, ...RANK_FEATURES, ...UNIT_FEATURES, ...LAYER_FEATURES, ...CONTEXT_FEATURES];
 export const DEFAULT_FEATURES: FeatureName[] = ['theta', 'grad', 'hg', 'abs_theta', 'theta_grad', 'theta_hg', 'kind', 'log_fan_in', 'log_fan_out', 'depth'];
 
 export interface LayerDescriptor {
@@ -46,8 +58,40 @@ export function parseFeatureList(list: string): FeatureName[] {
   return names as FeatureName[];
 }
 
-export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg');
-export const needsFlow = (features: readonly FeatureName[]) => features.includes('rank_synflow');
+export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg' || f === 'ctx_theta_hg');
+export const needsFlow = (features: readonly FeatureName[]) => features.includes('rank_synflow') || features.includes('ctx_synflow');
+export const needsContext = (features: readonly FeatureName[]) => features.some((f) => (CONTEXT_FEATURES as readonly string[]).includes(f));
+
+type ContextName = (typeof CONTEXT_FEATURES)[number];
+/** Per tensor (by name): the value of each context feature. */
+export type NetworkContext = Map<string, Record<ContextName, number>>;
+
+/**
+ * The context features of every tensor of one network (all its prunable tensors, in any order). A
+ * statistic that is zero for a whole tensor (no Hg, a disconnected layer) is floored at 1e-30 of the
+ * network's, so the log stays finite.
+ */
+export function networkContext(tensors: Array<{ name: string; cols: TensorColumns }>, features: readonly FeatureName[]): NetworkContext {
+  const stats: Record<Exclude<ContextName, 'ctx_size_share'>, (c: TensorColumns, i: number) => number> = {
+    ctx_abs_theta: (c, i) => Math.abs(c.theta[i]),
+    ctx_theta_grad: (c, i) => Math.abs(c.theta[i] * c.grad[i]),
+    ctx_theta_hg: (c, i) => Math.abs(c.theta[i] * c.hg![i]),
+    ctx_synflow: (c, i) => Math.abs(c.flow![i]),
+  };
+  const total = tensors.reduce((n, t) => n + t.cols.theta.length, 0);
+  const out: NetworkContext = new Map(tensors.map((t) => [t.name, { ctx_abs_theta: 0, ctx_theta_grad: 0, ctx_theta_hg: 0, ctx_synflow: 0, ctx_size_share: Math.log(t.cols.theta.length / total) }]));
+  for (const [name, f] of Object.entries(stats) as Array<[Exclude<ContextName, 'ctx_size_share'>, (c: TensorColumns, i: number) => number]>) {
+    if (!features.includes(name)) continue;
+    const means = tensors.map((t) => {
+      let s = 0;
+      for (let i = 0; i < t.cols.theta.length; i++) s += f(t.cols, i);
+      return { t, sum: s, mean: s / t.cols.theta.length };
+    });
+    const network = means.reduce((s, m) => s + m.sum, 0) / total || 1;
+    for (const m of means) out.get(m.t.name)![name] = Math.log(Math.max(m.mean, 1e-30 * network) / network);
+  }
+  return out;
+}
 
 /** Percentile in [0, 1] of each value within the array (ties share their mean rank). */
 export function percentiles(v: ArrayLike<number>): Float32Array {
@@ -89,13 +133,14 @@ function rmsNormalized(v: ArrayLike<number>, n: number, f: (i: number) => number
   return Float32Array.from({ length: n }, (_, i) => f(i) / scale);
 }
 
-/** Row-major [size, features.length] matrix for one tensor. */
-export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, features: readonly FeatureName[]): Float32Array {
+/** Row-major [size, features.length] matrix for one tensor (`context`: its network's, for ctx_ features). */
+export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, features: readonly FeatureName[], context?: NetworkContext): Float32Array {
   const n = cols.theta.length;
   const { theta, grad } = cols;
   const hg = cols.hg;
   if (needsHg(features) && !hg) usage(`AutoS features ${features.join(',')} need Hg, which this source lacks`);
   if (needsFlow(features) && !cols.flow) throw new Error('rank_synflow needs the SynFlow scores (TensorColumns.flow)');
+  if (needsContext(features) && !context?.has(layer.name)) throw new Error(`ctx_ features need the network context of tensor ${layer.name}`);
   const column = (f: FeatureName): Float32Array | number => {
     switch (f) {
       case 'theta':
@@ -140,6 +185,12 @@ export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, featu
         return layer.depth;
       case 'log_size':
         return Math.log(n) / 15;
+      case 'ctx_abs_theta':
+      case 'ctx_theta_grad':
+      case 'ctx_theta_hg':
+      case 'ctx_synflow':
+      case 'ctx_size_share':
+        return context!.get(layer.name)![f];
     }
   };
   const out = new Float32Array(n * features.length);

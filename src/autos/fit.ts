@@ -5,7 +5,7 @@ import { writeJsonAtomic } from '../io/atomic.ts';
 import { usage } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
-import { type FeatureName, featureMatrix, needsFlow, needsHg, percentiles } from './features.ts';
+import { type FeatureName, featureMatrix, needsContext, needsFlow, needsHg, networkContext, percentiles } from './features.ts';
 import { rankingMetrics, type RankingMetrics } from './metrics.ts';
 import { type AutosMeta, saveAutos } from './model-file.ts';
 import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
@@ -120,7 +120,7 @@ function rowsOf(tensors: SourceTensor[], features: FeatureName[], cap: number, r
   const y = new Float32Array(total);
   let o = 0;
   tensors.forEach((t, ti) => {
-    const m = featureMatrix(t, t.layer, features);
+    const m = featureMatrix(t, t.layer, features, t.context);
     const label = target === 'rank' ? percentiles(t.y) : t.y;
     for (const i of picks[ti]) {
       x.set(m.subarray(i * f, (i + 1) * f), o * f);
@@ -204,7 +204,7 @@ async function foldConstantFeatures(weights: ScorerWeights, constant: Array<{ j:
 
 async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: SourceTensor[], features: FeatureName[]): Promise<Float32Array> {
   const parts: Float32Array[] = [];
-  for (const t of tensors) parts.push(await scoreRows(spec, weights, featureMatrix(t, t.layer, features)));
+  for (const t of tensors) parts.push(await scoreRows(spec, weights, featureMatrix(t, t.layer, features, t.context)));
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -264,6 +264,12 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   const val = config.valTable ? await readSurvivalSource(config.valTable, hg) : undefined;
   const everyTable = val ? [...tables, val] : tables;
   if (needsFlow(config.features)) for (const t of everyTable) await attachSynflow(t);
+  if (needsContext(config.features)) {
+    for (const table of everyTable) {
+      const context = networkContext(table.tensors.map((t) => ({ name: t.layer.name, cols: t })), config.features);
+      for (const t of table.tensors) t.context = context;
+    }
+  }
   const modes = new Set(everyTable.map((t) => `${t.metadata.get('feature_bn_mode')}/${t.metadata.get('temperature')}`));
   if (modes.size > 1) usage(`the tables computed their features differently (${[...modes].join(' vs ')}); fit on tables from one feature setting`);
   const holdoutArch = config.holdoutArch ?? [];

@@ -5,7 +5,7 @@ import { readArrowBatches } from '../io/arrow.ts';
 import { createModel, initParams, isModelName } from '../models/index.ts';
 import { synflowScores } from '../prune/criteria/synflow.ts';
 import { usage } from '../util/errors.ts';
-import type { LayerDescriptor, TensorColumns } from './features.ts';
+import type { LayerDescriptor, NetworkContext, TensorColumns } from './features.ts';
 
 export interface SourceTensor extends TensorColumns {
   source: string;
@@ -13,6 +13,8 @@ export interface SourceTensor extends TensorColumns {
   /** Survival label in [0, 1] (rounds_survived / E). */
   y: Float32Array;
   rounds: Uint8Array;
+  /** Its network's context features (ctx_), when the fit uses them. */
+  context?: NetworkContext;
 }
 
 export interface SourceTable {

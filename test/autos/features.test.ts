@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsFlow, needsHg, parseFeatureList, percentiles, unitMeans } from '../../src/autos/features.ts';
+import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsFlow, needsHg, networkContext, parseFeatureList, percentiles, unitMeans } from '../../src/autos/features.ts';
 import { fitConfigFrom } from '../../src/cli/commands/fit-autos.ts';
 
 const dense: LayerDescriptor = { name: 'fc', kind: 'dense', shape: [3, 2], fan_in: 3, fan_out: 2, kernel_size: 1, depth: 0 };
@@ -51,6 +51,29 @@ describe('AutoS rank and unit features', () => {
     expect(Array.from(x)).toEqual([2.5 / 5, 0, 4 / 5, 2.5 / 5, 1 / 5, 1].map((v) => expect.closeTo(v, 6)));
     expect(needsFlow(['rank_abs_theta', 'rank_synflow'])).toBe(true);
     expect(() => featureMatrix({ theta: new Float32Array(6), grad: new Float32Array(6) }, dense, ['rank_synflow'])).toThrow(/needs the SynFlow scores/);
+  });
+});
+
+describe('AutoS network-context features', () => {
+  it('are log ratios of a tensor’s mean score to its network’s, and log size shares; invariant to the network’s scale', () => {
+    const a = { theta: Float32Array.from([1, -1, 2, -2]), grad: Float32Array.from([1, 1, 1, 1]), hg: Float32Array.from([0, 0, 0, 0]) };
+    const b = { theta: Float32Array.from([4, 4]), grad: Float32Array.from([0.5, -0.5]), hg: Float32Array.from([1, 1]) };
+    const feats = parseFeatureList('ctx_abs_theta,ctx_theta_grad,ctx_theta_hg,ctx_size_share');
+    expect(needsHg(feats)).toBe(true);
+    const ctx = networkContext([{ name: 'a', cols: a }, { name: 'b', cols: b }], feats);
+    // mean |θ|: a 1.5, b 4, network (6 + 8) / 6; mean |θg|: a 1.5, b 2, network 10/6; mean |θHg|: a 0, b 4, network 8/6.
+    expect(ctx.get('a')!.ctx_abs_theta).toBeCloseTo(Math.log(1.5 / (14 / 6)), 12);
+    expect(ctx.get('b')!.ctx_abs_theta).toBeCloseTo(Math.log(4 / (14 / 6)), 12);
+    expect(ctx.get('b')!.ctx_theta_grad).toBeCloseTo(Math.log(2 / (10 / 6)), 12);
+    expect(ctx.get('a')!.ctx_theta_hg).toBeCloseTo(Math.log(1e-30), 6); // a zero mean is floored, not −∞
+    expect(ctx.get('b')!.ctx_theta_hg).toBeCloseTo(Math.log(4 / (8 / 6)), 12);
+    expect(ctx.get('a')!.ctx_size_share).toBeCloseTo(Math.log(4 / 6), 12);
+    const layer = { ...dense, name: 'b', shape: [2, 1] };
+    expect(Array.from(featureMatrix(b, layer, feats, ctx))).toEqual([0, 1].flatMap(() => feats.map((f) => expect.closeTo(ctx.get('b')![f as 'ctx_abs_theta'], 6))));
+    const scale = (c: typeof a) => ({ theta: c.theta.map((v) => 3 * v), grad: c.grad.map((v) => 0.1 * v), hg: c.hg.map((v) => 7 * v) });
+    const scaled = networkContext([{ name: 'a', cols: scale(a) }, { name: 'b', cols: scale(b) }], feats);
+    expect(scaled.get('b')!.ctx_theta_hg).toBeCloseTo(ctx.get('b')!.ctx_theta_hg, 5);
+    expect(() => featureMatrix(b, layer, feats)).toThrow(/network context/);
   });
 });
 
