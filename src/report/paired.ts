@@ -20,6 +20,8 @@ export const BOOTSTRAP_SEED = 0;
 
 const baseOf = (entry: string) => (entry.startsWith('structured:') ? '' : entry.split(/[@#+]/)[0]!);
 export const isAutosEntry = (entry: string) => baseOf(entry) === 'autos';
+/** Entries learned from IRP, compared with the handcrafted ones: the student (autos) and its teacher (lottery). */
+export const isLearnedEntry = (entry: string) => isAutosEntry(entry) || baseOf(entry) === 'lottery';
 export const isHandcraftedEntry = (entry: string) => (HANDCRAFTED as readonly string[]).includes(baseOf(entry));
 
 /**
@@ -143,7 +145,7 @@ const unique = <T>(xs: T[]) => [...new Set(xs)];
 export function pairedComparisons(rows: ResultRow[]): PairedRow[] {
   const out: PairedRow[] = [];
   for (const g of groups(rows.filter((r) => r.accuracy !== null && r.criterion !== DENSE_SERIES))) {
-    const autosEntries = unique(g.rows.map((r) => r.criterion)).filter(isAutosEntry);
+    const autosEntries = unique(g.rows.map((r) => r.criterion)).filter(isLearnedEntry);
     const sparsities = unique(g.rows.map((r) => r.sparsity)).sort((a, b) => a - b);
     for (const s of sparsities) {
       const at = g.rows.filter((r) => r.sparsity === s);
@@ -211,8 +213,8 @@ export function pairedMarkdown(rows: ResultRow[]): string {
   const seeds = unique(trained.map((r) => r.seed)).sort((a, b) => a - b);
   const none = (why: string) => `${head}\n\n${why}\n`;
   if (!trained.length) return none('No trained jobs: paired differences compare test accuracies.');
-  if (!trained.some((r) => isAutosEntry(r.criterion)) || !trained.some((r) => isHandcraftedEntry(r.criterion))) {
-    return none(`Needs an autos entry and at least one of ${HANDCRAFTED.join(', ')} among the criteria.`);
+  if (!trained.some((r) => isLearnedEntry(r.criterion)) || !trained.some((r) => isHandcraftedEntry(r.criterion))) {
+    return none(`Needs an autos or lottery entry and at least one of ${HANDCRAFTED.join(', ')} among the criteria.`);
   }
   const paired = pairedComparisons(rows);
   if (!paired.length) return none('No autos entry shares a seed with a handcrafted criterion at any sparsity.');

@@ -132,6 +132,15 @@ describe('paired comparisons', () => {
     expect(csv[1]!.split(',').slice(0, 9)).toEqual(['lenet5/mnist', '5', '', '0.95', 'autos@snip', 'best-per-seed', '', '3', '0;1;2']);
   });
 
+  it('a lottery entry (the IRP teacher) is compared with the handcrafted criteria like an autos entry', () => {
+    const asTicket = rows.map((r) => (r.criterion === 'autos@snip' ? { ...r, criterion: 'lottery' } : r));
+    const p = pairedComparisons(asTicket);
+    const q = pairedComparisons(rows);
+    expect(p.map((r) => r.autos)).toEqual(['lottery', 'lottery']);
+    expect(p.map((r) => r.diffs)).toEqual(q.map((r) => r.diffs));
+    expect(pairedMarkdown(asTicket)).toContain('| lottery | 95.0% | best per seed | 0, 1, 2 | 91.00 | 92.00 | -1.00 | 0/0/3 |');
+  });
+
   it('one seed: the difference without a test; needs an autos entry and a handcrafted criterion, says which is missing', () => {
     const one = rows.filter((r) => r.seed === 0);
     const p = pairedComparisons(one);
@@ -144,7 +153,7 @@ describe('paired comparisons', () => {
     expect(md).toContain('One seed (0): the differences are shown without a sign test or interval');
     expect(md).toMatch(/\| autos@snip \| 95\.0% \| best per seed \| 0 \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| \d\/\d\/\d \| — \| — \|/);
     expect(pairedCsv(p).trim().split('\n')[1]!.split(',').slice(-3)).toEqual(['', '', '']);
-    expect(pairedMarkdown(rows.filter((r) => !r.criterion.startsWith('autos')))).toContain('Needs an autos entry and at least one of grasp, snip, synflow');
+    expect(pairedMarkdown(rows.filter((r) => !r.criterion.startsWith('autos')))).toContain('Needs an autos or lottery entry and at least one of grasp, snip, synflow');
     expect(pairedCsv([])).toBe(`${PAIRED_COLUMNS.join(',')}\n`);
   });
 

@@ -123,7 +123,7 @@ describe('pipeline sweep', () => {
     expect(md).toMatch(/\| snip \|/);
     expect(md).toMatch(/80\.0% sparse/);
     // The paired section of `pipeline run` closes a sweep's report too; these criteria have no autos entry.
-    expect(md).toMatch(/^## Paired differences: autos − best handcrafted\n\nNeeds an autos entry/m);
+    expect(md).toMatch(/^## Paired differences: autos − best handcrafted\n\nNeeds an autos or lottery entry/m);
     expect(fs.readFileSync(path.join(sharded, 'paired.csv'), 'utf8').trim().split('\n')).toHaveLength(1);
     const svg = fs.readFileSync(path.join(sharded, 'accuracy_lenet300-w0_25_mnist.svg'), 'utf8');
     for (const name of ['snip', 'magnitude', 'dense']) expect(svg).toContain(`>${name}</text>`);
