@@ -18,6 +18,11 @@ export const IrpConfigSchema = z
     rounds: z.number().int().min(1, 'rounds must be ≥ 1').max(255).default(20),
     finalDensity: z.number().gt(0, 'final density must be in (0, 1)').lt(1, 'final density must be in (0, 1)').default(0.01),
     schedule: z.enum(['equal-count', 'geometric']).default('equal-count'),
+    /**
+     * Which survivors a round keeps: 'global' (one threshold over the net; the default) or 'layer' (every
+     * tensor keeps the round's density). Optional, so the hashes of runs made before it existed hold.
+     */
+    scope: z.enum(['global', 'layer']).optional(),
     epochsPerRound: z.number().int().positive().default(2),
     /** Survivors go back to θ₀ ('init') or to the dense weights after K epochs ('epoch:K'). */
     rewind: Rewind.default('init'),

@@ -123,7 +123,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
       const density = densityAfterRound(config, i);
       if (!fs.existsSync(maskFile)) {
         const { scores } = await criterion.score({ model, params: scored, data, bnMode: criterion.defaultBnMode, masks, seed: config.seed, round: i, temperature: config.temperature });
-        const next = selectMasks(model, scores, { density, scope: 'global', alive: masks, criterion: criterion.name });
+        const next = selectMasks(model, scores, { density, scope: config.scope ?? 'global', alive: masks, criterion: criterion.name });
         if (i === config.rounds - 1) {
           saveSafetensors(scoreFile, new Map([...scores].map(([n, s]) => [n, { dtype: 'F32' as const, shape: [s.length], data: Float32Array.from(s) }])));
         }
@@ -168,6 +168,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
       batch_norm: model.config.batchNorm,
       criterion: criterion.name,
       schedule: config.schedule,
+      scope: config.scope ?? 'global',
       densities,
       seed: config.seed,
       backend: opts.backend.name,

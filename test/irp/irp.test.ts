@@ -89,6 +89,21 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     expect(again.skipped).toBe(true);
   });
 
+  it('--scope layer: every tensor keeps each round’s density; without it the config (and its hash) has no scope key', async () => {
+    const backend = await initBackend('wasm');
+    expect('scope' in parseIrpConfig(small, 'test')).toBe(false);
+    const config = parseIrpConfig({ ...small, rounds: 2, finalDensity: 0.1, scope: 'layer', train: { ...small.train, batchSize: 256 } }, 'test');
+    const dir = path.join(tmp(), 'run');
+    await runIrp(config, { out: dir, backend });
+    const t = readArrowFile(path.join(dir, 'survival.arrow'));
+    expect(t.schema.metadata.get('scope')).toBe('layer');
+    const model = createModel('lenet300', { width: 0.5 });
+    for (const [round, d] of [[0, 0.55], [1, 0.1]] as const) {
+      const masks = readMaskFile(path.join(dir, `round-0${round}`, 'masks.arrow'));
+      for (const p of model.prunable) expect(Math.abs(masks.get(p.name)!.reduce((a, b) => a + b, 0) - d * p.size), `${p.name} round ${round}`).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('a SIGKILL in the middle of a round, then resuming, gives a byte-identical table', async () => {
     const root = tmp();
     const preset = path.join(root, 'irp.json');

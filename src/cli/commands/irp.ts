@@ -17,6 +17,7 @@ interface IrpFlags {
   rounds?: string;
   finalDensity?: string;
   schedule?: string;
+  scope?: string;
   epochsPerRound?: number;
   rewind?: string;
   seed?: number;
@@ -60,6 +61,7 @@ export function registerIrp(program: Command): void {
     .option('--rounds <E>', 'pruning rounds (≥ 1)')
     .option('--final-density <d>', 'kept fraction after the last round, in (0, 1)')
     .option('--schedule <s>', 'equal-count | geometric')
+    .option('--scope <s>', 'global (one threshold per round, default) | layer (every tensor keeps the round density)')
     .option('--epochs-per-round <n>', 'training epochs per round', positiveInt('--epochs-per-round'))
     .option('--rewind <r>', "'init' (θ₀) or 'epoch:K' (late rewinding)")
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'))
@@ -78,6 +80,7 @@ export function registerIrp(program: Command): void {
         rounds: roundsFlag(f.rounds),
         finalDensity: finalDensityFlag(f.finalDensity),
         schedule: f.schedule,
+        scope: f.scope,
         epochsPerRound: f.epochsPerRound,
         rewind: f.rewind,
         seed: f.seed,
