@@ -4,6 +4,7 @@ import { grad, hvp } from '../engine/hvp.ts';
 import { crossEntropy } from '../engine/ops.ts';
 import { createModel, initParams, type ModelName, type ParamMap } from '../models/index.ts';
 import { sgd, trainStep } from '../train/train-step.ts';
+import { countStep, type StepCounters } from './step-counters.ts';
 import { type KernelProfile, medianMs, profileKernels, settle } from './timing.ts';
 
 export interface BenchOptions {
@@ -52,6 +53,8 @@ export interface BenchResult extends BenchHeader {
   train_step_ms: number;
   grasp_hg_ms: number;
   profile?: KernelProfile[];
+  /** webgpu with --profile: dispatches, submissions, buffer creations and host time of one steady-state run each. */
+  gpu_work?: StepCounters[];
 }
 
 /** Forward (train-mode BN, no tape), one SGD train step and GraSP's Hg (T = 200, one batch). */
@@ -86,7 +89,10 @@ export async function runBench(opts: BenchOptions, backend: BackendInfo): Promis
     train_step_ms: await medianMs(step, opts.repeat),
     grasp_hg_ms: await medianMs(graspHg, Math.max(1, Math.floor(opts.repeat / 2))),
   };
-  if (opts.profile) result.profile = [await profileKernels('train_step', step), await profileKernels('grasp_hg', graspHg)];
+  if (opts.profile) {
+    if (backend.name === 'webgpu') result.gpu_work = [await countStep('train_step', step), await countStep('grasp_hg', graspHg)];
+    result.profile = [await profileKernels('train_step', step), await profileKernels('grasp_hg', graspHg)];
+  }
   optimizer.dispose();
   tf.dispose([x, y, ...Object.values(params)]);
   return result;

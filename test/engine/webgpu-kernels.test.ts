@@ -6,6 +6,8 @@ import * as ops from '../../src/engine/ops.ts';
 import { BATCH_NORM, BATCH_NORM_EVAL, BATCH_NORM_EVAL_GRAD, BATCH_NORM_GRAD } from '../../src/engine/kernels/batch-norm.ts';
 import { splitCount } from '../../src/engine/kernels/webgpu/conv-backprop.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
+import { countStep } from '../../src/bench/step-counters.ts';
+import { sgd, trainStep } from '../../src/train/train-step.ts';
 import { randn } from './helpers.ts';
 import { computeOn, relErr } from './webgpu-helpers.ts';
 
@@ -206,4 +208,35 @@ describe('webgpu hvp on resnet20 (w4): 22 tensors, BN, residual joins, strided a
       cpu.forEach((c, i) => expect(relErr(gpu[i], c), `output ${i}`).toBeLessThan(2e-5));
     });
   }
+});
+
+describe('webgpu work counters (pipeline bench --profile)', () => {
+  it('count one dispatch per kernel launch, and pin the dispatches of a resnet20-w4 train step', async () => {
+    await initBackend('webgpu');
+    const a = tf.randomNormal([64, 64], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([64, 64], 0, 1, 'float32', 2);
+    await Promise.all([a.data(), b.data()]);
+    const one = await countStep('add', async () => {
+      const c = tf.add(a, b);
+      await c.data();
+      c.dispose();
+    });
+    expect(one.dispatches).toBe(1);
+    tf.dispose([a, b]);
+
+    const model = createModel('resnet20', { width: 4 });
+    const params = initParams(model, 0);
+    const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    const { optimizer, lr } = sgd(0.01, 0.9);
+    const step = () => trainStep(model, params, optimizer, x, y, lr);
+    await step(); // optimizer state and pipelines exist from here on
+    const counted = await countStep('train_step', step);
+    // A regression guard, not a goal: update it (and the README's bench table) when a kernel change
+    // moves it on purpose (about 100 launches per conv + BN + ReLU block of the 19 today).
+    expect(counted.dispatches).toBe(2038);
+    expect(counted.submits).toBeGreaterThan(0);
+    optimizer.dispose();
+    tf.dispose([x, y, ...Object.values(params)]);
+  });
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { usage } from '../../util/errors.ts';
+import { resetWebGpuCounters } from './webgpu-counters.ts';
 import { useQueuedSmallUploads } from './webgpu-uploads.ts';
 
 /** The GPU Dawn runs on, as its adapter reports it. */
@@ -75,6 +76,7 @@ export function webGpuDeviceErrors(): readonly string[] {
 /** Drops tfjs's device and Dawn's instance so the event loop can empty and the process exit. */
 export function stopWebGpu(): void {
   if (!dawn) return;
+  resetWebGpuCounters();
   if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
   const nav = (globalThis as { navigator?: GpuNavigator }).navigator;
   if (nav) delete nav.gpu;
