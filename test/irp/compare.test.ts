@@ -9,11 +9,11 @@ import { UsageError } from '../../src/util/errors.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-compare-'));
 
-function table(name: string, model: Model, rounds: number, survived: (tensor: number, i: number) => number): string {
+function table(name: string, model: Model, rounds: number, survived: (tensor: number, i: number) => number, densities: number[] = []): string {
   const file = path.join(tmp, `${name}.arrow`);
   const zeros = () => new Map(model.prunable.map((p) => [p.name, new Float32Array(p.size)]));
   const counts = new Map(model.prunable.map((p, t) => [p.name, Uint8Array.from({ length: p.size }, (_, i) => survived(t, i))]));
-  writeSurvivalTable(file, model, { theta: zeros(), grad: zeros(), hg: zeros() }, counts, zeros(), rounds, { model: model.config.name, densities: [] });
+  writeSurvivalTable(file, model, { theta: zeros(), grad: zeros(), hg: zeros() }, counts, zeros(), rounds, { model: model.config.name, densities });
   return file;
 }
 
@@ -41,6 +41,25 @@ describe('compare-survival', () => {
     expect(r.final_jaccard).toBeCloseTo(sumA / (sumA + extra), 12);
     expect(r.chance_overlap).toBeCloseTo((sumA + extra) / total, 12);
     expect(r.max_layer_density_gap).toBeCloseTo(extra / sizes[0], 12);
+  });
+
+  it('a run whose schedule is the first rounds of another’s is compared over those rounds', async () => {
+    const long = [0.8, 0.6, 0.4, 0.2];
+    // The 4-round run: weight i survives i mod 5 rounds. The 2-round run agrees exactly once clipped to 2 rounds.
+    const a = table('long', model, 4, (_, i) => i % 5, long);
+    const b = table('short', model, 2, (_, i) => Math.min(i % 5, 2), [0.8, 0.6 * (1 + 1e-12)]);
+    const r = await compareSurvival(a, b);
+    expect(r.rounds).toEqual([4, 2]);
+    expect(r.shared_rounds).toBe(2);
+    expect(r.spearman).toBeCloseTo(1, 12);
+    expect(r.final_jaccard).toBe(1);
+    // Without the shared schedule each run is read at its own last round: the labels still rank alike,
+    // but A's final survivors (i ≡ 4) are a fifth of B's.
+    const c = table('short-other', model, 2, (_, i) => Math.min(i % 5, 2), [0.7, 0.5]);
+    const q = await compareSurvival(a, c);
+    expect(q.shared_rounds).toBeNull();
+    expect(q.final_overlap).toBe(1);
+    expect(q.final_jaccard).toBeLessThan(0.5);
   });
 
   it('reversed labels give ρ = −1 and no common survivor', async () => {
