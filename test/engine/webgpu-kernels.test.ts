@@ -7,6 +7,7 @@ import { BATCH_NORM, BATCH_NORM_EVAL, BATCH_NORM_EVAL_GRAD, BATCH_NORM_GRAD } fr
 import { splitCount } from '../../src/engine/kernels/webgpu/conv-backprop.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
 import { countStep } from '../../src/bench/step-counters.ts';
+import { SGD_STEP, sgdStep } from '../../src/engine/sgd-step.ts';
 import { sgd, trainStep } from '../../src/train/train-step.ts';
 import { randn } from './helpers.ts';
 import { computeOn, relErr } from './webgpu-helpers.ts';
@@ -233,10 +234,41 @@ describe('webgpu work counters (pipeline bench --profile)', () => {
     await step(); // optimizer state and pipelines exist from here on
     const counted = await countStep('train_step', step);
     // A regression guard, not a goal: update it (and the README's bench table) when a kernel change
-    // moves it on purpose (about 100 launches per conv + BN + ReLU block of the 19 today).
-    expect(counted.dispatches).toBe(2038);
+    // moves it on purpose (about 95 launches per conv + BN + ReLU block of the 19 today; 2,038 before the fused SGD step).
+    expect(counted.dispatches).toBe(1908);
     expect(counted.submits).toBeGreaterThan(0);
     optimizer.dispose();
     tf.dispose([x, y, ...Object.values(params)]);
   });
+});
+
+describe('webgpu fused SGD step matches the cpu composition', () => {
+  const shape = [3, 3, 4, 5];
+  const cases = [
+    { momentum: 0.9, weightDecay: 1e-4, nesterov: false, prev: true, mask: true },
+    { momentum: 0.9, weightDecay: 5e-4, nesterov: true, prev: true, mask: false },
+    { momentum: 0.9, weightDecay: 0, nesterov: false, prev: false, mask: true },
+    { momentum: 0, weightDecay: 1e-4, nesterov: false, prev: false, mask: true },
+    { momentum: 0, weightDecay: 0, nesterov: false, prev: false, mask: false },
+  ];
+  for (const c of cases) {
+    it(`μ ${c.momentum} wd ${c.weightDecay}${c.nesterov ? ' nesterov' : ''}${c.prev ? ' with b_prev' : ''}${c.mask ? ' masked' : ''}`, async () => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const maskValues = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
+      const fn = () => {
+        const theta = randn(shape, 1);
+        const g = randn(shape, 2);
+        const prev = c.prev ? randn(shape, 3) : undefined;
+        const mask = c.mask ? tf.tensor(maskValues, shape) : undefined;
+        const out = sgdStep(theta, g, prev, mask, { lr: 0.05, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov });
+        return out.momentum ? [out.theta, out.momentum] : [out.theta];
+      };
+      await initBackend('webgpu');
+      expect(tf.getKernel(SGD_STEP, 'webgpu')).toBeDefined();
+      const errs = await compare(fn);
+      expect(errs).toHaveLength(c.momentum ? 2 : 1);
+      const gpu = await computeOn('webgpu', fn);
+      if (c.mask) for (const out of gpu) for (let i = 0; i < n; i += 3) expect(Math.abs(out[i])).toBe(0); // ±0, as on the cpu
+    });
+  }
 });

@@ -12,6 +12,7 @@ import { registerSharedIdentity } from './wasm/identity.ts';
 import { registerChunkedAddN } from './webgpu/add-n.ts';
 import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
 import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
+import { registerWebGpuSgdStep } from './webgpu/sgd-step.ts';
 
 /**
  * The one place that decides which of the project's kernels each backend gets. Models, criteria
@@ -20,7 +21,7 @@ import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
   wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdInputGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdReluGrad],
   cpu: [registerHostBatchNorm],
-  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm],
+  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm, registerWebGpuSgdStep],
 };
 
 export function registerProjectKernels(backendName: string): void {
