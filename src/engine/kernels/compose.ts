@@ -53,6 +53,12 @@ export class KernelComposer {
     return info;
   }
 
+  /** Takes ownership of a tensor made outside run() (a backend program's output). */
+  track(info: tf.TensorInfo): tf.TensorInfo {
+    this.temps.push(info);
+    return info;
+  }
+
   reshape(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
     return this.run('Reshape', { x }, { shape });
   }

@@ -11,6 +11,7 @@ import { registerSimdInputGrad } from './wasm/conv-backprop-input.ts';
 import { registerSharedIdentity } from './wasm/identity.ts';
 import { registerChunkedAddN } from './webgpu/add-n.ts';
 import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
+import { registerWgslBatchNorm } from './webgpu/batch-norm-wgsl.ts';
 import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
 import { registerWebGpuSgdStep } from './webgpu/sgd-step.ts';
 
@@ -21,7 +22,7 @@ import { registerWebGpuSgdStep } from './webgpu/sgd-step.ts';
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
   wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdInputGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdReluGrad],
   cpu: [registerHostBatchNorm],
-  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm, registerWebGpuSgdStep],
+  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm, registerWgslBatchNorm, registerWebGpuSgdStep],
 };
 
 export function registerProjectKernels(backendName: string): void {
