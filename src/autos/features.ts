@@ -17,12 +17,14 @@ export const UNIT_FEATURES = ['in_theta_grad', 'out_theta_grad', 'in_grad', 'out
 /** Per-tensor descriptors, the same for every weight of a tensor. */
 export const LAYER_FEATURES = ['kind', 'log_fan_in', 'log_fan_out', 'kernel_size', 'depth', 'log_size'] as const;
 /**
- * Per-tensor context within its network, the same for every weight of a tensor: log of the tensor's
- * mean |θ|, |θ ⊙ g|, |θ ⊙ Hg| or SynFlow score over the network's (per weight), and log of its share of
- * the prunable weights. Ratios inside one network, so they transfer across scales, yet they tell the
- * scorer what per-tensor normalization hides: which tensors the handcrafted scores would favour.
+ * Context within the network, scale-free across networks: `ctx_*` (per tensor) log of the tensor's mean
+ * |θ|, |θ ⊙ g|, |θ ⊙ Hg| or SynFlow score over the network's (per weight), and log of its share of the
+ * prunable weights; `net_*` (per weight) log of the weight's own score over the network's mean. Means
+ * are over live weights (θ ≠ 0: a target's unpruned ones in later rounds). They tell the scorer what
+ * per-tensor normalization hides: which tensors, and which weights across tensors, a handcrafted
+ * score would favour.
  */
-export const CONTEXT_FEATURES = ['ctx_abs_theta', 'ctx_theta_grad', 'ctx_theta_hg', 'ctx_synflow', 'ctx_size_share'] as const;
+export const CONTEXT_FEATURES = ['ctx_abs_theta', 'ctx_theta_grad', 'ctx_theta_hg', 'ctx_synflow', 'ctx_size_share', 'net_abs_theta', 'net_theta_grad', 'net_theta_hg', 'net_synflow'] as const;
 export type FeatureName =
   | (typeof WEIGHT_FEATURES)[number]
   | (typeof RANK_FEATURES)[number]
@@ -58,40 +60,56 @@ export function parseFeatureList(list: string): FeatureName[] {
   return names as FeatureName[];
 }
 
-export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg' || f === 'ctx_theta_hg');
-export const needsFlow = (features: readonly FeatureName[]) => features.includes('rank_synflow') || features.includes('ctx_synflow');
+export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg' || f === 'ctx_theta_hg' || f === 'net_theta_hg');
+export const needsFlow = (features: readonly FeatureName[]) => features.some((f) => f === 'rank_synflow' || f === 'ctx_synflow' || f === 'net_synflow');
 export const needsContext = (features: readonly FeatureName[]) => features.some((f) => (CONTEXT_FEATURES as readonly string[]).includes(f));
 
-type ContextName = (typeof CONTEXT_FEATURES)[number];
-/** Per tensor (by name): the value of each context feature. */
-export type NetworkContext = Map<string, Record<ContextName, number>>;
+const SCORES = {
+  abs_theta: (c: TensorColumns, i: number) => Math.abs(c.theta[i]),
+  theta_grad: (c: TensorColumns, i: number) => Math.abs(c.theta[i] * c.grad[i]),
+  theta_hg: (c: TensorColumns, i: number) => Math.abs(c.theta[i] * c.hg![i]),
+  synflow: (c: TensorColumns, i: number) => Math.abs(c.flow![i]),
+};
+type ScoreName = keyof typeof SCORES;
+const scoreOf = (feature: string) => feature.replace(/^(ctx|net)_/, '') as ScoreName;
 
-/**
- * The context features of every tensor of one network (all its prunable tensors, in any order). A
- * statistic that is zero for a whole tensor (no Hg, a disconnected layer) is floored at 1e-30 of the
- * network's, so the log stays finite.
- */
-export function networkContext(tensors: Array<{ name: string; cols: TensorColumns }>, features: readonly FeatureName[]): NetworkContext {
-  const stats: Record<Exclude<ContextName, 'ctx_size_share'>, (c: TensorColumns, i: number) => number> = {
-    ctx_abs_theta: (c, i) => Math.abs(c.theta[i]),
-    ctx_theta_grad: (c, i) => Math.abs(c.theta[i] * c.grad[i]),
-    ctx_theta_hg: (c, i) => Math.abs(c.theta[i] * c.hg![i]),
-    ctx_synflow: (c, i) => Math.abs(c.flow![i]),
-  };
-  const total = tensors.reduce((n, t) => n + t.cols.theta.length, 0);
-  const out: NetworkContext = new Map(tensors.map((t) => [t.name, { ctx_abs_theta: 0, ctx_theta_grad: 0, ctx_theta_hg: 0, ctx_synflow: 0, ctx_size_share: Math.log(t.cols.theta.length / total) }]));
-  for (const [name, f] of Object.entries(stats) as Array<[Exclude<ContextName, 'ctx_size_share'>, (c: TensorColumns, i: number) => number]>) {
-    if (!features.includes(name)) continue;
-    const means = tensors.map((t) => {
-      let s = 0;
-      for (let i = 0; i < t.cols.theta.length; i++) s += f(t.cols, i);
-      return { t, sum: s, mean: s / t.cols.theta.length };
-    });
-    const network = means.reduce((s, m) => s + m.sum, 0) / total || 1;
-    for (const m of means) out.get(m.t.name)![name] = Math.log(Math.max(m.mean, 1e-30 * network) / network);
-  }
-  return out;
+/** A weight's (or tensor's) score this many times below the network mean counts as that far, no further. */
+const LOG_FLOOR = Math.log(1e-6);
+
+/** Per network: its mean score per live weight, and each tensor's mean and size share. */
+export interface NetworkContext {
+  means: Partial<Record<ScoreName, number>>;
+  tensors: Map<string, { size_share: number; means: Partial<Record<ScoreName, number>> }>;
 }
+
+/** The context of every prunable tensor of one network (all of them, in any order). */
+export function networkContext(tensors: Array<{ name: string; cols: TensorColumns }>, features: readonly FeatureName[]): NetworkContext {
+  const total = tensors.reduce((n, t) => n + t.cols.theta.length, 0);
+  const context: NetworkContext = { means: {}, tensors: new Map(tensors.map((t) => [t.name, { size_share: t.cols.theta.length / total, means: {} }])) };
+  const wanted = new Set(features.filter((f) => /^(ctx|net)_/.test(f) && f !== 'ctx_size_share').map(scoreOf));
+  for (const name of wanted) {
+    const f = SCORES[name];
+    let sum = 0;
+    let live = 0;
+    for (const t of tensors) {
+      let s = 0;
+      let n = 0;
+      for (let i = 0; i < t.cols.theta.length; i++) {
+        if (t.cols.theta[i] === 0) continue;
+        s += f(t.cols, i);
+        n++;
+      }
+      context.tensors.get(t.name)!.means[name] = n ? s / n : 0;
+      sum += s;
+      live += n;
+    }
+    context.means[name] = live ? sum / live : 0;
+  }
+  return context;
+}
+
+/** log(v / mean), floored at LOG_FLOOR (a zero score, or a network whose scores are all zero). */
+const logRatio = (v: number, mean: number) => (mean > 0 && v > 0 ? Math.max(LOG_FLOOR, Math.log(v / mean)) : LOG_FLOOR);
 
 /** Percentile in [0, 1] of each value within the array (ties share their mean rank). */
 export function percentiles(v: ArrayLike<number>): Float32Array {
@@ -133,14 +151,15 @@ function rmsNormalized(v: ArrayLike<number>, n: number, f: (i: number) => number
   return Float32Array.from({ length: n }, (_, i) => f(i) / scale);
 }
 
-/** Row-major [size, features.length] matrix for one tensor (`context`: its network's, for ctx_ features). */
+/** Row-major [size, features.length] matrix for one tensor (`context`: its network's, for ctx_/net_ features). */
 export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, features: readonly FeatureName[], context?: NetworkContext): Float32Array {
   const n = cols.theta.length;
   const { theta, grad } = cols;
   const hg = cols.hg;
   if (needsHg(features) && !hg) usage(`AutoS features ${features.join(',')} need Hg, which this source lacks`);
   if (needsFlow(features) && !cols.flow) throw new Error('rank_synflow needs the SynFlow scores (TensorColumns.flow)');
-  if (needsContext(features) && !context?.has(layer.name)) throw new Error(`ctx_ features need the network context of tensor ${layer.name}`);
+  const own = context?.tensors.get(layer.name);
+  if (needsContext(features) && !own) throw new Error(`ctx_/net_ features need the network context of tensor ${layer.name}`);
   const column = (f: FeatureName): Float32Array | number => {
     switch (f) {
       case 'theta':
@@ -185,12 +204,21 @@ export function featureMatrix(cols: TensorColumns, layer: LayerDescriptor, featu
         return layer.depth;
       case 'log_size':
         return Math.log(n) / 15;
+      case 'ctx_size_share':
+        return Math.log(own!.size_share);
       case 'ctx_abs_theta':
       case 'ctx_theta_grad':
       case 'ctx_theta_hg':
       case 'ctx_synflow':
-      case 'ctx_size_share':
-        return context!.get(layer.name)![f];
+        return logRatio(own!.means[scoreOf(f)]!, context!.means[scoreOf(f)]!);
+      case 'net_abs_theta':
+      case 'net_theta_grad':
+      case 'net_theta_hg':
+      case 'net_synflow': {
+        const score = SCORES[scoreOf(f)];
+        const mean = context!.means[scoreOf(f)]!;
+        return Float32Array.from({ length: n }, (_, i) => logRatio(score(cols, i), mean));
+      }
     }
   };
   const out = new Float32Array(n * features.length);

@@ -55,25 +55,37 @@ describe('AutoS rank and unit features', () => {
 });
 
 describe('AutoS network-context features', () => {
-  it('are log ratios of a tensor’s mean score to its network’s, and log size shares; invariant to the network’s scale', () => {
-    const a = { theta: Float32Array.from([1, -1, 2, -2]), grad: Float32Array.from([1, 1, 1, 1]), hg: Float32Array.from([0, 0, 0, 0]) };
-    const b = { theta: Float32Array.from([4, 4]), grad: Float32Array.from([0.5, -0.5]), hg: Float32Array.from([1, 1]) };
+  // Two tensors of one network. a: θ (1, −1, 2, 0) — the 0 is a pruned weight, left out of every mean;
+  // b: θ (4, 4). Means per live weight: |θ| a 4/3, b 4, network 12/5; |θg| a 4/3, b 2, network 8/5;
+  // |θHg| a 0, b 4, network 8/5.
+  const a = { theta: Float32Array.from([1, -1, 2, 0]), grad: Float32Array.from([1, 1, 1, 1]), hg: Float32Array.from([0, 0, 0, 0]) };
+  const b = { theta: Float32Array.from([4, 4]), grad: Float32Array.from([0.5, -0.5]), hg: Float32Array.from([1, 1]) };
+  const la = { ...dense, name: 'a', shape: [4, 1] };
+  const lb = { ...dense, name: 'b', shape: [2, 1] };
+  const net = (x: typeof a, y: typeof b, feats: ReturnType<typeof parseFeatureList>) => networkContext([{ name: 'a', cols: x }, { name: 'b', cols: y }], feats);
+
+  it('ctx_: log of the tensor mean over the network mean (live weights), log size share; zero floored at 1e-6', () => {
     const feats = parseFeatureList('ctx_abs_theta,ctx_theta_grad,ctx_theta_hg,ctx_size_share');
     expect(needsHg(feats)).toBe(true);
-    const ctx = networkContext([{ name: 'a', cols: a }, { name: 'b', cols: b }], feats);
-    // mean |θ|: a 1.5, b 4, network (6 + 8) / 6; mean |θg|: a 1.5, b 2, network 10/6; mean |θHg|: a 0, b 4, network 8/6.
-    expect(ctx.get('a')!.ctx_abs_theta).toBeCloseTo(Math.log(1.5 / (14 / 6)), 12);
-    expect(ctx.get('b')!.ctx_abs_theta).toBeCloseTo(Math.log(4 / (14 / 6)), 12);
-    expect(ctx.get('b')!.ctx_theta_grad).toBeCloseTo(Math.log(2 / (10 / 6)), 12);
-    expect(ctx.get('a')!.ctx_theta_hg).toBeCloseTo(Math.log(1e-30), 6); // a zero mean is floored, not −∞
-    expect(ctx.get('b')!.ctx_theta_hg).toBeCloseTo(Math.log(4 / (8 / 6)), 12);
-    expect(ctx.get('a')!.ctx_size_share).toBeCloseTo(Math.log(4 / 6), 12);
-    const layer = { ...dense, name: 'b', shape: [2, 1] };
-    expect(Array.from(featureMatrix(b, layer, feats, ctx))).toEqual([0, 1].flatMap(() => feats.map((f) => expect.closeTo(ctx.get('b')![f as 'ctx_abs_theta'], 6))));
-    const scale = (c: typeof a) => ({ theta: c.theta.map((v) => 3 * v), grad: c.grad.map((v) => 0.1 * v), hg: c.hg.map((v) => 7 * v) });
-    const scaled = networkContext([{ name: 'a', cols: scale(a) }, { name: 'b', cols: scale(b) }], feats);
-    expect(scaled.get('b')!.ctx_theta_hg).toBeCloseTo(ctx.get('b')!.ctx_theta_hg, 5);
-    expect(() => featureMatrix(b, layer, feats)).toThrow(/network context/);
+    const ctx = net(a, b, feats);
+    const row = (m: Float32Array) => Array.from(m.subarray(0, feats.length));
+    expect(row(featureMatrix(a, la, feats, ctx))).toEqual([Math.log(4 / 3 / (12 / 5)), Math.log(4 / 3 / (8 / 5)), Math.log(1e-6), Math.log(4 / 6)].map((v) => expect.closeTo(v, 5)));
+    expect(row(featureMatrix(b, lb, feats, ctx))).toEqual([Math.log(4 / (12 / 5)), Math.log(2 / (8 / 5)), Math.log(4 / (8 / 5)), Math.log(2 / 6)].map((v) => expect.closeTo(v, 5)));
+    // The same for every weight of a tensor.
+    const m = featureMatrix(a, la, feats, ctx);
+    for (let i = 1; i < 4; i++) expect(Array.from(m.subarray(i * feats.length, (i + 1) * feats.length))).toEqual(row(m));
+    expect(() => featureMatrix(b, lb, feats)).toThrow(/network context/);
+  });
+
+  it('net_: each weight’s own score over the network mean, log; scaling the network changes nothing', () => {
+    const feats = parseFeatureList('net_abs_theta,net_theta_grad');
+    const ctx = net(a, b, feats);
+    expect(Array.from(featureMatrix(a, la, feats, ctx))).toEqual(
+      [1, 1, 2, 0].flatMap((t) => [t ? Math.log(t / (12 / 5)) : Math.log(1e-6), t ? Math.log(t / (8 / 5)) : Math.log(1e-6)]).map((v) => expect.closeTo(v, 5)),
+    );
+    const scale = (c: typeof a) => ({ theta: c.theta.map((v) => 3 * v), grad: c.grad.map((v) => 0.1 * v), hg: c.hg });
+    const scaled = net(scale(a), scale(b), feats);
+    expect(Array.from(featureMatrix(scale(b), lb, feats, scaled))).toEqual(Array.from(featureMatrix(b, lb, feats, ctx)).map((v) => expect.closeTo(v, 5)));
   });
 });
 
