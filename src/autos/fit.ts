@@ -216,13 +216,15 @@ async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: Source
 
 /** |θ₀|, |θ₀·g| and θ₀·Hg ranking the same tensors' survival. */
 function handcrafted(tensors: SourceTensor[], truth: Float32Array, extra: number[]): Omit<BaselineMetrics, 'autos'> {
-  const of = (f: (t: SourceTensor, i: number) => number) => rankingMetrics(concatY(tensors, (t) => Float32Array.from(t.theta, (_, i) => f(t, i))), truth, extra);
+  const of = (f: (t: SourceTensor, i: number) => number) => rankingMetrics(concatY(tensors, (t) => Float32Array.from(t.theta, (_, i) => f(t, i))), truth, extra, sizesOf(tensors));
   return {
     magnitude: of((t, i) => Math.abs(t.theta[i])),
     snip: of((t, i) => Math.abs(t.theta[i] * t.grad[i])),
     ...(tensors.every((t) => t.hg) ? { grasp: of((t, i) => t.theta[i] * t.hg![i]) } : {}),
   };
 }
+
+const sizesOf = (tensors: SourceTensor[]) => tensors.map((t) => t.y.length);
 
 const withoutPredictions = <T extends { predicted: Float32Array }>({ predicted: _, ...rest }: T) => rest;
 
@@ -247,6 +249,7 @@ function meanRanking(ms: RankingMetrics[]): RankingMetrics {
     n: ms.reduce((s, m) => s + m.n, 0),
     mse: mean((m) => m.mse),
     spearman: mean((m) => m.spearman),
+    ...(ms.every((m) => m.tensor_spearman !== undefined) ? { tensor_spearman: mean((m) => m.tensor_spearman!) } : {}),
     precision: Object.fromEntries(keys.map((k) => [k, mean((m) => m.precision[k])])),
   };
 }
@@ -324,7 +327,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
       const predicted = await predict(spec, weights, tensors, config.features);
       scored.push({
         predicted,
-        autos: rankingMetrics(predicted, truth, extra),
+        autos: rankingMetrics(predicted, truth, extra, sizesOf(tensors)),
         ...handcrafted(tensors, truth, extra),
         shuffled_control: undefined as RankingMetrics | undefined,
       });
@@ -333,7 +336,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
       const shuffled = { ...rows, y: new Rng(config.seed + 1).shuffle(Float32Array.from(rows.y)) };
       const control = await foldConstantFeatures(train(spec, shuffled, config, config.seed, `${label} control`), constant);
       for (const [i, { tensors, extra }] of evalSets.entries()) {
-        scored[i].shuffled_control = rankingMetrics(await predict(spec, control, tensors, config.features), concatY(tensors, (t) => t.y), extra);
+        scored[i].shuffled_control = rankingMetrics(await predict(spec, control, tensors, config.features), concatY(tensors, (t) => t.y), extra, sizesOf(tensors));
       }
       tf.dispose(control.flatMap(({ w, b }) => [w, b]));
     }

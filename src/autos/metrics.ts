@@ -55,12 +55,30 @@ export const PRECISION_DENSITIES = [0.1, 0.05, 0.02, 0.01];
 export interface RankingMetrics {
   n: number;
   mse: number;
+  /** Over all weights pooled: ranks across tensors too (what a global threshold uses). */
   spearman: number;
+  /**
+   * Mean over tensors of the Spearman ρ inside each (every tensor weighs the same): the ranking a
+   * per-layer allocation (synflow's counts, say) uses. Tensors whose labels are all equal are skipped.
+   */
+  tensor_spearman?: number;
   precision: Record<string, number>;
 }
 
-export function rankingMetrics(pred: ArrayLike<number>, truth: ArrayLike<number>, extraDensities: number[] = []): RankingMetrics {
+/** `sizes`: the lengths of the consecutive tensors pred and truth are made of (for tensor_spearman). */
+export function rankingMetrics(pred: ArrayLike<number>, truth: ArrayLike<number>, extraDensities: number[] = [], sizes?: number[]): RankingMetrics {
   const precision: Record<string, number> = {};
   for (const d of [...PRECISION_DENSITIES, ...extraDensities]) precision[String(d)] = precisionAtDensity(pred, truth, d);
-  return { n: pred.length, mse: mse(pred, truth), spearman: spearman(pred, truth), precision };
+  const out: RankingMetrics = { n: pred.length, mse: mse(pred, truth), spearman: spearman(pred, truth), precision };
+  if (sizes) {
+    const rhos: number[] = [];
+    let o = 0;
+    for (const n of sizes) {
+      const t = Array.prototype.slice.call(truth, o, o + n) as number[];
+      if (t.some((v) => v !== t[0])) rhos.push(spearman(Array.prototype.slice.call(pred, o, o + n) as number[], t));
+      o += n;
+    }
+    out.tensor_spearman = rhos.length ? rhos.reduce((a, b) => a + b, 0) / rhos.length : 0;
+  }
+  return out;
 }

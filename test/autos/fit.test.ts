@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runAsync } from '../helpers/cli.ts';
 import { DEFAULT_FEATURES, featureMatrix } from '../../src/autos/features.ts';
 import { fitAutos, type FitConfig } from '../../src/autos/fit.ts';
-import { precisionAtDensity, spearman } from '../../src/autos/metrics.ts';
+import { precisionAtDensity, rankingMetrics, spearman } from '../../src/autos/metrics.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { parseIrpConfig } from '../../src/irp/config.ts';
 import { runIrp } from '../../src/irp/run.ts';
@@ -37,6 +37,14 @@ describe('ranking metrics', () => {
     expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1, 12);
     expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
     expect(spearman([1, 1, 2, 2], [1, 1, 2, 2])).toBeCloseTo(1, 12);
+  });
+  it('tensor_spearman is the mean of the per-tensor ρ (tensors with constant labels skipped)', () => {
+    // Tensor 1 (3 weights) ranked perfectly, tensor 2 (3) reversed, tensor 3 (2) constant labels.
+    const pred = [1, 2, 3, 3, 2, 1, 5, 6];
+    const truth = [0, 1, 2, 0, 1, 2, 4, 4];
+    const m = rankingMetrics(pred, truth, [], [3, 3, 2]);
+    expect(m.tensor_spearman).toBeCloseTo((1 + -1) / 2, 12);
+    expect(rankingMetrics(pred, truth).tensor_spearman).toBeUndefined();
   });
   it('precision@density counts predicted top-k that reach the k-th survival level', () => {
     // truth: 10 weights, top-2 by survival are indices 8 and 9.

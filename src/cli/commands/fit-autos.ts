@@ -95,7 +95,7 @@ export function registerFitAutos(program: Command): void {
       const rows = (r: BaselineMetrics) =>
         ([['autos', r.autos], ['|θ|', r.magnitude], ['|θ·g|', r.snip], ['θ·Hg', r.grasp]] as const)
           .filter(([, x]) => x)
-          .map(([name, x]) => `    ${name.padEnd(6)} spearman ${x!.spearman.toFixed(3)}  precision@density ${p(x!)}\n`)
+          .map(([name, x]) => `    ${name.padEnd(6)} spearman ${x!.spearman.toFixed(3)} (in tensors ${x!.tensor_spearman?.toFixed(3) ?? '—'})  precision@density ${p(x!)}\n`)
           .join('');
       process.stdout.write(
         `fitted: ${out}  held-out ${m.validation === 'leave-one-architecture-out' ? `each of ${m.architectures.join(', ')} (leave-one-architecture-out; means)` : m.validation_tensors.join(',')}` +
