@@ -78,18 +78,22 @@ describe('pipeline run config: sources and targets', () => {
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, train: { padTo: 32 } } })).toMatch(/unknown key\(s\) 'padTo' at prune\.train/);
   });
 
-  it('the transfer, ablation and held-out presets parse and validate; only the held-out one names a resnet', () => {
-    const files = fs.readdirSync(pipelines).filter((f) => /^(transfer|ablation|heldout)-.*\.json$/.test(f));
-    expect(files).toEqual(expect.arrayContaining(['transfer-conv.json', 'transfer-lenet5.json', 'heldout-resnet20.json']));
+  it('the transfer, teacher, ablation and held-out presets parse and validate; only held-out ones name a reserved evaluation target', () => {
+    const files = fs.readdirSync(pipelines).filter((f) => /^(transfer|teacher|ablation|heldout)-.*\.json$/.test(f));
+    expect(files).toEqual(expect.arrayContaining(['transfer-conv.json', 'transfer-residual.json', 'teacher-resnet18.json', 'heldout-reserved.json']));
     expect(files.filter((f) => f.startsWith('ablation-')).length).toBeGreaterThanOrEqual(5);
+    // Reserved for an independent evaluation of AutoS transfer: never a source, never a target outside heldout-*.
+    const reserved = (t: { model: string; dataset?: string }) => /^(resnet32|vgg19)$/.test(t.model) || /fashion/.test(t.dataset ?? '');
     for (const f of files) {
       const text = fs.readFileSync(path.join(pipelines, f), 'utf8');
       const c = parseMainJob(JSON.parse(text), f);
       validateMainJob(c, f);
       expect(c.prune.seeds.length, f).toBeGreaterThanOrEqual(3);
-      if (!f.startsWith('heldout-')) expect(text, f).not.toMatch(/resnet/);
-      for (const s of sourcesOf(c)) expect(s.model, f).not.toMatch(/resnet/);
+      for (const s of sourcesOf(c)) expect(reserved(s), `${f}: source ${s.model}/${s.dataset}`).toBe(false);
+      for (const t of targetsOf(c)) if (!f.startsWith('heldout-')) expect(reserved(t), `${f}: target ${t.model}/${t.dataset}`).toBe(false);
     }
+    const held = parseMainJob(JSON.parse(fs.readFileSync(path.join(pipelines, 'heldout-reserved.json'), 'utf8')), 'heldout-reserved.json');
+    expect(targetsOf(held).every(reserved)).toBe(true);
   });
 
   it("an entry without @ takes the criterion's default allocation: synflow's counts for autos, one global threshold otherwise", () => {
