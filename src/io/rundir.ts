@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { usage } from '../util/errors.ts';
 import { LOCK_FILE } from './run-lock.ts';
@@ -42,7 +42,7 @@ export function checkRunDir(dir: string, identity: unknown, what: string, opts: 
       usage(`${dir} holds ${what} with a different configuration; pass another --out or --force to replace it`);
     }
   } else if (opts.strict && existsSync(dir) && readdirSync(dir).some((f) => f !== LOCK_FILE)) {
-    usage(`${dir} is not empty and holds no ${what}; pass another --out or --force to replace it`);
+    usage(`${dir} is not empty and is not a run directory of this tool (expected ${what}); pass another --out`);
   }
 }
 
@@ -53,15 +53,51 @@ export function recordRunConfig(dir: string, identity: unknown): void {
 }
 
 /** checkRunDir, then (after removing it with `force`) records the identity up front. */
-export function claimRunDir(dir: string, identity: unknown, what: string, opts: { force?: boolean; strict?: boolean } = {}): void {
-  if (opts.force) emptyRunDir(dir);
+export function claimRunDir(dir: string, identity: unknown, what: string, opts: { force?: boolean; strict?: boolean; inputs?: Array<string | undefined> } = {}): void {
+  if (opts.force) emptyRunDir(dir, opts.inputs);
   else checkRunDir(dir, identity, what, opts);
   recordRunConfig(dir, identity);
 }
 
-/** Removes everything in `dir` but its lock (for --force: the directory stays locked while it is redone). */
-export function emptyRunDir(dir: string): void {
+/**
+ * Every name a run directory of this tool holds at its top level, whatever the command (train, prune,
+ * irp, fit-autos, sweep, run, and a sweep's job directories), and the atomic writers' temporary files.
+ * --force removes these and nothing else.
+ */
+const OWNED: RegExp[] = [
+  /^(config|manifest|job|report|result|summary|metrics|sweep|autos|allocation|model|channels|distances|pruned_at|survival-curves)\.json$/,
+  /^metrics\.jsonl$/,
+  /^DONE$/,
+  /^(masks|scores|survival|results)\.arrow$/,
+  /^(checkpoint|features|weights|shrunk|scores|rewind|epoch1)\.safetensors$/,
+  /^(results\.(csv|md)|paired\.csv)$/,
+  /^(layer-density|accuracy|survival-vs-scores|predicted-vs-true)(_[^/]*)?\.(svg|png)$/,
+  /^(train|dense|irp|autos|prune|jobs|round-\d+)$/,
+  /\.\d+\.[0-9a-f]{12}\.tmp$/,
+];
+
+const isOwned = (name: string) => name === LOCK_FILE || OWNED.some((re) => re.test(name));
+
+/** Is `p` the directory `dir` itself or inside it? */
+function inside(p: string, dir: string): boolean {
+  const rel = relative(resolve(dir), resolve(p));
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * For --force: removes what this tool wrote in `dir` (its lock stays: the directory is redone while
+ * locked). Refuses, removing nothing, when `dir` holds anything else (a file of the user's) or holds
+ * one of the command's own `inputs` (a survival table used as --table, say).
+ */
+export function emptyRunDir(dir: string, inputs: Array<string | undefined> = []): void {
   if (!existsSync(dir)) return;
+  for (const input of inputs) {
+    if (input !== undefined && inside(input, dir)) usage(`--force would delete ${input}, an input of this command inside ${dir}; pass another --out`);
+  }
+  const foreign = readdirSync(dir).filter((f) => !isOwned(f));
+  if (foreign.length) {
+    usage(`${dir} holds ${foreign.slice(0, 3).map((f) => `'${f}'`).join(', ')}${foreign.length > 3 ? ` and ${foreign.length - 3} more` : ''}, which this tool did not write; --force replaces only the tool's own files: move them or pass another --out`);
+  }
   for (const f of readdirSync(dir)) if (f !== LOCK_FILE) rmSync(join(dir, f), { recursive: true, force: true });
 }
 

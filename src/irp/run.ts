@@ -77,7 +77,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   const dir = opts.out ?? runDir('runs', 'irp', identity);
   const release = lockRunDir(dir);
   try {
-    claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true });
+    claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true, inputs: [config.dataDir] });
     if (isFinished(dir)) {
       const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
       return { dir, skipped: true, ...summary };

@@ -108,7 +108,7 @@ export async function runPrune(
       return { dir, skipped: true, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) };
     }
     const theta0 = initParams(model, initSeed);
-    if (opts.force) emptyRunDir(dir);
+    if (opts.force) emptyRunDir(dir, [config.table, config.autos, config.dataDir]);
     const dense = await densePhase(config, prepared, theta0, dir, identity);
     const scored = dense?.params ?? theta0;
     const t0 = performance.now();

@@ -6,7 +6,7 @@ import type { Dataset } from '../data/types.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
-import { configHash, emptyRunDir, isFinished, markFinished, runDir } from '../io/rundir.ts';
+import { checkRunDir, configHash, emptyRunDir, isFinished, markFinished, recordRunConfig, runDir } from '../io/rundir.ts';
 import { lockRunDir } from '../io/run-lock.ts';
 import { createModel, initParams, type Model } from '../models/index.ts';
 import { readMaskFile } from '../masks/mask-file.ts';
@@ -57,12 +57,14 @@ export async function runTraining(req: TrainRunRequest): Promise<TrainRunResult>
   const release = lockRunDir(dir);
   try {
     const density = masks ? maskDensity(masks, model) : 1;
+    // Another configuration's run (or a directory that is not a run) is refused, never reported as this one's.
+    if (!req.force) checkRunDir(dir, identity, 'a training run', { strict: true });
     if (isFinished(dir) && !req.force) {
       const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
       return { dir, skipped: true, final: result.final, density };
     }
-    if (req.force) emptyRunDir(dir);
-    fs.mkdirSync(dir, { recursive: true });
+    if (req.force) emptyRunDir(dir, [req.maskFile, config.dataDir]);
+    recordRunConfig(dir, identity);
     const t0 = performance.now();
     const result = await train({
       config,
@@ -72,7 +74,8 @@ export async function runTraining(req: TrainRunRequest): Promise<TrainRunResult>
       params: initParams(model, config.seed),
       masks,
       outDir: dir,
-      resume: req.resume,
+      // The directory holds this configuration's run (checked above) or nothing: a rerun resumes.
+      resume: true,
       onEpoch: req.onEpoch,
       label: `train ${config.model}/${config.dataset}`,
     });

@@ -112,7 +112,7 @@ export function registerTrain(program: Command): void {
     .option('--no-batch-norm', 'no batch norm')
     .option('--mask <file>', 'masks.arrow to train under (pruned weights stay exactly zero)')
     .option('--out <dir>', 'output directory (default runs/train_<config hash>)')
-    .option('--resume', 'continue from the directory’s checkpoint')
+    .option('--resume', 'continue from the directory’s checkpoint (the default; kept for scripts)')
     .option('--force', 'rerun even if the directory holds a finished run');
   addTrainerFlags(cmd).action(async (flags: TrainFlags, c: Command) => {
     const config = resolveTrainConfig(flags);

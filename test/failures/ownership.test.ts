@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { emptyRunDir } from '../../src/io/rundir.ts';
+import { UsageError } from '../../src/util/errors.ts';
+import { cliInProcess, STACK_TRACE } from './in-process-cli.ts';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-own-'));
+const prune = (out: string, ...more: string[]) =>
+  cliInProcess('prune', '--criterion', 'magnitude', '--model', 'lenet300', '--width', '0.25', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--density', '0.1', '--out', out, ...more);
+const train = (out: string, ...more: string[]) => cliInProcess('train', '--model', 'lenet300', '--width', '0.25', '--dataset', 'mnist', '--steps', '3', '--out', out, ...more);
+
+describe('--force removes only what the tool wrote', () => {
+  it('a prune directory with a user file: --force refuses in one line (exit 2) and deletes nothing', async () => {
+    const out = path.join(tmp(), 'run');
+    expect((await prune(out)).status).toBe(0);
+    const before = fs.readdirSync(out).sort();
+    fs.writeFileSync(path.join(out, 'thesis.tex'), '\\documentclass{article}');
+    const r = await prune(out, '--force');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/holds 'thesis\.tex', which this tool did not write/);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(fs.readFileSync(path.join(out, 'thesis.tex'), 'utf8')).toBe('\\documentclass{article}');
+    expect(fs.readdirSync(out).sort()).toEqual([...before, 'thesis.tex'].sort());
+    // Without the foreign file --force redoes the run.
+    fs.rmSync(path.join(out, 'thesis.tex'));
+    expect((await prune(out, '--force')).status).toBe(0);
+  });
+
+  it('an input of the command inside --out is never deleted: --force refuses', () => {
+    const dir = tmp();
+    const table = path.join(dir, 'survival.arrow');
+    fs.writeFileSync(table, 'ARROW1');
+    fs.writeFileSync(path.join(dir, 'config.json'), '{}');
+    expect(() => emptyRunDir(dir, [table])).toThrow(UsageError);
+    expect(() => emptyRunDir(dir, [table])).toThrow(/--force would delete .*survival\.arrow, an input of this command/);
+    expect(fs.existsSync(table)).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'config.json'))).toBe(true);
+    // An input elsewhere does not stop it; every file of the tool's layout goes, the lock stays.
+    for (const f of ['report.json', 'masks.arrow', 'DONE', 'LOCK', 'layer-density.svg', 'manifest.json.123.0123456789ab.tmp']) fs.writeFileSync(path.join(dir, f), 'x');
+    fs.mkdirSync(path.join(dir, 'round-03', 'train'), { recursive: true });
+    fs.rmSync(table);
+    emptyRunDir(dir, [path.join(os.tmpdir(), 'elsewhere.arrow')]);
+    expect(fs.readdirSync(dir)).toEqual(['LOCK']);
+  });
+});
+
+describe('reruns of train', () => {
+  it('a finished run of another configuration is refused (exit 2), not reported as this one', async () => {
+    const out = path.join(tmp(), 'train');
+    const first = await train(out, '--lr', '0.05');
+    expect(first.status, first.stderr).toBe(0);
+    const other = await train(out, '--lr', '0.01');
+    expect(other.status).toBe(2);
+    expect(other.stderr).toMatch(/holds a training run with a different configuration/);
+    expect(other.stdout).toBe('');
+    const same = await train(out, '--lr', '0.05');
+    expect(same.status).toBe(0);
+    expect(same.stdout).toMatch(/already finished/);
+  });
+
+  it('a non-empty directory that is not a run is refused', async () => {
+    const out = tmp();
+    fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
+    const r = await train(out);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/is not empty and is not a run directory of this tool \(expected a training run\); pass another --out/);
+    expect(fs.readdirSync(out)).toEqual(['notes.txt']);
+  });
+});
