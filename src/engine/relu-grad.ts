@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** Kernel name of the fused ReLU gradient (kernels/wasm/elementwise.ts); other backends compose it. */
+/** Kernel name of the fused ReLU gradient (kernels/wasm/relu-grad.ts, kernels/webgpu/relu-grad.ts); other backends compose it. */
 export const RELU_GRAD = 'PipelineReluGrad';
 
 /**

@@ -8,6 +8,7 @@ import { splitCount } from '../../src/engine/kernels/webgpu/conv-backprop.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
 import { countStep } from '../../src/bench/step-counters.ts';
 import { SGD_STEP, sgdStep } from '../../src/engine/sgd-step.ts';
+import { RELU_GRAD, reluGrad } from '../../src/engine/relu-grad.ts';
 import { sgd, trainStep } from '../../src/train/train-step.ts';
 import { randn } from './helpers.ts';
 import { computeOn, relErr } from './webgpu-helpers.ts';
@@ -234,8 +235,8 @@ describe('webgpu work counters (pipeline bench --profile)', () => {
     await step(); // optimizer state and pipelines exist from here on
     const counted = await countStep('train_step', step);
     // A regression guard, not a goal: update it (and the README's bench table) when a kernel change
-    // moves it on purpose (2,038 with the composed SGD step and batch norm, 1,908 with the WGSL SGD step).
-    expect(counted.dispatches).toBe(921);
+    // moves it on purpose (2,038 with the composed SGD step, batch norm and ReLU gradient; 1,908 with the WGSL SGD step; 921 with WGSL batch norm).
+    expect(counted.dispatches).toBe(902);
     expect(counted.submits).toBeGreaterThan(0);
     optimizer.dispose();
     tf.dispose([x, y, ...Object.values(params)]);
@@ -271,4 +272,28 @@ describe('webgpu fused SGD step matches the cpu composition', () => {
       if (c.mask) for (const out of gpu) for (let i = 0; i < n; i += 3) expect(Math.abs(out[i])).toBe(0); // ±0, as on the cpu
     });
   }
+});
+
+describe('webgpu fused ReLU gradient matches the cpu composition', () => {
+  it('dy · step(x) with zeros, negatives and positives, one dispatch', async () => {
+    await initBackend('webgpu');
+    expect(tf.getKernel(RELU_GRAD, 'webgpu')).toBeDefined();
+    const fn = () => {
+      const x = tf.tensor(Float32Array.from({ length: 210 }, (_, i) => ((i % 7) - 3) * 0.5), [2, 5, 7, 3]);
+      return [reluGrad(randn([2, 5, 7, 3], 4), x)];
+    };
+    const [cpu] = await computeOn('cpu', fn);
+    const [gpu] = await computeOn('webgpu', fn);
+    expect(Array.from(gpu)).toEqual(Array.from(cpu)); // one product by 0 or 1: exact
+    const x = tf.tensor([-1, 0, 2, 3]);
+    const dy = tf.tensor([5, 6, 7, 8]);
+    await Promise.all([x.data(), dy.data()]);
+    const counted = await countStep('relu-grad', async () => {
+      const g = reluGrad(dy, x);
+      await g.data();
+      g.dispose();
+    });
+    expect(counted.dispatches).toBe(1);
+    tf.dispose([x, dy]);
+  });
 });

@@ -13,6 +13,7 @@ import { registerChunkedAddN } from './webgpu/add-n.ts';
 import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
 import { registerWgslBatchNorm } from './webgpu/batch-norm-wgsl.ts';
 import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
+import { registerWebGpuReluGrad } from './webgpu/relu-grad.ts';
 import { registerWebGpuSgdStep } from './webgpu/sgd-step.ts';
 
 /**
@@ -22,7 +23,7 @@ import { registerWebGpuSgdStep } from './webgpu/sgd-step.ts';
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
   wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdInputGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdReluGrad],
   cpu: [registerHostBatchNorm],
-  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm, registerWgslBatchNorm, registerWebGpuSgdStep],
+  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm, registerWgslBatchNorm, registerWebGpuSgdStep, registerWebGpuReluGrad],
 };
 
 export function registerProjectKernels(backendName: string): void {
