@@ -3,6 +3,27 @@ import * as tf from '@tensorflow/tfjs';
 /** Kernel name of one fused SGD step (kernels/wasm/sgd-step.ts); backends without it compose the step. */
 export const SGD_STEP = 'PipelineSgdStep';
 
+export interface SgdStepInputs {
+  theta: tf.TensorInfo;
+  g: tf.TensorInfo;
+  /** b_prev, given only with momentum after the first step. */
+  prev?: tf.TensorInfo;
+  mask?: tf.TensorInfo;
+}
+
+/** A backend's fused step: θ' and, with momentum, b. */
+export type SgdStepKernel = (inputs: SgdStepInputs, attrs: SgdStepAttrs, backend: tf.KernelBackend) => tf.TensorInfo[];
+
+/** Registers (or replaces) `backendName`'s SGD_STEP kernel. */
+export function registerSgdStepKernel(backendName: string, kernel: SgdStepKernel): void {
+  if (tf.getKernel(SGD_STEP, backendName) !== undefined) tf.unregisterKernel(SGD_STEP, backendName);
+  tf.registerKernel({
+    kernelName: SGD_STEP,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => kernel(inputs as unknown as SgdStepInputs, attrs as unknown as SgdStepAttrs, backend as tf.KernelBackend),
+  });
+}
+
 export interface SgdStepAttrs {
   lr: number;
   /** μ; 0: plain SGD, no momentum buffer. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { SGD_STEP, type SgdStepAttrs } from '../../sgd-step.ts';
+import { registerSgdStepKernel, type SgdStepAttrs } from '../../sgd-step.ts';
 import { MIN_ELEMENTS_PER_BLOCK, simdKernels } from './simd-kernels.ts';
 
 type HeapBackend = tf.KernelBackend & {
@@ -15,30 +15,24 @@ const f32Bits = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0];
  * host loop with every operation rounded to float32.
  */
 export function registerSgdStep(backendName: string): void {
-  if (tf.getKernel(SGD_STEP, backendName) !== undefined) tf.unregisterKernel(SGD_STEP, backendName);
-  tf.registerKernel({
-    kernelName: SGD_STEP,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { theta, g, prev, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
-      const { lr, momentum, weightDecay, nesterov } = attrs as unknown as SgdStepAttrs;
-      const be = backend as HeapBackend;
-      const n = tf.util.sizeFromShape(theta!.shape);
-      const flags = (weightDecay > 0 ? 1 : 0) | (momentum !== 0 ? 2 : 0) | (prev ? 4 : 0) | (nesterov ? 8 : 0) | (mask ? 16 : 0);
-      const outTheta = be.makeOutput(theta!.shape, 'float32');
-      const outB = momentum !== 0 ? be.makeOutput(theta!.shape, 'float32') : undefined;
-      // Views after the last allocation: growing the heap detaches earlier ones.
-      const pool = simdKernels();
-      if (pool !== undefined) {
-        const at = (t: tf.TensorInfo | undefined) => (t === undefined ? 0 : be.typedArrayFromHeap(t).byteOffset);
-        const args = [at(theta), at(g), at(prev), at(mask), at(outTheta), at(outB), n, f32Bits(lr), f32Bits(momentum), f32Bits(weightDecay), flags];
-        pool.run('sgdStep', args, Math.ceil(n / 4), MIN_ELEMENTS_PER_BLOCK / 4);
-      } else {
-        const view = (t: tf.TensorInfo | undefined) => (t === undefined ? undefined : be.typedArrayFromHeap(t));
-        hostSgdStep(view(theta)!, view(g)!, view(prev), view(mask), view(outTheta)!, view(outB), { lr, momentum, weightDecay, nesterov });
-      }
-      return outB ? [outTheta, outB] : [outTheta];
-    },
+  registerSgdStepKernel(backendName, ({ theta, g, prev, mask }, attrs, backend) => {
+    const { lr, momentum, weightDecay, nesterov } = attrs;
+    const be = backend as HeapBackend;
+    const n = tf.util.sizeFromShape(theta.shape);
+    const flags = (weightDecay > 0 ? 1 : 0) | (momentum !== 0 ? 2 : 0) | (prev ? 4 : 0) | (nesterov ? 8 : 0) | (mask ? 16 : 0);
+    const outTheta = be.makeOutput(theta.shape, 'float32');
+    const outB = momentum !== 0 ? be.makeOutput(theta.shape, 'float32') : undefined;
+    // Views after the last allocation: growing the heap detaches earlier ones.
+    const pool = simdKernels();
+    if (pool !== undefined) {
+      const at = (t: tf.TensorInfo | undefined) => (t === undefined ? 0 : be.typedArrayFromHeap(t).byteOffset);
+      const args = [at(theta), at(g), at(prev), at(mask), at(outTheta), at(outB), n, f32Bits(lr), f32Bits(momentum), f32Bits(weightDecay), flags];
+      pool.run('sgdStep', args, Math.ceil(n / 4), MIN_ELEMENTS_PER_BLOCK / 4);
+    } else {
+      const view = (t: tf.TensorInfo | undefined) => (t === undefined ? undefined : be.typedArrayFromHeap(t));
+      hostSgdStep(view(theta)!, view(g)!, view(prev), view(mask), view(outTheta)!, view(outB), attrs);
+    }
+    return outB ? [outTheta, outB] : [outTheta];
   });
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { SGD_STEP, type SgdStepAttrs } from '../../sgd-step.ts';
+import { registerSgdStepKernel } from '../../sgd-step.ts';
 
 type WebGpuBackend = tf.KernelBackend & {
   runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Array<{ type: string; data: number[] }>): tf.TensorInfo;
@@ -60,30 +60,23 @@ class SgdStepProgram {
  * b·1 = b, so the θ pass may read the masked b.
  */
 export function registerWebGpuSgdStep(backendName: string): void {
-  if (tf.getKernel(SGD_STEP, backendName) !== undefined) tf.unregisterKernel(SGD_STEP, backendName);
-  tf.registerKernel({
-    kernelName: SGD_STEP,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { theta, g, prev, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
-      const { lr, momentum, weightDecay, nesterov } = attrs as unknown as SgdStepAttrs;
-      const be = backend as WebGpuBackend;
-      const n = tf.util.sizeFromShape(theta!.shape);
-      const flags = { decay: weightDecay > 0, prev: prev !== undefined && momentum !== 0, mask: mask !== undefined, nesterov: nesterov && momentum !== 0, momentum: momentum !== 0 };
-      const uniforms = [
-        { type: 'float32', data: [lr] },
-        { type: 'float32', data: [momentum] },
-        { type: 'float32', data: [weightDecay] },
-      ];
-      const flat = (t: tf.TensorInfo) => ({ ...t, shape: [n] });
-      const present = (ts: Array<tf.TensorInfo | undefined>) => ts.filter((t): t is tf.TensorInfo => t !== undefined).map(flat);
-      let b: tf.TensorInfo | undefined;
-      if (flags.momentum) {
-        b = be.runWebGPUProgram(new SgdStepProgram(n, 'momentum', flags), present([flags.decay ? theta : undefined, g, flags.prev ? prev : undefined, mask]), 'float32', uniforms);
-      }
-      const next = be.runWebGPUProgram(new SgdStepProgram(n, 'theta', flags), present([theta, g, b, mask]), 'float32', uniforms);
-      const shaped = (t: tf.TensorInfo) => ({ ...t, shape: theta!.shape });
-      return b ? [shaped(next), shaped(b)] : [shaped(next)];
-    },
+  registerSgdStepKernel(backendName, ({ theta, g, prev, mask }, { lr, momentum, weightDecay, nesterov }, backend) => {
+    const be = backend as WebGpuBackend;
+    const n = tf.util.sizeFromShape(theta.shape);
+    const flags = { decay: weightDecay > 0, prev: prev !== undefined && momentum !== 0, mask: mask !== undefined, nesterov: nesterov && momentum !== 0, momentum: momentum !== 0 };
+    const uniforms = [
+      { type: 'float32', data: [lr] },
+      { type: 'float32', data: [momentum] },
+      { type: 'float32', data: [weightDecay] },
+    ];
+    const flat = (t: tf.TensorInfo) => ({ ...t, shape: [n] });
+    const present = (ts: Array<tf.TensorInfo | undefined>) => ts.filter((t): t is tf.TensorInfo => t !== undefined).map(flat);
+    let b: tf.TensorInfo | undefined;
+    if (flags.momentum) {
+      b = be.runWebGPUProgram(new SgdStepProgram(n, 'momentum', flags), present([flags.decay ? theta : undefined, g, flags.prev ? prev : undefined, mask]), 'float32', uniforms);
+    }
+    const next = be.runWebGPUProgram(new SgdStepProgram(n, 'theta', flags), present([theta, g, b, mask]), 'float32', uniforms);
+    const shaped = (t: tf.TensorInfo) => ({ ...t, shape: theta.shape });
+    return b ? [shaped(next), shaped(b)] : [shaped(next)];
   });
 }
