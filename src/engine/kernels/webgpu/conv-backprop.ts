@@ -5,7 +5,7 @@ import { type ConvGeometry, conv2dBackpropInput, geometry, isPointwise } from '.
 /**
  * Convolution gradients for webgpu, on the device. tfjs-webgpu's Conv2DBackpropFilter runs at
  * 0.2–1.2 TFLOP/s (5–50× slower than a forward conv of the same FLOPs, measured on an H200; see
- * shared/gpu/README.md); the filter gradient is instead a matrix product:
+ * scripts/gpu/README.md); the filter gradient is instead a matrix product:
  *   dW [kh·kw·Cin, Cout] = patchesᵀ [kh·kw·Cin, M] · dy [M, Cout],  M = N·Ho·Wo,
  * with the patches gathered by kh·kw strided slices of the padded input (im2col) and the long M
  * axis split into chunks that run as one batched matMul and are then summed (split-K: the output
