@@ -24,6 +24,8 @@ export interface SweepSummary {
   ran: number;
   skipped: number;
   failed: Array<{ name: string; error: string }>;
+  /** Jobs of this shard with no result after the run although none failed (a job directory deleted meanwhile). */
+  missing: string[];
   /** The pool that ran this shard's pending jobs. */
   pool: PoolShape;
   seconds: number;
@@ -52,6 +54,8 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
     label: `sweep ${opts.shard.index}/${opts.shard.count}`,
     onPool: opts.onPool,
   });
-  await writeSweepReport(opts.out);
-  return { total: jobs.length, inShard: mine.length, ...r, seconds: (performance.now() - started) / 1000 };
+  const { missing } = await writeSweepReport(opts.out);
+  const failed = new Set(r.failed.map((f) => f.name));
+  const ours = new Set(mine.map((j) => j.name));
+  return { total: jobs.length, inShard: mine.length, ...r, missing: missing.filter((n) => ours.has(n) && !failed.has(n)), seconds: (performance.now() - started) / 1000 };
 }

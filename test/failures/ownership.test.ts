@@ -70,3 +70,31 @@ describe('reruns of train', () => {
     expect(fs.readdirSync(out)).toEqual(['notes.txt']);
   });
 });
+
+describe('sweep reports never overwrite good results from bad inputs, and name missing jobs', () => {
+  it('a malformed sweep.json is refused (exit 2, results untouched); a removed job directory is named (exit 1)', async () => {
+    const root = tmp();
+    const config = path.join(root, 'cfg.json');
+    fs.writeFileSync(config, JSON.stringify({ targets: [{ model: 'lenet300', width: 0.25, dataset: 'mnist' }], criteria: ['magnitude', 'random'], densities: [0.1], seeds: [0] }));
+    const out = path.join(root, 'sweep');
+    const ran = await cliInProcess('sweep', config, '--out', out, '--jobs', '1');
+    expect(ran.status, ran.stderr).toBe(0);
+    const good = fs.readFileSync(path.join(out, 'results.csv'), 'utf8');
+    const plan = fs.readFileSync(path.join(out, 'sweep.json'), 'utf8');
+    for (const bad of ['{"jobs": [', '{}', '{"jobs": [1, 2]}']) {
+      fs.writeFileSync(path.join(out, 'sweep.json'), bad);
+      const r = await cliInProcess('report', out);
+      expect(r.status, bad).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/sweep\.json (is not valid JSON|has no 'jobs' list)/);
+      expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8')).toBe(good);
+    }
+    fs.writeFileSync(path.join(out, 'sweep.json'), plan);
+    const gone = JSON.parse(plan).jobs.find((n: string) => n.includes('_random_'));
+    fs.rmSync(path.join(out, 'jobs', gone), { recursive: true });
+    const r = await cliInProcess('report', out);
+    expect(r.status).toBe(1);
+    expect(r.stdout.trim().split('\n').at(-1)).toMatch(/finished jobs; 1 named by the plan have no result\)$/);
+    expect(r.stderr).toContain(`job ${gone} has no result`);
+  });
+});
