@@ -1,7 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+
+/**
+ * mkdir -p without Node's recursive mkdir, which spins forever on some virtual filesystems
+ * (`/proc/self/x`: each level fails with ENOENT and is retried): every missing level is created in
+ * turn, and the first failure is thrown as it is.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
 
 /** A temporary sibling of `path` (same directory, so the final rename stays on one filesystem). */
 export function tempPathFor(path: string): string {
@@ -48,7 +68,7 @@ export function commitTempFile(tempPath: string, path: string): void {
 
 /** Writes `data` to `path` atomically: temp file in the same directory, fsync, rename. Creates parent dirs. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   const tempPath = tempPathFor(path);
   try {
     const fd = openSync(tempPath, 'w');
@@ -69,7 +89,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   const tempPath = tempPathFor(path);
   try {
     const handle = await open(tempPath, 'w');
@@ -96,7 +116,7 @@ export function writeJsonAtomic(path: string, value: unknown): void {
  * so concurrent writers do not interleave within a line for lines of ordinary size.
  */
 export function appendJsonLine(path: string, value: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   appendFileSync(path, `${JSON.stringify(value)}\n`);
 }
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../util/errors.ts';
-import { removeStaleTempFiles } from './atomic.ts';
+import { makeDirs, removeStaleTempFiles } from './atomic.ts';
 
 export const LOCK_FILE = 'LOCK';
 
@@ -118,7 +118,7 @@ export function lockRunDir(dir: string, opts: LockOptions = {}): () => void {
     return once(() => release(key));
   }
   const created = !fs.existsSync(dir);
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const file = path.join(dir, LOCK_FILE);
   const note = opts.note ?? ((line: string) => process.stderr.write(`pipeline: ${line}\n`));
   const deadline = Date.now() + (opts.waitMs ?? 0);
