@@ -46,6 +46,17 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
   const r = SweepSchema.safeParse(input);
   if (!r.success) usage(describeZodError(r.error, source));
   const sweep = r.data;
+  // A repeated entry would queue the same job twice (and with --jobs 2 fail on its own sibling's lock).
+  const repeats = <T>(key: string, list: T[], show: (x: T) => string = (x) => JSON.stringify(x)) => {
+    list.forEach((x, i) => {
+      const j = list.findIndex((y) => show(y) === show(x));
+      if (j < i) usage(`${source}: ${key}[${i}] repeats ${key}[${j}] (${show(x)}); list each once`);
+    });
+  };
+  repeats('criteria', sweep.criteria);
+  repeats('densities', sweep.densities);
+  repeats('seeds', sweep.seeds);
+  repeats('targets', sweep.targets);
   sweep.criteria.forEach((entry, i) => {
     const { criterion, allocation } = splitCriterion(entry);
     if (!CRITERIA[criterion]) usage(`${source}: criteria[${i}] '${entry}': unknown criterion '${criterion}'; choose one of ${Object.keys(CRITERIA).join(', ')}`);

@@ -114,3 +114,15 @@ describe('an --out no directory can be made at', () => {
     expect(r.stderr).toMatch(/\/proc\/self\/x/);
   });
 });
+
+describe('sweep plans', () => {
+  it('a repeated criterion, density, seed or target is refused in one line naming both entries', async () => {
+    const { planSweep } = await import('../../src/sweep/config.ts');
+    const base = { targets: [{ model: 'lenet300', dataset: 'mnist' }], criteria: ['magnitude'], densities: [0.1], seeds: [0] };
+    expect(() => planSweep({ ...base, criteria: ['magnitude', 'magnitude'] }, 's.json')).toThrow(/^s\.json: criteria\[1\] repeats criteria\[0\] \("magnitude"\); list each once$/);
+    expect(() => planSweep({ ...base, densities: [0.1, 0.05, 0.1] }, 's.json')).toThrow(/densities\[2\] repeats densities\[0\]/);
+    expect(() => planSweep({ ...base, seeds: [1, 1] }, 's.json')).toThrow(/seeds\[1\] repeats seeds\[0\]/);
+    expect(() => planSweep({ ...base, targets: [base.targets[0], { ...base.targets[0] }] }, 's.json')).toThrow(/targets\[1\] repeats targets\[0\]/);
+    expect(planSweep({ ...base, densities: [0.1, 0.05] }, 's.json').jobs).toHaveLength(3); // and the dense baseline
+  });
+});
