@@ -27,6 +27,7 @@ import {
   saveAllocation,
 } from './allocation-model.ts';
 import { withRunLock } from '../io/run-lock.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface FitConfig {
   tables: string[];
@@ -108,7 +109,7 @@ interface Rows {
   n: number;
 }
 
-function rowsOf(tensors: SourceTensor[], features: FeatureName[], cap: number, rng: Rng, target: FitConfig['target'] = 'survival'): Rows {
+async function rowsOf(tensors: SourceTensor[], features: FeatureName[], cap: number, rng: Rng, target: FitConfig['target'] = 'survival'): Promise<Rows> {
   const f = features.length;
   const picks = tensors.map((t) => {
     const n = t.theta.length;
@@ -119,18 +120,19 @@ function rowsOf(tensors: SourceTensor[], features: FeatureName[], cap: number, r
   const x = new Float32Array(total * f);
   const y = new Float32Array(total);
   let o = 0;
-  tensors.forEach((t, ti) => {
+  for (const [ti, t] of tensors.entries()) {
+    await yieldToEventLoop();
     const m = featureMatrix(t, t.layer, features, t.context);
     const label = target === 'rank' ? percentiles(t.y) : t.y;
     for (const i of picks[ti]) {
       x.set(m.subarray(i * f, (i + 1) * f), o * f);
       y[o++] = label[i];
     }
-  });
+  }
   return { x, y, n: total };
 }
 
-function train(spec: ScorerSpec, rows: Rows, config: FitConfig, seed: number, label: string): ScorerWeights {
+async function train(spec: ScorerSpec, rows: Rows, config: FitConfig, seed: number, label: string): Promise<ScorerWeights> {
   const init = initScorer(spec, seed);
   const vars = init.map(({ w, b }) => ({ w: tf.variable(w), b: tf.variable(b) }));
   tf.dispose(init.flatMap(({ w, b }) => [w, b]));
@@ -162,6 +164,7 @@ function train(spec: ScorerSpec, rows: Rows, config: FitConfig, seed: number, la
       }, true);
       loss?.dispose();
       progress.update(e * steps + s + 1, { epoch: `${e + 1}/${config.epochs}` });
+      if (s % 4 === 3) await yieldToEventLoop();
     }
   }
   progress.stop();
@@ -204,7 +207,10 @@ async function foldConstantFeatures(weights: ScorerWeights, constant: Array<{ j:
 
 async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: SourceTensor[], features: FeatureName[]): Promise<Float32Array> {
   const parts: Float32Array[] = [];
-  for (const t of tensors) parts.push(await scoreRows(spec, weights, featureMatrix(t, t.layer, features, t.context)));
+  for (const t of tensors) {
+    await yieldToEventLoop();
+    parts.push(await scoreRows(spec, weights, featureMatrix(t, t.layer, features, t.context)));
+  }
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -318,9 +324,9 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   const spec: ScorerSpec = { inputs: config.features.length, hidden: config.hidden, activation: config.activation };
   /** Fits the scorer (and with --control its shuffled-label twin) on `fitSet`; ranks `evalSet` with both. */
   const fitAndScore = async (fitSet: SourceTensor[], evalSets: Array<{ tensors: SourceTensor[]; extra: number[] }>, label: string) => {
-    const rows = rowsOf(fitSet, config.features, config.maxRowsPerTensor, new Rng(config.seed), config.target);
+    const rows = await rowsOf(fitSet, config.features, config.maxRowsPerTensor, new Rng(config.seed), config.target);
     const constant = constantColumns(rows, spec.inputs);
-    const weights = await foldConstantFeatures(train(spec, rows, config, config.seed, label), constant);
+    const weights = await foldConstantFeatures(await train(spec, rows, config, config.seed, label), constant);
     const scored = [];
     for (const { tensors, extra } of evalSets) {
       const truth = concatY(tensors, (t) => t.y);
@@ -334,7 +340,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     }
     if (config.control) {
       const shuffled = { ...rows, y: new Rng(config.seed + 1).shuffle(Float32Array.from(rows.y)) };
-      const control = await foldConstantFeatures(train(spec, shuffled, config, config.seed, `${label} control`), constant);
+      const control = await foldConstantFeatures(await train(spec, shuffled, config, config.seed, `${label} control`), constant);
       for (const [i, { tensors, extra }] of evalSets.entries()) {
         scored[i].shuffled_control = rankingMetrics(await predict(spec, control, tensors, config.features), concatY(tensors, (t) => t.y), extra, sizesOf(tensors));
       }

@@ -5,6 +5,7 @@ import { readArrowBatches } from '../io/arrow.ts';
 import { createModel, initParams, isModelName } from '../models/index.ts';
 import { synflowScores } from '../prune/criteria/synflow.ts';
 import { usage } from '../util/errors.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 import type { LayerDescriptor, NetworkContext, TensorColumns } from './features.ts';
 
 export interface SourceTensor extends TensorColumns {
@@ -33,6 +34,7 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
   let metadata: Map<string, string> | undefined;
   let rows = 0;
   for await (const batch of readArrowBatches(path)) {
+    await yieldToEventLoop();
     if (!metadata) {
       metadata = batch.schema.metadata;
       const missing = [...REQUIRED, ...(needHg ? ['hg'] : [])].filter((c) => !names(batch).includes(c));

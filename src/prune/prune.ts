@@ -4,6 +4,7 @@ import type { Criterion } from './criteria/types.ts';
 import { type BnMode, computeFeatures, type Features, type ScoringBatches } from './features.ts';
 import type { Masks } from '../masks/masks.ts';
 import { reconnect } from './connectivity.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 import { roundCounts, roundDensity, type Scope, selectMasks } from './select.ts';
 
 export interface PruneRequest {
@@ -51,6 +52,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
   let finalCounts: Map<string, number> | undefined;
   let beforeLast: Masks | undefined;
   for (let r = 0; r < rounds; r++) {
+    await yieldToEventLoop(); // SynFlow's 100 rounds are otherwise one synchronous stretch: signals wait
     req.onRound?.(r, rounds);
     last = await req.criterion.score({
       model: req.model,

@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../util/yield.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -54,8 +55,6 @@ export interface TrainResult {
 
 const AUGMENT_STREAM = 0xa06e;
 
-/** Long synchronous loops starve timers, signals and test-runner RPC; let them run between batches. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function stepsPerEpoch(config: TrainConfig, n: number): number {
   return Math.ceil(n / config.batchSize);
