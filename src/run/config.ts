@@ -92,6 +92,13 @@ export function checkMainJob(config: MainJobConfig, source: string): void {
     if (seenSource.has(key)) usage(`${source}: sources[${i}] repeats sources[${seenSource.get(key)}]; list each IRP source once`);
     seenSource.set(key, i);
   });
+  for (const key of ['criteria', 'sparsities', 'seeds'] as const) {
+    const list = p[key] as unknown[];
+    list.forEach((x, i) => {
+      const j = list.indexOf(x);
+      if (j < i) usage(`${source}: prune.${key}[${i}] repeats prune.${key}[${j}] (${JSON.stringify(x)}); list each once`);
+    });
+  }
   const labels = new Map<string, number>();
   targetsOf(config).forEach((t, i) => {
     const where = p.targets ? `prune.targets[${i}]` : 'prune';

@@ -76,6 +76,8 @@ describe('pipeline run config: sources and targets', () => {
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', width: 8 }] } })).toMatch(/^x\.json: prune\.targets\[0\]: vgg11 needs inputs of at least 32×32, got 28×28/);
     expect(refusal({ sources: [source('lenet5', { rewind: 'epoch:5', epochsPerRound: 2 })], prune: { ...prune, targets } })).toMatch(/^x\.json: sources\[0\]: rewind epoch 5 is beyond/);
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, train: { padTo: 32 } } })).toMatch(/unknown key\(s\) 'padTo' at prune\.train/);
+    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, criteria: ['snip', 'grasp', 'snip'] } })).toBe('x.json: prune.criteria[2] repeats prune.criteria[0] ("snip"); list each once');
+    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, seeds: [0, 0] } })).toMatch(/prune\.seeds\[1\] repeats prune\.seeds\[0\]/);
   });
 
   it('the transfer, teacher, ablation and held-out presets parse and validate; only held-out ones name a reserved evaluation target', () => {
