@@ -57,7 +57,7 @@ export const lottery: Criterion = {
     const theta = column(t, table, 'theta', Float32Array);
     let at = 0;
     for (const p of model.prunable) {
-      const w = params[p.name].dataSync();
+      const w = await params[p.name].data();
       for (let i = 0; i < p.size; i++) {
         if (w[i] !== theta[at + i]) usage(`${table}: θ₀ of ${p.name}[${i}] is ${theta[at + i]} but seed ${meta.get('seed')} initializes it to ${w[i]}; the table is not this model's ticket: re-create it with 'pipeline irp'`);
       }
