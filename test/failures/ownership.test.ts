@@ -126,3 +126,18 @@ describe('sweep plans', () => {
     expect(planSweep({ ...base, densities: [0.1, 0.05] }, 's.json').jobs).toHaveLength(3); // and the dense baseline
   });
 });
+
+describe('presets with a key given twice', () => {
+  it('are refused naming the key and line; the same key in different objects, and keys as string values, are fine', async () => {
+    const { duplicateKey } = await import('../../src/util/json-keys.ts');
+    const { readPreset } = await import('../../src/train/config.ts');
+    expect(duplicateKey('{"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}], "d": "a"}')).toBeUndefined();
+    expect(duplicateKey('{\n  "seeds": [0],\n  "lr": 0.1,\n  "seeds": [1]\n}')).toEqual({ key: 'seeds', line: 4 });
+    expect(duplicateKey('{"x": {"k\\"q": 1, "k\\"q": 2}}')).toEqual({ key: 'k"q', line: 1 });
+    expect(duplicateKey('[{"a": 1}, {"b": {"a": 1, "a": 2}}]')).toEqual({ key: 'a', line: 1 });
+    const file = path.join(tmp(), 'p.json');
+    fs.writeFileSync(file, '{\n  "model": "lenet5",\n  "epochs": 3,\n  "epochs": 30\n}\n');
+    expect(() => readPreset(file)).toThrow(UsageError);
+    expect(() => readPreset(file)).toThrow(/key "epochs" appears twice in one object \(line 4\)/);
+  });
+});
