@@ -131,7 +131,7 @@ export async function layerDensityPlot(series: LayerDensitySeries[], opts: PlotO
 }
 
 /** Okabe–Ito colours (colour-blind safe, distinct lightness), then greys; the dense line is black. */
-const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#666666', '#999999'];
+export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#666666', '#999999'];
 const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left'];
 const DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 4], [3, 6]];
 export const DENSE_SERIES = 'dense';
@@ -313,7 +313,7 @@ function colorEncoding(criteria: string[]) {
   };
 }
 
-function chartConfig() {
+export function chartConfig() {
   return {
     font: FONT,
     axis: { labelFontSize: 11, titleFontSize: 12, titlePadding: 8 },

@@ -2,10 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { CURVES_FILE, type SurvivalCurve } from '../autos/survival-curves.ts';
-import { renderVegaLite, writeSvg } from './plots.ts';
+import { chartConfig, PALETTE, renderVegaLite, writeSvg } from './plots.ts';
 
-const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#666666', '#999999'];
-const FONT = 'sans-serif';
 
 function values(curves: SurvivalCurve[]) {
   return curves.flatMap((c) =>
@@ -22,7 +20,6 @@ function colour(sources: string[]) {
   return { field: 'source', type: 'nominal' as const, title: 'Source', scale: { domain: sources, range: sources.map((_, i) => PALETTE[i % PALETTE.length]!) } };
 }
 
-const config = { font: FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 }, title: { fontSize: 14, anchor: 'start' as const } };
 
 /** Survival against |θ₀|, |θ₀·g| and θ₀·Hg per source (colour), one panel per score and layer kind. */
 export async function survivalVsScoresPlot(curves: SurvivalCurve[]): Promise<string> {
@@ -42,7 +39,7 @@ export async function survivalVsScoresPlot(curves: SurvivalCurve[]): Promise<str
       mark: { type: 'line', point: true },
       encoding: { ...axes, color: colour(sources), description: { field: 'description', type: 'nominal' } },
     },
-    config,
+    config: chartConfig(),
   };
   return renderVegaLite(spec);
 }
@@ -67,7 +64,7 @@ export async function predictedVsTruePlot(curves: SurvivalCurve[]): Promise<stri
       shape: { field: 'score', type: 'nominal', title: 'Scorer', sort: scores, scale: { domain: scores, range: scores.map((_, i) => (i === 0 ? 'circle' : 'square')) } },
       description: { field: 'description', type: 'nominal' },
     },
-    config,
+    config: chartConfig(),
   };
   return renderVegaLite(spec);
 }
