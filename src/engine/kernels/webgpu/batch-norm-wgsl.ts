@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelComposer } from '../compose.ts';
 import { BATCH_NORM, BATCH_NORM_GRAD, type BatchNormAttrs } from '../batch-norm.ts';
+import type { ProgramUniform, WebGpuBackend } from './program.ts';
 
 /**
  * Batch norm in training mode as WGSL programs, with the inputs, outputs and formulas of
@@ -14,8 +15,6 @@ import { BATCH_NORM, BATCH_NORM_GRAD, type BatchNormAttrs } from '../batch-norm.
 
 type Info = tf.TensorInfo;
 type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
-type Uniform = { type: string; data: number[] };
-type WebGpuBackend = tf.KernelBackend & { runWebGPUProgram(program: object, inputs: Info[], dtype: tf.DataType, uniforms?: Uniform[]): Info };
 
 /** Threads per channel in the reductions (a power of two). */
 const REDUCE = 64;
@@ -195,7 +194,7 @@ function setup(backendName: string, backend: tf.KernelBackend, x: Info, attrs?: 
   const k = new KernelComposer(backend, backendName);
   const c = x.shape[x.shape.length - 1];
   const m = tf.util.sizeFromShape(x.shape) / Math.max(1, c);
-  const uniforms: Uniform[] = [
+  const uniforms: ProgramUniform[] = [
     { type: 'int32', data: [m] },
     { type: 'int32', data: [c] },
     { type: 'float32', data: [1 / m] },

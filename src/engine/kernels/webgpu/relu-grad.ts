@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RELU_GRAD } from '../../relu-grad.ts';
+import type { WebGpuBackend } from './program.ts';
 
-type WebGpuBackend = tf.KernelBackend & { runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo };
 
 const WORKGROUP = 64;
 

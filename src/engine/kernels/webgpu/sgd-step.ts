@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerSgdStepKernel } from '../../sgd-step.ts';
+import type { ProgramUniform, WebGpuBackend } from './program.ts';
 
-type WebGpuBackend = tf.KernelBackend & {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Array<{ type: string; data: number[] }>): tf.TensorInfo;
-};
 
 const WORKGROUP = 64;
 
@@ -64,7 +62,7 @@ export function registerWebGpuSgdStep(backendName: string): void {
     const be = backend as WebGpuBackend;
     const n = tf.util.sizeFromShape(theta.shape);
     const flags = { decay: weightDecay > 0, prev: prev !== undefined && momentum !== 0, mask: mask !== undefined, nesterov: nesterov && momentum !== 0, momentum: momentum !== 0 };
-    const uniforms = [
+    const uniforms: ProgramUniform[] = [
       { type: 'float32', data: [lr] },
       { type: 'float32', data: [momentum] },
       { type: 'float32', data: [weightDecay] },
