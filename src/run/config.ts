@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type IrpConfig, IrpConfigSchema } from '../irp/config.ts';
 import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/config.ts';
-import { usage } from '../util/errors.ts';
+import { refuseRepeats, usage } from '../util/errors.ts';
 
 /** A network the fitted AutoS is evaluated on (as in a sweep's `targets`). */
 export type RunTarget = z.infer<typeof TargetSchema>;
@@ -92,13 +92,7 @@ export function checkMainJob(config: MainJobConfig, source: string): void {
     if (seenSource.has(key)) usage(`${source}: sources[${i}] repeats sources[${seenSource.get(key)}]; list each IRP source once`);
     seenSource.set(key, i);
   });
-  for (const key of ['criteria', 'sparsities', 'seeds'] as const) {
-    const list = p[key] as unknown[];
-    list.forEach((x, i) => {
-      const j = list.indexOf(x);
-      if (j < i) usage(`${source}: prune.${key}[${i}] repeats prune.${key}[${j}] (${JSON.stringify(x)}); list each once`);
-    });
-  }
+  for (const key of ['criteria', 'sparsities', 'seeds'] as const) refuseRepeats(source, `prune.${key}`, p[key]);
   const labels = new Map<string, number>();
   targetsOf(config).forEach((t, i) => {
     const where = p.targets ? `prune.targets[${i}]` : 'prune';

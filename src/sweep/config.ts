@@ -10,7 +10,7 @@ import type { PruneConfig } from '../prune/config.ts';
 import { DENSE_SERIES, denseJobConfig } from '../report/results.ts';
 import { entrySlug, splitCriterion } from '../run/main-job.ts';
 import { defaultTrainPreset, describeZodError, mergeConfig, parseTrainConfig, readPreset, TargetSchema, TrainConfigSchema } from '../train/config.ts';
-import { usage } from '../util/errors.ts';
+import { refuseRepeats, usage } from '../util/errors.ts';
 import { jobName } from './jobs.ts';
 
 
@@ -47,16 +47,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
   if (!r.success) usage(describeZodError(r.error, source));
   const sweep = r.data;
   // A repeated entry would queue the same job twice (and with --jobs 2 fail on its own sibling's lock).
-  const repeats = <T>(key: string, list: T[], show: (x: T) => string = (x) => JSON.stringify(x)) => {
-    list.forEach((x, i) => {
-      const j = list.findIndex((y) => show(y) === show(x));
-      if (j < i) usage(`${source}: ${key}[${i}] repeats ${key}[${j}] (${show(x)}); list each once`);
-    });
-  };
-  repeats('criteria', sweep.criteria);
-  repeats('densities', sweep.densities);
-  repeats('seeds', sweep.seeds);
-  repeats('targets', sweep.targets);
+  for (const key of ['criteria', 'densities', 'seeds', 'targets'] as const) refuseRepeats(source, key, sweep[key]);
   sweep.criteria.forEach((entry, i) => {
     const { criterion, allocation } = splitCriterion(entry);
     if (!CRITERIA[criterion]) usage(`${source}: criteria[${i}] '${entry}': unknown criterion '${criterion}'; choose one of ${Object.keys(CRITERIA).join(', ')}`);

@@ -81,3 +81,12 @@ function oneLine(s: string): string {
 function firstLine(s: string): string {
   return s.split('\n')[0].trim();
 }
+
+/** Refuses, in one line, a list (`key` in the config `source`) that names one entry twice (compared as JSON). */
+export function refuseRepeats(source: string, key: string, list: readonly unknown[]): void {
+  const shown = list.map((x) => JSON.stringify(x));
+  shown.forEach((x, i) => {
+    const j = shown.indexOf(x);
+    if (j < i) usage(`${source}: ${key}[${i}] repeats ${key}[${j}] (${x}); list each once`);
+  });
+}
