@@ -9,7 +9,7 @@ import { type FeatureName, featureMatrix, needsContext, needsFlow, needsHg, netw
 import { rankingMetrics, type RankingMetrics } from './metrics.ts';
 import { type AutosMeta, saveAutos } from './model-file.ts';
 import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
-import { CURVES_FILE, predictionCurves, type SurvivalCurve, survivalCurves } from './survival-curves.ts';
+import { CURVES_FILE, HANDCRAFTED_SCORES, predictionCurves, type SurvivalCurve, survivalCurves } from './survival-curves.ts';
 import { attachSynflow, readSurvivalSource, type SourceTable, type SourceTensor } from './source.ts';
 import {
   ALLOCATION_FORMAT,
@@ -223,10 +223,11 @@ async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: Source
 /** |θ₀|, |θ₀·g| and θ₀·Hg ranking the same tensors' survival. */
 function handcrafted(tensors: SourceTensor[], truth: Float32Array, extra: number[]): Omit<BaselineMetrics, 'autos'> {
   const of = (f: (t: SourceTensor, i: number) => number) => rankingMetrics(concatY(tensors, (t) => Float32Array.from(t.theta, (_, i) => f(t, i))), truth, extra, sizesOf(tensors));
+  const { magnitude, snip, grasp } = HANDCRAFTED_SCORES;
   return {
-    magnitude: of((t, i) => Math.abs(t.theta[i])),
-    snip: of((t, i) => Math.abs(t.theta[i] * t.grad[i])),
-    ...(tensors.every((t) => t.hg) ? { grasp: of((t, i) => t.theta[i] * t.hg![i]) } : {}),
+    magnitude: of(magnitude.score),
+    snip: of(snip.score),
+    ...(tensors.every((t) => t.hg) ? { grasp: of(grasp.score) } : {}),
   };
 }
 

@@ -9,10 +9,11 @@ import type { SourceTensor } from './source.ts';
  */
 export const CURVE_BINS = 20;
 
-export const CURVE_SCORES = {
-  '|θ₀|': (t: SourceTensor, i: number) => Math.abs(t.theta[i]),
-  '|θ₀·g| (SNIP)': (t: SourceTensor, i: number) => Math.abs(t.theta[i] * t.grad[i]),
-  'θ₀·Hg (GraSP)': (t: SourceTensor, i: number) => t.theta[i] * t.hg![i],
+/** The handcrafted keep-scores at θ₀ that AutoS is measured against (fit metrics and these curves). */
+export const HANDCRAFTED_SCORES = {
+  magnitude: { label: '|θ₀|', needsHg: false, score: (t: SourceTensor, i: number) => Math.abs(t.theta[i]) },
+  snip: { label: '|θ₀·g| (SNIP)', needsHg: false, score: (t: SourceTensor, i: number) => Math.abs(t.theta[i] * t.grad[i]) },
+  grasp: { label: 'θ₀·Hg (GraSP)', needsHg: true, score: (t: SourceTensor, i: number) => t.theta[i] * t.hg![i] },
 } as const;
 
 export interface CurvePoint {
@@ -75,8 +76,8 @@ export function survivalCurves(source: string, tensors: SourceTensor[]): Surviva
   for (const kind of ['conv', 'dense'] as const) {
     const ofKind = tensors.filter((t) => t.layer.kind === kind);
     if (!ofKind.length) continue;
-    for (const [score, f] of Object.entries(CURVE_SCORES)) {
-      if (score.includes('Hg') && !ofKind.every((t) => t.hg)) continue;
+    for (const { label: score, needsHg, score: f } of Object.values(HANDCRAFTED_SCORES)) {
+      if (needsHg && !ofKind.every((t) => t.hg)) continue;
       const bins = binner();
       for (const t of ofKind) {
         const q = percentiles(Float32Array.from(t.theta, (_, i) => f(t, i)));
