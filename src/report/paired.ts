@@ -10,7 +10,8 @@
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { Rng } from '../util/rng.ts';
-import { budgetText, DENSE_SERIES, type ResultRow } from './results.ts';
+import { DENSE_SERIES } from '../spec/criterion-entry.ts';
+import { budgetText, type ResultRow } from './results.ts';
 
 /** The handcrafted criteria autos is compared against (random is not a contender). */
 export const HANDCRAFTED = ['grasp', 'snip', 'synflow'] as const;

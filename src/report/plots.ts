@@ -13,6 +13,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
 import { writeFileAtomic } from '../io/atomic.ts';
+import { DENSE_SERIES } from '../spec/criterion-entry.ts';
 
 export interface LayerDensitySeries {
   /** Pruning criterion, e.g. "SNIP"; one colour per criterion. */
@@ -134,7 +135,6 @@ export async function layerDensityPlot(series: LayerDensitySeries[], opts: PlotO
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#666666', '#999999'];
 const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left'];
 const DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 4], [3, 6]];
-export const DENSE_SERIES = 'dense';
 
 /**
  * Accuracy (y) vs sparsity (x): one line per criterion, each with its own colour, marker and dash

@@ -9,10 +9,8 @@ import { catalogEntry } from '../data/catalog.ts';
 import { writeArrowFile } from '../io/arrow.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { PruneConfig, PruneReport } from '../prune/config.ts';
-import { jobIterationsOf } from '../prune/criteria/index.ts';
-import { accuracyVsSparsityPlot, DENSE_SERIES, layerDensityPlot, writeSvg } from './plots.ts';
-
-export { DENSE_SERIES };
+import { DENSE_SERIES, formatEntry } from '../spec/criterion-entry.ts';
+import { accuracyVsSparsityPlot, layerDensityPlot, writeSvg } from './plots.ts';
 
 /** results.csv / results.arrow columns, in order (documented in the README). */
 export const RESULT_COLUMNS = ['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'effective_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds'] as const;
@@ -51,23 +49,6 @@ export interface JobResult {
   layers: Array<{ name: string; density: number }>;
 }
 
-/** A job at density 1 keeps every weight: it is the dense network, whatever criterion it names. */
-export const isDenseConfig = (config: PruneConfig) => config.density === 1 && !config.structured;
-
-/** The dense baseline job for a budget: magnitude (data-free, instant) at density 1 keeps every weight. */
-export function denseJobConfig(like: PruneConfig): PruneConfig {
-  return { ...like, criterion: 'magnitude', allocation: 'global', autos: undefined, table: undefined, structured: undefined, iterations: undefined, reconnect: undefined, density: 1 };
-}
-
-/** The table label of a job: its criterion entry, '#k' where its rounds are not the entry's default, '+reconnect'. */
-export function entryOf(config: PruneConfig): string {
-  if (isDenseConfig(config)) return DENSE_SERIES;
-  const allocation = config.allocation && config.allocation !== 'global' ? `@${config.allocation}` : '';
-  const rounds = config.iterations !== undefined && config.iterations !== jobIterationsOf(config.criterion) ? `#${config.iterations}` : '';
-  const reconnect = config.reconnect ? '+reconnect' : '';
-  return `${config.structured ? 'structured:' : ''}${config.criterion}${allocation}${rounds}${reconnect}`;
-}
-
 /** 1 − 0.9 is 0.09999999999999998 in binary floating point; tables show 0.1. */
 const round12 = (x: number) => Number(x.toPrecision(12));
 
@@ -76,7 +57,7 @@ export function jobResult(dir: string, config: PruneConfig): JobResult {
   return {
     row: {
       target: `${config.model}${config.width ? `-w${config.width}` : ''}/${config.dataset}`,
-      criterion: entryOf(config),
+      criterion: formatEntry(config),
       epochs: config.train ? config.train.epochs : null,
       steps: config.train?.steps ?? null,
       sparsity: round12(1 - config.density),

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { type IrpConfig, IrpConfigSchema } from '../irp/config.ts';
 import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/config.ts';
+import { type Target, targetLabel } from '../spec/target.ts';
 import { refuseRepeats, usage } from '../util/errors.ts';
 
-/** A network the fitted AutoS is evaluated on (as in a sweep's `targets`). */
-export type RunTarget = z.infer<typeof TargetSchema>;
 
 /**
  * pipelines/default.json: IRP on a source net → fit AutoS → prune a target net with several criteria ×
@@ -62,17 +61,11 @@ export function sourcesOf(config: MainJobConfig): IrpConfig[] {
 }
 
 /** The evaluation targets in order: `prune.targets`, or the one target given by prune.model/width/…. */
-export function targetsOf(config: MainJobConfig): RunTarget[] {
+export function targetsOf(config: MainJobConfig): Target[] {
   const p = config.prune;
   if (p.targets) return p.targets;
   return p.model === undefined ? [] : [{ model: p.model, width: p.width, batchNorm: p.batchNorm, dataset: p.dataset ?? 'mnist', padTo: p.padTo }];
 }
-
-/** `<model>[-w<width>]/<dataset>`: a target's label in the results (results.csv's `target`). */
-export const targetLabel = (t: { model: string; width?: number; dataset: string }) => `${t.model}${t.width ? `-w${t.width}` : ''}/${t.dataset}`;
-
-/** `<model>[-w<width>]-<dataset>` made safe for a directory name. */
-export const targetSlug = (t: { model: string; width?: number; dataset: string }) => `${t.model}${t.width ? `-w${t.width}` : ''}-${t.dataset.replace(/[^a-z0-9-]/gi, '_')}`;
 
 /**
  * The checks a schema cannot express, as one line each: exactly one of irp/sources and of

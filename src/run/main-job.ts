@@ -10,48 +10,16 @@ import { runIrp } from '../irp/run.ts';
 import { claimRunDir, configHash } from '../io/rundir.ts';
 import { withRunLock } from '../io/run-lock.ts';
 import { createModel } from '../models/index.ts';
-import { checkStructured } from '../prune/structured/stage.ts';
-import { checkAllocation } from '../prune/allocation.ts';
-import { CRITERIA, defaultAllocationOf, getCriterion, jobIterationsOf } from '../prune/criteria/index.ts';
-import type { PruneConfig } from '../prune/config.ts';
+import { getCriterion } from '../prune/criteria/index.ts';
 import { writePaired } from '../report/paired.ts';
 import { writeSurvivalPlots } from '../report/survival-plot.ts';
-import { DENSE_SERIES, denseJobConfig, jobResult, type ResultRow, writeResults } from '../report/results.ts';
-import { JobsFailedError, type PoolShape, type PruneJob, jobName, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
-import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../train/config.ts';
-import { UsageError, usage } from '../util/errors.ts';
-import { checkMainJob, type MainJobConfig, type RunTarget, sourcesOf, targetLabel, targetSlug, targetsOf } from './config.ts';
-
-/**
- * 'grasp' | 'autos@<allocation>' | 'structured:crop' (channel pruning; its density is the kept fraction of
- * channels), each optionally '#<rounds>' ('autos@synflow#1': one shot) and then '+reconnect'
- * (replace disconnected kept weights after pruning). Without @, the criterion's default allocation;
- * without #, its default rounds; without +reconnect, none (no key in the job config, so plain entries
- * keep their job directories).
- */
-export function splitCriterion(entry: string): { criterion: string; allocation: string; structured: boolean; iterations?: number; reconnect?: true } {
-  const structured = entry.startsWith('structured:');
-  const [body, modifier, ...more] = (structured ? entry.slice('structured:'.length) : entry).split('+');
-  if (more.length > 0 || (modifier !== undefined && modifier !== 'reconnect') || (structured && modifier !== undefined)) {
-    usage(`criterion entry '${entry}': only '+reconnect' may end an entry (unstructured criteria), e.g. 'snip+reconnect'`);
-  }
-  const [spec, rounds, ...extra] = body.split('#');
-  if (rounds !== undefined && (extra.length > 0 || !/^[1-9]\d*$/.test(rounds))) {
-    usage(`criterion entry '${entry}': the rounds after # must be a positive integer, e.g. 'autos@synflow#1' for one shot`);
-  }
-  const [criterion, explicit] = spec.split('@');
-  const iterations = rounds !== undefined ? Number(rounds) : structured ? undefined : jobIterationsOf(criterion);
-  return {
-    criterion,
-    allocation: explicit ?? (structured ? 'global' : defaultAllocationOf(criterion)),
-    structured,
-    iterations,
-    ...(modifier ? { reconnect: true } : {}),
-  };
-}
-
-/** An entry as it appears in job directory names ('autos@synflow#1' → 'autos-synflow-1'). */
-export const entrySlug = (entry: string) => entry.replace(/[@:#+]/g, '-');
+import { jobResult, type ResultRow, writeResults } from '../report/results.ts';
+import { at, checkEntries, checkTargets } from '../spec/check.ts';
+import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
+import { type Level, type PlannedJob, planPruneJobs, type StemOf } from '../spec/prune-job.ts';
+import { targetLabel, targetSlug } from '../spec/target.ts';
+import { JobsFailedError, type PoolShape, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
+import { checkMainJob, type MainJobConfig, sourcesOf, targetsOf } from './config.ts';
 
 /**
  * Everything checked before any directory is touched: the config's forms (checkMainJob), every
@@ -68,29 +36,14 @@ export function validateMainJob(config: MainJobConfig, source = 'run config'): v
     at(where, () => createModel(s.model, { width: s.width, batchNorm: s.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
   });
   const p = config.prune;
-  targetsOf(config).forEach((t, i) => {
-    const where = p.targets ? `${source}: prune.targets[${i}]` : `${source}: prune`;
-    const data = at(where, () => loadDataset(t.dataset, { dataDir: t.dataDir, padTo: t.padTo }));
-    const target = at(where, () => createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
-    for (const entry of p.criteria) {
-      const { criterion, allocation, structured } = splitCriterion(entry);
-      getCriterion(criterion);
-      checkAllocation(allocation, Object.keys(CRITERIA));
-      if (structured) for (const s of p.sparsities) checkStructured(target, criterion, 1 - s, { allocation, scope: 'global' });
-    }
-  });
+  // The AutoS model and the survival table are made by stages 2 and 1.
+  checkEntries(p.criteria, source, 'prune.criteria', { autos: 'later', table: 'later' });
+  checkTargets(targetsOf(config), p.criteria, levelsOf(config), 'global', source, (i) => (p.targets ? `prune.targets[${i}]` : 'prune'));
   if (config.autos.features) parseFeatureList(config.autos.features.join(','));
 }
 
-/** A one-line input error of `f`, prefixed with where in the config it comes from. */
-function at<T>(where: string, f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof UsageError) usage(`${where}: ${err.message}`);
-    throw err;
-  }
-}
+/** A run lists sparsities; its jobs prune to density 1 − sparsity. */
+const levelsOf = (config: MainJobConfig): Level[] => config.prune.sparsities.map((sparsity) => ({ density: 1 - sparsity, sparsity }));
 
 /** Stage 1's directory of each source: `<out>/irp` for the one `irp`, `<out>/irp/<model>[-w<width>]-<dataset>_<hash>` for `sources`. */
 export function sourceDirs(config: MainJobConfig, out: string): string[] {
@@ -113,52 +66,12 @@ export interface MainJobOptions {
  * seeds. One target (prune.model): `<out>/prune/<entry>_s<sparsity>_seed<seed>_<config hash>`; with
  * prune.targets each name starts with `<model>[-w<width>]-<dataset>_`.
  */
-export function mainJobPlan(config: MainJobConfig, autosDir: string, table: string): Array<PruneJob & { target: RunTarget; entry: string; sparsity: number; seed: number }> {
+export function mainJobPlan(config: MainJobConfig, autosDir: string, table: string): PlannedJob[] {
   const p = config.prune;
-  return targetsOf(config).flatMap((t) => {
-    const prefix = p.targets ? `${targetSlug(t)}_` : '';
-    const preset = defaultTrainPreset(t.model, t.dataset);
-    const pruned = p.criteria.flatMap((entry) =>
-      p.sparsities.flatMap((sparsity) =>
-        p.seeds.map((seed) => {
-          const { criterion, allocation, structured, iterations, reconnect } = splitCriterion(entry);
-          const train = parseTrainConfig(
-            mergeConfig(preset ? readPreset(preset) : {}, { ...p.train, model: t.model, width: t.width, batchNorm: t.batchNorm, dataset: t.dataset, dataDir: t.dataDir, padTo: t.padTo, seed }),
-            'main job',
-          );
-          const job: PruneConfig = {
-            criterion,
-            allocation,
-            autos: criterion === 'autos' ? autosDir : undefined,
-            table: criterion === 'lottery' ? table : undefined,
-            model: t.model,
-            width: t.width,
-            batchNorm: t.batchNorm,
-            dataset: t.dataset,
-            dataDir: t.dataDir,
-            padTo: t.padTo,
-            density: 1 - sparsity,
-            scope: 'global',
-            samplesPerClass: p.samplesPerClass,
-            seed,
-            temperature: 200,
-            dumpScores: false,
-            train,
-            structured: structured || undefined,
-            iterations,
-            reconnect,
-          };
-          return { target: t, entry, sparsity, seed, config: job, name: jobName(`${prefix}${entrySlug(entry)}_s${sparsity}_seed${seed}`, job) };
-        }),
-      ),
-    );
-    // The baseline: the unpruned network, one job per seed, trained with the same budget.
-    const dense = p.seeds.map((seed) => {
-      const job = denseJobConfig(pruned.find((j) => j.seed === seed)!.config);
-      return { target: t, entry: DENSE_SERIES, sparsity: 0, seed, config: job, name: jobName(`${prefix}${DENSE_SERIES}_seed${seed}`, job) };
-    });
-    return [...dense, ...pruned];
-  });
+  const common = { samplesPerClass: p.samplesPerClass, scope: 'global' as const, temperature: 200, autos: autosDir, table, train: p.train, source: 'main job' };
+  const stem: StemOf = ({ target, entry, level, seed }) =>
+    `${p.targets ? `${targetSlug(target)}_` : ''}${entry === DENSE_SERIES ? DENSE_SERIES : `${entrySlug(entry)}_s${level.sparsity}`}_seed${seed}`;
+  return planPruneJobs(targetsOf(config), p.criteria, levelsOf(config), p.seeds, common, stem);
 }
 
 /**
@@ -232,7 +145,7 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
     onJob: (j, o, progress) => {
       const job = byName.get(j.name)!;
       const on = several ? `${targetLabel(job.target)}: ` : '';
-      const what = `  [${o.done}/${o.total}] ${on}${job.entry === DENSE_SERIES ? 'dense (unpruned)' : `${job.entry} at ${(100 * job.sparsity).toFixed(1)}% sparsity`}, seed ${job.seed}`;
+      const what = `  [${o.done}/${o.total}] ${on}${job.entry === DENSE_SERIES ? 'dense (unpruned)' : `${job.entry} at ${(100 * job.level.sparsity).toFixed(1)}% sparsity`}, seed ${job.seed}`;
       const line = o.error ? `${what}: failed: ${o.error}` : `${what}: ${(100 * readJobReport(o.dir).test_accuracy!).toFixed(2)}%${o.skipped ? ' (done before)' : ''}`;
       progress.log(() => log(line));
     },

@@ -4,7 +4,7 @@ import PQueue from 'p-queue';
 import { cpuCores } from '../engine/backend.ts';
 import { MAX_WASM_THREADS } from '../engine/backends/wasm.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import { configHash, emptyRunDir, isFinished } from '../io/rundir.ts';
+import { emptyRunDir, isFinished } from '../io/rundir.ts';
 import { withRunLockSync } from '../io/run-lock.ts';
 import type { PruneConfig, PruneReport } from '../prune/config.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
@@ -17,11 +17,6 @@ import { WorkerPool } from './pool.ts';
 export interface PruneJob {
   name: string;
   config: PruneConfig;
-}
-
-/** `<stem>_<first 8 hex digits of the config hash>`: the same config always lands in the same directory. */
-export function jobName(stem: string, config: PruneConfig): string {
-  return `${stem}_${configHash(config).slice(0, 8)}`;
 }
 
 export interface PoolShape {

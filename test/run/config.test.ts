@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMainJob, sourcesOf, targetsOf } from '../../src/run/config.ts';
-import { sourceDirs, splitCriterion, validateMainJob } from '../../src/run/main-job.ts';
+import { sourceDirs, validateMainJob } from '../../src/run/main-job.ts';
+import { parseEntry as splitCriterion } from '../../src/spec/criterion-entry.ts';
 import { readPreset } from '../../src/train/config.ts';
 
 const pipelines = path.resolve(import.meta.dirname, '../../pipelines');

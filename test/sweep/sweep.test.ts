@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAsync } from '../helpers/cli.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
-import { entryOf, RESULT_COLUMNS } from '../../src/report/results.ts';
+import { RESULT_COLUMNS } from '../../src/report/results.ts';
+import { formatEntry as entryOf } from '../../src/spec/criterion-entry.ts';
 import { planSweep } from '../../src/sweep/config.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
@@ -43,28 +44,29 @@ describe('pipeline sweep', () => {
     expect(a.jobs).toHaveLength(5); // 2 criteria × 2 densities, and the dense baseline
     expect(a.jobs.map((j) => j.name)).toEqual(b.jobs.map((j) => j.name));
     expect(new Set(a.jobs.map((j) => j.name)).size).toBe(5);
-    expect(a.jobs[4]!.name).toMatch(/^lenet300-mnist_dense_seed0_[0-9a-f]{8}$/);
-    expect(a.jobs[4]!.config).toMatchObject({ criterion: 'magnitude', density: 1, train: a.jobs[0]!.config.train });
+    // Per target, the dense baseline of each seed first (as in a run's stage 3), then the pruned jobs.
+    expect(a.jobs[0]!.name).toMatch(/^lenet300-mnist_dense_seed0_[0-9a-f]{8}$/);
+    expect(a.jobs[0]!.config).toMatchObject({ criterion: 'magnitude', density: 1, train: a.jobs[1]!.config.train });
   });
 
   it("'#<rounds>' sets an entry's rounds: its own jobs, named with it, and the default stays without it", () => {
     const plan = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['synflow', 'synflow#3', 'snip#2'], densities: [0.5] }, 's');
     expect(plan.jobs.map((j) => [j.config.criterion, j.config.iterations])).toEqual([
+      ['magnitude', undefined], // the dense baseline
       ['synflow', undefined],
       ['synflow', 3],
       ['snip', 2],
-      ['magnitude', undefined], // the dense baseline
     ]);
-    expect(plan.jobs[1].name).toMatch(/^lenet5-mnist_synflow-3_d0.5_seed0_[0-9a-f]{8}$/);
+    expect(plan.jobs[2].name).toMatch(/^lenet5-mnist_synflow-3_d0.5_seed0_[0-9a-f]{8}$/);
     expect(new Set(plan.jobs.map((j) => j.name)).size).toBe(4);
     expect(() => planSweep({ ...sweep, criteria: ['snip#0'] }, 's')).toThrow(/rounds after # must be a positive integer/);
     // Table labels give the entry back, rounds included where they are not the default; the dense
     // baseline takes no rounds from the job it is built from.
     const labelled = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['synflow#3', 'snip', 'structured:crop#2'], densities: [0.5] }, 's');
-    expect(labelled.jobs.map((j) => entryOf(j.config))).toEqual(['synflow#3', 'snip', 'structured:crop#2', 'dense']);
-    expect(labelled.jobs.at(-1)!.config.iterations).toBeUndefined();
+    expect(labelled.jobs.map((j) => entryOf(j.config))).toEqual(['dense', 'synflow#3', 'snip', 'structured:crop#2']);
+    expect(labelled.jobs[0]!.config.iterations).toBeUndefined();
     // autos's default rounds are in every job config (a tuned recipe) but not in its label.
-    const autos = { ...labelled.jobs[1]!.config, criterion: 'autos', allocation: 'synflow' };
+    const autos = { ...labelled.jobs[2]!.config, criterion: 'autos', allocation: 'synflow' };
     expect(entryOf({ ...autos, iterations: 10 })).toBe('autos@synflow');
     expect(entryOf({ ...autos, iterations: 1 })).toBe('autos@synflow#1');
   });
@@ -72,24 +74,24 @@ describe('pipeline sweep', () => {
   it("'+reconnect' gets its own jobs and label; the plain entry's job config and name are unchanged", () => {
     const plain = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['snip'], densities: [0.5] }, 's');
     const both = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['snip', 'snip+reconnect'], densities: [0.5] }, 's');
-    expect(both.jobs[0].name).toBe(plain.jobs[0].name);
-    expect(both.jobs[0].config.reconnect).toBeUndefined(); // and config hashes drop undefined keys: same name as before
-    expect(both.jobs[1].config.reconnect).toBe(true);
-    expect(both.jobs[1].name).toMatch(/^lenet5-mnist_snip-reconnect_d0.5_seed0_[0-9a-f]{8}$/);
-    expect(both.jobs.map((j) => entryOf(j.config))).toEqual(['snip', 'snip+reconnect', 'dense']);
-    expect(both.jobs.at(-1)!.config.reconnect).toBeUndefined();
+    expect(both.jobs[1].name).toBe(plain.jobs[1].name);
+    expect(both.jobs[1].config.reconnect).toBeUndefined(); // and config hashes drop undefined keys: same name as before
+    expect(both.jobs[2].config.reconnect).toBe(true);
+    expect(both.jobs[2].name).toMatch(/^lenet5-mnist_snip-reconnect_d0.5_seed0_[0-9a-f]{8}$/);
+    expect(both.jobs.map((j) => entryOf(j.config))).toEqual(['dense', 'snip', 'snip+reconnect']);
+    expect(both.jobs[0]!.config.reconnect).toBeUndefined();
   });
 
   it('structured:<criterion> entries plan channel-pruning jobs, checked before any job starts', () => {
     const plan = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['crop', 'structured:crop'], densities: [0.5, 0.2] }, 's');
     expect(plan.jobs.map((j) => [j.config.criterion, j.config.structured ?? false])).toEqual([
-      ['crop', false],
-      ['crop', false],
-      ['crop', true],
-      ['crop', true],
       ['magnitude', false], // the dense baseline
+      ['crop', false],
+      ['crop', false],
+      ['crop', true],
+      ['crop', true],
     ]);
-    expect(plan.jobs[2].name).toMatch(/^lenet5-mnist_structured-crop_d0.5_seed0_/);
+    expect(plan.jobs[3].name).toMatch(/^lenet5-mnist_structured-crop_d0.5_seed0_/);
     expect(() => planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['structured:crop'], densities: [0.05] }, 's')).toThrow(/would empty a layer/);
   });
 

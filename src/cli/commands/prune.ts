@@ -4,6 +4,7 @@ import { CRITERIA } from '../../prune/criteria/index.ts';
 import { writeLayerDensityPlot } from '../../report/prune-plot.ts';
 import { runPrune } from '../../prune/run.ts';
 import type { PruneConfig } from '../../prune/config.ts';
+import { pruneJobConfig } from '../../spec/prune-job.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 import { addTrainerFlags, resolveTrainConfig } from './train.ts';
@@ -50,39 +51,25 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     inputShape = dims as [number, number, number];
   }
   const seed = f.seed ?? 0;
-  return {
-    criterion: f.criterion,
-    model: f.model,
-    width: f.width,
-    dataset: f.dataset,
-    dataDir: f.dataDir,
-    padTo: f.padTo,
-    batchNorm: f.batchNorm,
-    inputShape,
-    numClasses: f.classes,
-    density,
-    scope: f.scope,
-    samplesPerClass: f.samplesPerClass,
-    bnMode: f.bnMode as PruneConfig['bnMode'],
-    seed,
-    iterations: f.iterations,
+  const target = { model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, padTo: f.padTo, batchNorm: f.batchNorm, inputShape, numClasses: f.classes };
+  // Flags left out stay out of the config (their defaults are the criterion's), so its hash names only what was asked.
+  const entry = { criterion: f.criterion, allocation: f.allocation, structured: Boolean(f.structured), iterations: f.iterations, reconnect: f.reconnect ? (true as const) : undefined };
+  const train = f.train
+    ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, padTo: f.padTo, batchNorm: f.batchNorm, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
+    : undefined;
+  return pruneJobConfig(target, entry, density, seed, { scope: f.scope, samplesPerClass: f.samplesPerClass, temperature: f.temperature, autos: f.autos, table: f.table, train }, {
+    autos: f.autos,
+    table: f.table,
     reconnect: f.reconnect,
+    bnMode: f.bnMode as PruneConfig['bnMode'],
     minLayerDensity: f.minLayerDensity !== undefined ? fraction('--min-layer-density', f.minLayerDensity) : undefined,
-    temperature: f.temperature,
     chunkSize: f.chunkSize,
     dumpScores: Boolean(f.dumpScores),
-    table: f.table,
-    autos: f.autos,
     autosFeatures: f.features ? parseFeatureList(f.features) : undefined,
-    allocation: f.allocation,
     signalFloor: f.signalFloor ? true : undefined,
     when: f.when,
     earlyMaxEpochs: f.earlyMaxEpochs,
-    structured: f.structured ? true : undefined,
-    train: f.train
-      ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, padTo: f.padTo, batchNorm: f.batchNorm, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
-      : undefined,
-  };
+  });
 }
 
 export function registerPrune(program: Command): void {
