@@ -5,12 +5,12 @@ import { writeJsonAtomic } from '../io/atomic.ts';
 import { usage } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
-import { type FeatureName, featureMatrix, needsContext, needsFlow, needsHg, networkContext, percentiles } from './features.ts';
-import { rankingMetrics, type RankingMetrics } from './metrics.ts';
-import { type AutosMeta, saveAutos } from './model-file.ts';
-import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from './scorer.ts';
+import { type FeatureName, featureMatrix, needsContext, needsFlow, needsHg, networkContext, percentiles } from '../scoring/autos/features.ts';
+import { rankingMetrics, type RankingMetrics } from '../scoring/autos/metrics.ts';
+import { type AutosMeta, saveAutos } from '../scoring/autos/model-file.ts';
+import { initScorer, scoreRows, scorerForward, type ScorerSpec, type ScorerWeights } from '../scoring/autos/scorer.ts';
 import { CURVES_FILE, HANDCRAFTED_SCORES, predictionCurves, type SurvivalCurve, survivalCurves } from './survival-curves.ts';
-import { attachSynflow, readSurvivalSource, type SourceTable, type SourceTensor } from './source.ts';
+import { attachSynflow, readSurvivalSource, type SourceTable, type SourceTensor } from '../scoring/autos/source.ts';
 import {
   ALLOCATION_FORMAT,
   type AllocationError,
@@ -25,7 +25,7 @@ import {
   leaveOneArchitectureOut,
   meanError,
   saveAllocation,
-} from './allocation-model.ts';
+} from '../scoring/autos/allocation-model.ts';
 import { withRunLock } from '../io/run-lock.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 

@@ -1,5 +1,5 @@
-import { percentiles } from './features.ts';
-import type { SourceTensor } from './source.ts';
+import { percentiles } from '../scoring/autos/features.ts';
+import type { SourceTensor } from '../scoring/autos/source.ts';
 
 /**
  * The data of AutoSparse's Figure 1, binned so that it stays readable at any table size: for each

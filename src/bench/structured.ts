@@ -1,6 +1,6 @@
 import type { BackendInfo } from '../engine/backend.ts';
 import { createModel, initParams, type ModelName } from '../models/index.ts';
-import { type CostRatios, costRatios, type StepCost, stepCost } from './step-cost.ts';
+import { type CostRatios, costRatios, type StepCost, stepCost } from '../train/step-cost.ts';
 import { type BenchHeader, benchHeader } from './workloads.ts';
 import * as tf from '@tensorflow/tfjs';
 

@@ -5,7 +5,7 @@ import { crossEntropy } from '../engine/ops.ts';
 import { createModel, initParams, type ModelName, type ParamMap } from '../models/index.ts';
 import { sgd, trainStep } from '../train/train-step.ts';
 import { countStep, type StepCounters } from './step-counters.ts';
-import { type KernelProfile, medianMs, profileKernels, settle } from './timing.ts';
+import { type KernelProfile, medianMs, profileKernels, settle } from '../engine/timing.ts';
 
 export interface BenchOptions {
   model: ModelName;

@@ -1,4 +1,4 @@
-/** Per-channel normalization constants (README, "Data"). */
+/** Per-channel normalization constants (docs/guide.md, "Data"). */
 export const NORMALIZATION = {
   mnist: { mean: [0.1307], std: [0.3081] },
   fashionMnist: { mean: [0.286], std: [0.353] },

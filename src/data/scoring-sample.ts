@@ -4,7 +4,7 @@ import { makeBatch } from './batches.ts';
 import { imageSize, type Dataset, type Split } from './types.ts';
 
 /**
- * The deterministic scoring data (README, "Pruning at initialization"): the first `samplesPerClass`
+ * The deterministic scoring data (docs/guide.md, "Pruning at initialization"): the first `samplesPerClass`
  * examples of each class of the TRAIN split, kept in dataset order (not grouped by class), raw
  * pixels, no augmentation.
  */

@@ -1,5 +1,5 @@
-import { spearman } from '../autos/metrics.ts';
-import { readSurvivalSource, type SourceTable } from '../autos/source.ts';
+import { spearman } from '../scoring/autos/metrics.ts';
+import { readSurvivalSource, type SourceTable } from '../scoring/autos/source.ts';
 import { usage } from '../util/errors.ts';
 
 export interface TensorAgreement {

@@ -1,7 +1,7 @@
 import { Field, Float32, makeVector, Uint8 } from 'apache-arrow';
 import type { Model } from '../models/types.ts';
-import type { Features } from '../prune/features.ts';
-import { writePerWeightTable } from '../prune/score-table.ts';
+import type { Features } from '../scoring/features.ts';
+import { writePerWeightTable } from '../scoring/score-table.ts';
 
 /**
  * The survival table (Arrow IPC file, uncompressed, standard types), one record batch per prunable

@@ -3,7 +3,7 @@ import type { BatchStats } from '../engine/ops.ts';
 
 export type TensorKind = 'conv' | 'dense' | 'bias' | 'bn-gamma' | 'bn-beta' | 'bn-mean' | 'bn-var';
 
-/** How a tensor is initialized (reference initializations: README, "Models"). */
+/** How a tensor is initialized (reference initializations: docs/guide.md, "Models"). */
 export type Init =
   | { type: 'kaiming-normal-fan-out' } // conv: N(0, 2/(k·k·Cout)), GraSP/torchvision
   | { type: 'uniform-fan-in'; fanIn: number } // dense weight and bias: U(±1/√fanIn), PyTorch's nn.Linear

@@ -1,7 +1,7 @@
-import type { FeatureName } from '../autos/features.ts';
+import type { FeatureName } from '../scoring/autos/features.ts';
 import type { TrainConfig } from '../train/config.ts';
-import type { BnMode } from './features.ts';
-import type { Scope } from './select.ts';
+import type { BnMode } from '../scoring/features.ts';
+import type { Scope } from '../scoring/select.ts';
 import type { StructuredReport } from './structured/stage.ts';
 
 export interface PruneConfig {
@@ -24,7 +24,7 @@ export interface PruneConfig {
   bnMode?: BnMode;
   seed: number;
   iterations?: number;
-  /** Replace kept weights on no input→output path after pruning (prune/connectivity.ts); default off. */
+  /** Replace kept weights on no input→output path after pruning (scoring/connectivity.ts); default off. */
   reconnect?: boolean;
   minLayerDensity?: number;
   temperature: number;

@@ -1,11 +1,11 @@
-import { layerInfoOfModel, loadAllocation, predictDensities } from '../autos/allocation-model.ts';
+import { layerInfoOfModel, loadAllocation, predictDensities } from '../scoring/autos/allocation-model.ts';
 import { keptCounts } from '../masks/masks.ts';
 import type { ParamMap } from '../models/index.ts';
-import { countsFromShares, erkCounts } from './allocation.ts';
+import { countsFromShares, erkCounts } from '../scoring/allocation.ts';
 import type { PruneConfig } from './config.ts';
-import { defaultAllocationOf, getCriterion } from './criteria/index.ts';
+import { defaultAllocationOf, getCriterion } from '../scoring/criteria/index.ts';
 import type { Prepared } from './prepare.ts';
-import { prune, type PruneRequest } from './prune.ts';
+import { prune, type PruneRequest } from '../scoring/prune.ts';
 
 /** The layer-allocation hook for prune() (asked once, for the target density), or undefined for plain global/layer scope. */
 export function layerAllocator(config: PruneConfig, prepared: Prepared, theta0: ParamMap): PruneRequest['allocate'] {

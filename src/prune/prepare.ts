@@ -1,15 +1,15 @@
 import fs from 'node:fs';
-import { loadAllocation } from '../autos/allocation-model.ts';
-import { loadAutos } from '../autos/model-file.ts';
+import { loadAllocation } from '../scoring/autos/allocation-model.ts';
+import { loadAutos } from '../scoring/autos/model-file.ts';
 import { loadDataset } from '../data/registry.ts';
 import { sampleChunks, scoringSample } from '../data/scoring-sample.ts';
 import type { Dataset } from '../data/types.ts';
 import { createModel, type Model } from '../models/index.ts';
 import { usage } from '../util/errors.ts';
-import { checkAllocation, checkSignalFloor } from './allocation.ts';
+import { checkAllocation, checkSignalFloor } from '../scoring/allocation.ts';
 import type { PruneConfig } from './config.ts';
-import { CRITERIA, defaultAllocationOf, getCriterion } from './criteria/index.ts';
-import type { BnMode, ScoringBatches } from './features.ts';
+import { CRITERIA, defaultAllocationOf, getCriterion } from '../scoring/criteria/index.ts';
+import type { BnMode, ScoringBatches } from '../scoring/features.ts';
 import { checkStructured } from './structured/stage.ts';
 
 /** What a prune run works on, built and checked before any output exists. */

@@ -12,16 +12,16 @@ import { initParams, type Model, type ParamMap } from '../models/index.ts';
 import { train } from '../train/trainer.ts';
 import { usage } from '../util/errors.ts';
 import type { LayerReport, PruneConfig, PruneReport } from './config.ts';
-import { disconnectedWeights } from './connectivity.ts';
-import { defaultAllocationOf, getCriterion } from './criteria/index.ts';
+import { disconnectedWeights } from '../scoring/connectivity.ts';
+import { defaultAllocationOf, getCriterion } from '../scoring/criteria/index.ts';
 import { densePhase } from './dense-phase.ts';
-import { type Features, gradientNorm } from './features.ts';
+import { type Features, gradientNorm } from '../scoring/features.ts';
 import { layerAllocator } from './layer-allocation.ts';
 import { type Prepared, preparePrune } from './prepare.ts';
-import { initFeatures, prune } from './prune.ts';
-import { writeScoreTable } from './score-table.ts';
-import type { Scores } from './select.ts';
-import type { StructuredCriterion } from './structured/channel-scores.ts';
+import { initFeatures, prune } from '../scoring/prune.ts';
+import { writeScoreTable } from '../scoring/score-table.ts';
+import type { Scores } from '../scoring/select.ts';
+import type { StructuredCriterion } from '../scoring/channels/channel-scores.ts';
 import { type StructuredReport, structuredStage } from './structured/stage.ts';
 
 /** The network that trains after pruning: the masked dense model, or (--structured) the shrunk one. */

@@ -101,7 +101,7 @@ export interface PairedRow extends PairedStats {
   baselineMean: number;
 }
 
-/** paired.csv columns, in order (documented in the README). */
+/** paired.csv columns, in order (documented in docs/formats.md). */
 export const PAIRED_COLUMNS = [
   'target',
   'epochs',

@@ -12,7 +12,7 @@ import type { PruneConfig, PruneReport } from '../prune/config.ts';
 import { DENSE_SERIES, formatEntry } from '../spec/criterion-entry.ts';
 import { accuracyVsSparsityPlot, layerDensityPlot, writeSvg } from './plots.ts';
 
-/** results.csv / results.arrow columns, in order (documented in the README). */
+/** results.csv / results.arrow columns, in order (documented in docs/formats.md). */
 export const RESULT_COLUMNS = ['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'effective_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds'] as const;
 
 export interface ResultRow {

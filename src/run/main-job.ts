@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_FEATURES, parseFeatureList } from '../autos/features.ts';
+import { DEFAULT_FEATURES, parseFeatureList } from '../scoring/autos/features.ts';
 import { type FitConfig, fitAutos } from '../autos/fit.ts';
 import { loadDataset } from '../data/registry.ts';
 import type { BackendInfo } from '../engine/backend.ts';
@@ -10,7 +10,7 @@ import { runIrp } from '../irp/run.ts';
 import { claimRunDir, configHash } from '../io/rundir.ts';
 import { withRunLock } from '../io/run-lock.ts';
 import { createModel } from '../models/index.ts';
-import { getCriterion } from '../prune/criteria/index.ts';
+import { getCriterion } from '../scoring/criteria/index.ts';
 import { writePaired } from '../report/paired.ts';
 import { writeSurvivalPlots } from '../report/survival-plot.ts';
 import { jobResult, type ResultRow, writeResults } from '../report/results.ts';

@@ -1,5 +1,5 @@
 import type { PruneConfig } from '../prune/config.ts';
-import { defaultAllocationOf, jobIterationsOf } from '../prune/criteria/index.ts';
+import { defaultAllocationOf, jobIterationsOf } from '../scoring/criteria/index.ts';
 import { usage } from '../util/errors.ts';
 
 /** Label of the unpruned baseline in tables and job names. */

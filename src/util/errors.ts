@@ -17,7 +17,7 @@ export class EnvironmentError extends Error {
   override name = 'EnvironmentError';
 }
 
-/** Exit codes of the CLI (documented in the README, "Failures and recovery"). */
+/** Exit codes of the CLI (documented in docs/failures.md). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /**

@@ -14,11 +14,11 @@ import {
   layerInfoOf,
   leaveOneArchitectureOut,
   ridge,
-} from '../../src/autos/allocation-model.ts';
-import { readSurvivalSource } from '../../src/autos/source.ts';
+} from '../../src/scoring/autos/allocation-model.ts';
+import { readSurvivalSource } from '../../src/scoring/autos/source.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { createModel } from '../../src/models/index.ts';
-import { countsFromSizes, signalFloor } from '../../src/prune/allocation.ts';
+import { countsFromSizes, signalFloor } from '../../src/scoring/allocation.ts';
 import { runPrune } from '../../src/prune/run.ts';
 import { fakeModel, tensor, writeFixtureTable } from './survival-fixture.ts';
 

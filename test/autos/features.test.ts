@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsFlow, needsHg, networkContext, parseFeatureList, percentiles, unitMeans } from '../../src/autos/features.ts';
+import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsFlow, needsHg, networkContext, parseFeatureList, percentiles, unitMeans } from '../../src/scoring/autos/features.ts';
 import { fitConfigFrom } from '../../src/cli/commands/fit-autos.ts';
 
 const dense: LayerDescriptor = { name: 'fc', kind: 'dense', shape: [3, 2], fan_in: 3, fan_out: 2, kernel_size: 1, depth: 0 };

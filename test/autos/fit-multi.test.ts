@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAsync } from '../helpers/cli.ts';
-import type { AllocationFeature, AllocationFile } from '../../src/autos/allocation-model.ts';
+import type { AllocationFeature, AllocationFile } from '../../src/scoring/autos/allocation-model.ts';
 import { fitAutos, type FitConfig } from '../../src/autos/fit.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import type { Model } from '../../src/models/types.ts';

@@ -234,7 +234,7 @@ describe('webgpu work counters (pipeline bench --profile)', () => {
     const step = () => trainStep(model, params, optimizer, x, y, lr);
     await step(); // optimizer state and pipelines exist from here on
     const counted = await countStep('train_step', step);
-    // A regression guard, not a goal: update it (and the README's bench table) when a kernel change
+    // A regression guard, not a goal: update it (and docs/engine.md's counts) when a kernel change
     // moves it on purpose (2,038 with the composed SGD step, batch norm and ReLU gradient; 1,908 with the WGSL SGD step; 921 with WGSL batch norm).
     expect(counted.dispatches).toBe(902);
     expect(counted.submits).toBeGreaterThan(0);

@@ -12,7 +12,7 @@ import { writeSurvivalTable } from '../../src/irp/table.ts';
 import { saveSafetensors } from '../../src/io/safetensors.ts';
 import { createModel } from '../../src/models/index.ts';
 import { writeMaskFile } from '../../src/masks/mask-file.ts';
-import { writeScoreTable } from '../../src/prune/score-table.ts';
+import { writeScoreTable } from '../../src/scoring/score-table.ts';
 import { type ResultRow, resultsTable } from '../../src/report/results.ts';
 import { writeArrowFile } from '../../src/io/arrow.ts';
 import { saveCheckpoint } from '../../src/train/checkpoint.ts';

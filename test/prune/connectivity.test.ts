@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { keptCount, type Masks } from '../../src/masks/masks.ts';
 import { createModel, initParams, type Model } from '../../src/models/index.ts';
-import { disconnectedWeights, reconnect } from '../../src/prune/connectivity.ts';
-import { selectMasks } from '../../src/prune/select.ts';
+import { disconnectedWeights, reconnect } from '../../src/scoring/connectivity.ts';
+import { selectMasks } from '../../src/scoring/select.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 /**

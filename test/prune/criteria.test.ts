@@ -4,10 +4,10 @@ import { initBackend } from '../../src/engine/backend.ts';
 import * as ops from '../../src/engine/ops.ts';
 import { NetBuilder } from '../../src/models/builder.ts';
 import { createModel, initParams, type Model } from '../../src/models/index.ts';
-import { getCriterion } from '../../src/prune/criteria/index.ts';
-import { computeFeatures, gradientNorm, type ScoringBatches } from '../../src/prune/features.ts';
-import { prune } from '../../src/prune/prune.ts';
-import { channelScores } from '../../src/prune/structured/channel-scores.ts';
+import { getCriterion } from '../../src/scoring/criteria/index.ts';
+import { computeFeatures, gradientNorm, type ScoringBatches } from '../../src/scoring/features.ts';
+import { prune } from '../../src/scoring/prune.ts';
+import { channelScores } from '../../src/scoring/channels/channel-scores.ts';
 import { relErr } from '../engine/helpers.ts';
 
 // Softmax regression on D=6 inputs, C=3 classes: logits = x·W, everything in closed form.

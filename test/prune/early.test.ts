@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
-import { getCriterion } from '../../src/prune/criteria/index.ts';
+import { getCriterion } from '../../src/scoring/criteria/index.ts';
 import { plateauEpoch, relativeDistance } from '../../src/prune/early.ts';
-import type { ScoringBatches } from '../../src/prune/features.ts';
+import type { ScoringBatches } from '../../src/scoring/features.ts';
 import { runPrune } from '../../src/prune/run.ts';
 import { resolveTrainConfig } from '../../src/cli/commands/train.ts';
 

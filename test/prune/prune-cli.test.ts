@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
-import { CRITERIA } from '../../src/prune/criteria/index.ts';
+import { CRITERIA } from '../../src/scoring/criteria/index.ts';
 import { readMaskFile } from '../../src/masks/mask-file.ts';
 import { runPrune } from '../../src/prune/run.ts';
 import type { PruneConfig } from '../../src/prune/config.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createModel } from '../../src/models/index.ts';
-import { thetaHgScores } from '../../src/prune/criteria/grasp.ts';
-import { roundCounts, roundDensity, selectMasks } from '../../src/prune/select.ts';
+import { thetaHgScores } from '../../src/scoring/criteria/grasp.ts';
+import { roundCounts, roundDensity, selectMasks } from '../../src/scoring/select.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 

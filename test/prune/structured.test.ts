@@ -5,9 +5,9 @@ import { grad, hvp } from '../../src/engine/hvp.ts';
 import * as ops from '../../src/engine/ops.ts';
 import { NetBuilder } from '../../src/models/builder.ts';
 import { createModel, initParams, type Model, type ParamMap } from '../../src/models/index.ts';
-import type { ScoringBatches } from '../../src/prune/features.ts';
-import { channelScores } from '../../src/prune/structured/channel-scores.ts';
-import { channelBudget, selectChannels } from '../../src/prune/structured/select-channels.ts';
+import type { ScoringBatches } from '../../src/scoring/features.ts';
+import { channelScores } from '../../src/scoring/channels/channel-scores.ts';
+import { channelBudget, selectChannels } from '../../src/scoring/channels/select-channels.ts';
 import { structuredPrune } from '../../src/prune/structured/structured.ts';
 import { randn, relErr } from '../engine/helpers.ts';
 

@@ -9,7 +9,7 @@
  * The batch is deterministic, so every backend sees the same bits: --input synthetic (default) takes
  * the first batch/10 examples per class of the synthetic dataset at 32×32×3 (image-like: smooth class
  * prototypes + noise in [0, 1], normalized), --input normal draws x ~ N(0, 1) from a fixed integer
- * generator with y = i mod 10. g and Hg go through computeFeatures (src/prune/features.ts), exactly as
+ * generator with y = i mod 10. g and Hg go through computeFeatures (src/scoring/features.ts), exactly as
  * `pipeline irp` / `prune --dump-scores` compute the features.
  *
  * Files: theta0.safetensors, sample.safetensors (written by every run; identical by construction),
@@ -23,7 +23,7 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { saveSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
 import { exportArgs, f32, runExport } from './export-common.ts';
 import { createModel, initParams } from '../../src/models/index.ts';
-import { computeFeatures } from '../../src/prune/features.ts';
+import { computeFeatures } from '../../src/scoring/features.ts';
 import { loadDataset } from '../../src/data/registry.ts';
 import { sampleChunks, scoringSample } from '../../src/data/scoring-sample.ts';
 

@@ -20,8 +20,8 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { saveSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
 import { exportArgs, f32, runExport } from './export-common.ts';
 import { initParams } from '../../src/models/index.ts';
-import { getCriterion } from '../../src/prune/criteria/index.ts';
-import { prune } from '../../src/prune/prune.ts';
+import { getCriterion } from '../../src/scoring/criteria/index.ts';
+import { prune } from '../../src/scoring/prune.ts';
 import { preparePrune } from '../../src/prune/prepare.ts';
 import type { PruneConfig } from '../../src/prune/config.ts';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../autos/features.ts';
-import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../autos/allocation-model.ts';
+import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../scoring/autos/features.ts';
+import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../scoring/autos/allocation-model.ts';
 import { type BaselineMetrics, type FitConfig, fitAutos } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
 import { writeSurvivalPlots } from '../../report/survival-plot.ts';

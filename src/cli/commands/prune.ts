@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { parseFeatureList } from '../../autos/features.ts';
-import { CRITERIA } from '../../prune/criteria/index.ts';
+import { parseFeatureList } from '../../scoring/autos/features.ts';
+import { CRITERIA } from '../../scoring/criteria/index.ts';
 import { writeLayerDensityPlot } from '../../report/prune-plot.ts';
 import { runPrune } from '../../prune/run.ts';
 import type { PruneConfig } from '../../prune/config.ts';

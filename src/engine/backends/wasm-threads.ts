@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 
 /**
  * tfjs-backend-wasm 4.22 runs single-threaded under Node for three reasons, each undone here
- * without patching the package (README, "Compute backends"):
+ * without patching the package (docs/engine.md, "Compute backends"):
  *  1. WASM_HAS_MULTITHREAD_SUPPORT is hard-coded false when IS_NODE → set the flag.
  *  2. The pthread worker script is handed over as a Blob URL, which Node's Worker refuses → write it
  *     to a real file once and return that path for that Blob; inside the worker, the main script's

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type CostRatios, costRatios, type StepCost, stepCost } from '../../bench/step-cost.ts';
+import { type CostRatios, costRatios, type StepCost, stepCost } from '../../train/step-cost.ts';
 import { writeJsonAtomic } from '../../io/atomic.ts';
 import type { Model, ModelConfig, ParamMap } from '../../models/types.ts';
 import { shrinkModel } from '../../models/shrink.ts';
 import { createModel } from '../../models/zoo.ts';
 import { loadParams, saveParams } from '../../train/checkpoint.ts';
 import { usage } from '../../util/errors.ts';
-import type { BnMode, ScoringBatches } from '../features.ts';
-import { STRUCTURED_CRITERIA, type StructuredCriterion } from './channel-scores.ts';
+import type { BnMode, ScoringBatches } from '../../scoring/features.ts';
+import { STRUCTURED_CRITERIA, type StructuredCriterion } from '../../scoring/channels/channel-scores.ts';
 import { structuredPrune } from './structured.ts';
 
 export interface StructuredReport {

@@ -1,9 +1,9 @@
 import type { Model, ParamMap } from '../../models/types.ts';
 import type { ChannelKeep } from '../../models/shrink.ts';
-import type { BnMode, ScoringBatches } from '../features.ts';
-import { roundDensity } from '../select.ts';
-import { channelScores, type StructuredCriterion } from './channel-scores.ts';
-import { channelBudget, selectChannels } from './select-channels.ts';
+import type { BnMode, ScoringBatches } from '../../scoring/features.ts';
+import { roundDensity } from '../../scoring/select.ts';
+import { channelScores, type StructuredCriterion } from '../../scoring/channels/channel-scores.ts';
+import { channelBudget, selectChannels } from '../../scoring/channels/select-channels.ts';
 
 export interface StructuredRequest {
   criterion: StructuredCriterion;

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic } from '../io/atomic.ts';
-import type { Model, PrunableTensor } from '../models/types.ts';
-import { countsFromSizes } from '../prune/allocation.ts';
-import { usage } from '../util/errors.ts';
+import { writeJsonAtomic } from '../../io/atomic.ts';
+import type { Model, PrunableTensor } from '../../models/types.ts';
+import { countsFromSizes } from '../allocation.ts';
+import { usage } from '../../util/errors.ts';
 import type { LayerDescriptor } from './features.ts';
 import type { SourceTable } from './source.ts';
 

@@ -30,7 +30,7 @@ export interface ScoreOutput {
   features?: Features;
 }
 
-/** A pruning criterion: one file each under src/prune/criteria/. */
+/** A pruning criterion: one file each under src/scoring/criteria/. */
 export interface Criterion {
   name: string;
   description: string;

@@ -1,4 +1,4 @@
-import { usage } from '../util/errors.ts';
+import { usage } from '../../util/errors.ts';
 
 /** Per-weight inputs, each normalized per tensor (divided by its RMS over the tensor) so scales transfer. */
 export const WEIGHT_FEATURES = ['theta', 'grad', 'hg', 'abs_theta', 'theta_grad', 'theta_hg'] as const;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../util/rng.ts';
+import { Rng } from '../../util/rng.ts';
 
 export interface ScorerSpec {
   inputs: number;

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { flopsPerExample } from '../models/shrink.ts';
 import { parameterCount, type Model, type ParamMap } from '../models/index.ts';
-import { sgd, trainStep } from '../train/train-step.ts';
-import { medianMs, settle } from './timing.ts';
+import { sgd, trainStep } from './train-step.ts';
+import { medianMs, settle } from '../engine/timing.ts';
 
 export interface StepCost {
   /** Trainable parameters (weights, biases, BN γ/β). */

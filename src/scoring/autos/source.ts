@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { loadDataset } from '../data/registry.ts';
-import { readArrowBatches } from '../io/arrow.ts';
-import { createModel, initParams, isModelName } from '../models/index.ts';
-import { synflowScores } from '../prune/criteria/synflow.ts';
-import { usage } from '../util/errors.ts';
-import { yieldToEventLoop } from '../util/yield.ts';
+import { loadDataset } from '../../data/registry.ts';
+import { readArrowBatches } from '../../io/arrow.ts';
+import { createModel, initParams, isModelName } from '../../models/index.ts';
+import { synflowScores } from '../criteria/synflow.ts';
+import { usage } from '../../util/errors.ts';
+import { yieldToEventLoop } from '../../util/yield.ts';
 import type { LayerDescriptor, NetworkContext, TensorColumns } from './features.ts';
 
 export interface SourceTensor extends TensorColumns {

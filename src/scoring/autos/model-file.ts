@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeJsonAtomic } from '../io/atomic.ts';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
-import { readF32 } from '../train/checkpoint.ts';
-import { usage } from '../util/errors.ts';
+import { writeJsonAtomic } from '../../io/atomic.ts';
+import { loadSafetensors, saveSafetensors } from '../../io/safetensors.ts';
+import { readF32 } from '../../train/checkpoint.ts';
+import { usage } from '../../util/errors.ts';
 import type { FeatureName } from './features.ts';
 import type { ScorerSpec, ScorerWeights } from './scorer.ts';
 

@@ -1,6 +1,6 @@
-import { featureMatrix, type LayerDescriptor, needsContext, needsFlow, needsHg, networkContext } from '../../autos/features.ts';
-import { loadAutos } from '../../autos/model-file.ts';
-import { scoreRows } from '../../autos/scorer.ts';
+import { featureMatrix, type LayerDescriptor, needsContext, needsFlow, needsHg, networkContext } from '../autos/features.ts';
+import { loadAutos } from '../autos/model-file.ts';
+import { scoreRows } from '../autos/scorer.ts';
 import * as tf from '@tensorflow/tfjs';
 import { usage } from '../../util/errors.ts';
 import { computeFeatures } from '../features.ts';
@@ -18,12 +18,12 @@ export const autos: Criterion = {
   defaultBnMode: 'eval',
   // IRP's labels come from iterative pruning, and one-shot scores cannot see the paths a pruning step
   // cuts: re-scoring the masked net over 10 geometric rounds (each tensor shrinking toward its
-  // allocated count) scored higher than one shot over both conv tuning targets (README, "Transfer measured").
+  // allocated count) scored higher than one shot over both conv tuning targets (docs/results.md, "Plain and MLP sources").
   defaultIterations: 10,
   iterationsInJobs: true,
   // A scorer fitted on other networks does not know how to spread the budget over this one's layers; of
   // the allocations measured (learned, snip, synflow, erk, global) synflow's counts did best on unseen
-  // conv targets (README, "Transfer measured").
+  // conv targets (docs/results.md, "Plain and MLP sources").
   defaultAllocation: 'synflow',
   score: async ({ model, params, data, masks, autos: dir }) => {
     if (!dir) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
