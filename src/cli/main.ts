@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { shutdownBackend } from '../engine/backend.ts';
 import { describeFailure } from '../util/errors.ts';
 import { commands } from './commands/index.ts';
+import { shutdownEngine } from './options.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pipeline')
@@ -31,6 +31,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`pipeline: ${failure.line}\n`);
     return failure.code;
   } finally {
-    shutdownBackend();
+    shutdownEngine();
   }
 }

@@ -16,7 +16,7 @@ import { writeSurvivalPlots } from '../report/survival-plot.ts';
 import { jobResult, type ResultRow, writeResults } from '../report/results.ts';
 import { at, checkEntries, checkTargets } from '../spec/check.ts';
 import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
-import { type Level, type PlannedJob, planPruneJobs, type StemOf } from '../spec/prune-job.ts';
+import { type Level, type PlannedJob, planPruneJobs, type StemOf } from '../spec/plan.ts';
 import { targetLabel, targetSlug } from '../spec/target.ts';
 import { JobsFailedError, type PoolShape, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
 import { checkMainJob, type MainJobConfig, sourcesOf, targetsOf } from './config.ts';

@@ -7,7 +7,8 @@ import { CRITERIA, getCriterion } from '../scoring/criteria/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { UsageError, usage } from '../util/errors.ts';
 import { parseEntry } from './criterion-entry.ts';
-import { type Level, needsAutos } from './prune-job.ts';
+import type { Level } from './plan.ts';
+import { needsAutos } from './prune-job.ts';
 import type { Target } from './target.ts';
 
 /** What the entries' criteria need from outside the plan; 'later' when an earlier stage of a run makes it. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { PruneConfig } from '../prune/config.ts';
 import { checkEntries, checkTargets } from '../spec/check.ts';
 import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
-import { planPruneJobs, type StemOf } from '../spec/prune-job.ts';
+import { planPruneJobs, type StemOf } from '../spec/plan.ts';
 import { safeName } from '../spec/target.ts';
 import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/config.ts';
 import { refuseRepeats, usage } from '../util/errors.ts';
@@ -56,12 +56,3 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
 /** `<model>-<dataset>_<entry slug>_d<density>_seed<seed>` (no width: the layout of sweeps since their first version). */
 const sweepStem: StemOf = ({ target, entry, level, seed }) =>
   `${target.model}-${safeName(target.dataset)}_${entry === DENSE_SERIES ? DENSE_SERIES : `${entrySlug(entry)}_d${level.density}`}_seed${seed}`;
-
-export function parseShard(spec: string | undefined): { index: number; count: number } {
-  if (spec === undefined) return { index: 0, count: 1 };
-  const m = /^(\d+)\/(\d+)$/.exec(spec);
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index >= count) usage(`--shard must be i/n with 0 ≤ i < n (e.g. 0/4), got '${spec}'`);
-  return { index, count };
-}

@@ -8,7 +8,7 @@ import { planSweep } from '../../src/sweep/config.ts';
 
 /**
  * Job directory names (stem + config hash) as the three separate builders of sweep, run and prune made
- * them before they became one (src/spec/prune-job.ts): existing run directories must keep resolving.
+ * them before they became one (src/spec/prune-job.ts, src/spec/plan.ts): existing run directories must keep resolving.
  */
 const SWEEP_NAMES = [
   "lenet5-mnist_dense_seed0_1888db5e",

@@ -1,9 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
-import { runStructuredBench } from '../../bench/structured.ts';
-import { runBench } from '../../bench/workloads.ts';
-import { createModel, MODEL_NAMES, type ModelName } from '../../models/index.ts';
-import { requireChannels } from '../../prune/structured/stage.ts';
+import { MODEL_NAMES, type ModelName } from '../../models/types.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 
@@ -27,6 +24,12 @@ export function registerBench(program: Command): void {
     .option('--channel-fraction <f>', 'instead: dense vs structurally shrunk (every channel group × f) forward, train step, FLOPs, peak memory', positiveNumber('--channel-fraction'))
     .option('--profile', 'also time one train step and one GraSP Hg per kernel (key "profile")')
     .action(async (opts: BenchFlags, cmd: Command) => {
+      const [{ runStructuredBench }, { runBench }, { createModel }, { requireChannels }] = await Promise.all([
+        import('../../bench/structured.ts'),
+        import('../../bench/workloads.ts'),
+        import('../../models/index.ts'),
+        import('../../prune/structured/stage.ts'),
+      ]);
       const counts = threadCounts(cmd);
       if (counts) return benchEachThreadCount(counts);
       const model = createModel(opts.model, { width: opts.width }); // validates before the backend starts

@@ -1,12 +1,9 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { readCatalog, type CatalogEntry } from '../../data/catalog.ts';
-import { resolveCifarDir } from '../../data/cifar.ts';
-import { fetchDataset } from '../../data/fetch.ts';
-import { FASHION_MNIST_DIR } from '../../data/registry.ts';
-import { verifyDataset } from '../../data/verify.ts';
+import type { CatalogEntry } from '../../data/catalog.ts';
 
-function availability(entry: CatalogEntry): string {
+async function availability(entry: CatalogEntry): Promise<string> {
+  const [{ FASHION_MNIST_DIR }, { resolveCifarDir }] = await Promise.all([import('../../data/registry.ts'), import('../../data/cifar.ts')]);
   switch (entry.name) {
     case 'mnist':
       return 'embedded';
@@ -34,10 +31,11 @@ export function registerData(program: Command): void {
   data
     .command('list')
     .description('list the known datasets and whether their files are here')
-    .action(() => {
+    .action(async () => {
+      const { readCatalog } = await import('../../data/catalog.ts');
       for (const e of readCatalog()) {
         const split = e.split ? `${e.split.train}/${e.split.test}` : 'configurable';
-        process.stdout.write(`${e.name.padEnd(14)} ${String(e.classes).padStart(3)} classes  ${e.shape.join('x').padEnd(8)} train/test ${split.padEnd(12)} ${availability(e)}\n`);
+        process.stdout.write(`${e.name.padEnd(14)} ${String(e.classes).padStart(3)} classes  ${e.shape.join('x').padEnd(8)} train/test ${split.padEnd(12)} ${await availability(e)}\n`);
       }
     });
 
@@ -47,6 +45,7 @@ export function registerData(program: Command): void {
     .option('--data-dir <dir>', 'unpack here instead of datasets/cache/<name>/')
     .option('--force', 'replace an existing copy')
     .action(async (name: string, opts: { dataDir?: string; force?: boolean }) => {
+      const { fetchDataset } = await import('../../data/fetch.ts');
       let lastReport = 0;
       const result = await fetchDataset(name, {
         dir: opts.dataDir,
@@ -65,7 +64,8 @@ export function registerData(program: Command): void {
     .command('verify <name>')
     .description('load a dataset, check record counts and label ranges, print a JSON summary')
     .option('--data-dir <dir>', 'directory holding the dataset files')
-    .action((name: string, opts: { dataDir?: string }) => {
+    .action(async (name: string, opts: { dataDir?: string }) => {
+      const { verifyDataset } = await import('../../data/verify.ts');
       process.stdout.write(`${JSON.stringify(verifyDataset(name, { dataDir: opts.dataDir }), null, 2)}\n`);
     });
 }

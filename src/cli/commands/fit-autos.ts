@@ -1,10 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../scoring/autos/features.ts';
-import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../scoring/autos/allocation-model.ts';
-import { type BaselineMetrics, type FitConfig, fitAutos } from '../../autos/fit.ts';
+import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../scoring/autos/allocation-features.ts';
+import type { BaselineMetrics, FitConfig } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
-import { writeSurvivalPlots } from '../../report/survival-plot.ts';
 import { configHash } from '../../io/rundir.ts';
 import { withRunLock } from '../../io/run-lock.ts';
 import { usage } from '../../util/errors.ts';
@@ -81,6 +80,7 @@ export function registerFitAutos(program: Command): void {
     .option('--control', 'also fit on shuffled labels and report it')
     .option('--out <dir>', 'model directory (default runs/autos_<config hash>)')
     .action(async (f: FitFlags, c: Command) => {
+      const [{ fitAutos }, { writeSurvivalPlots }] = await Promise.all([import('../../autos/fit.ts'), import('../../report/survival-plot.ts')]);
       const config = fitConfigFrom(f);
       const backend = await backendFrom(c);
       const out = f.out ?? path.join('runs', `autos_${configHash(config)}`);

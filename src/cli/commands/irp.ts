@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { parseIrpConfig } from '../../irp/config.ts';
-import { runIrp } from '../../irp/run.ts';
 import { mergeConfig, readPreset } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
@@ -68,6 +67,7 @@ export function registerIrp(program: Command): void {
     .option('--out <dir>', 'run directory (default runs/irp_<config hash>)')
     .option('--force', 'replace the directory and recompute')
     .action(async (f: IrpFlags, c: Command) => {
+      const { runIrp } = await import('../../irp/run.ts');
       const base = f.config ? readPreset(f.config) : {};
       const merged = mergeConfig(base, {
         model: f.model,

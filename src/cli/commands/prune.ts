@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { parseFeatureList } from '../../scoring/autos/features.ts';
-import { CRITERIA } from '../../scoring/criteria/index.ts';
-import { writeLayerDensityPlot } from '../../report/prune-plot.ts';
-import { runPrune } from '../../prune/run.ts';
+import { CRITERION_NAMES } from '../../scoring/criteria/names.ts';
 import type { PruneConfig } from '../../prune/config.ts';
 import { pruneJobConfig } from '../../spec/prune-job.ts';
 import { usage } from '../../util/errors.ts';
@@ -76,7 +74,7 @@ export function registerPrune(program: Command): void {
   const cmd = program
     .command('prune')
     .description('prune a model at initialization; writes masks.arrow, report.json, layer-density.svg (and scores.arrow, train/)')
-    .requiredOption('--criterion <name>', `one of ${Object.keys(CRITERIA).join(', ')}`)
+    .requiredOption('--criterion <name>', `one of ${CRITERION_NAMES.join(', ')}`)
     .requiredOption('--model <name>', 'model name')
     .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
     .option('--dataset <name>', "dataset for scoring and training ('none' for data-free criteria)", 'mnist')
@@ -114,6 +112,7 @@ export function registerPrune(program: Command): void {
     .option('--force', 'recompute a finished directory');
   addTrainerFlags(cmd).action(async (flags: PruneFlags, c: Command) => {
     const config = pruneConfigFrom(flags);
+    const [{ runPrune }, { writeLayerDensityPlot }] = await Promise.all([import('../../prune/run.ts'), import('../../report/prune-plot.ts')]);
     const backend = await backendFrom(c);
     const r = await runPrune(config, { out: flags.out, force: flags.force, backend, plot: writeLayerDensityPlot });
     const rep = r.report;

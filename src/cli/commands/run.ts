@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { parseMainJob } from '../../run/config.ts';
-import { runMainJob } from '../../run/main-job.ts';
-import { JobsFailedError } from '../../sweep/jobs.ts';
 import { readPreset } from '../../train/config.ts';
 import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
 import { notePool } from './sweep.ts';
@@ -13,8 +11,9 @@ export function registerRun(program: Command): void {
     .option('--out <dir>', 'run directory', 'runs/main')
     .option('--jobs <n>', 'stage 3: prune jobs at a time, each in a worker process (default: cores ÷ --threads, at most the jobs pending)', positiveInt('--jobs'))
     .action(async (file: string, f: { out: string; jobs?: number }, c: Command) => {
+      const [{ runMainJob }, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
       const config = parseMainJob(readPreset(file), file);
-      const threads = threadsFrom(c);
+      const threads = await threadsFrom(c);
       const backend = await backendFrom(c);
       try {
         await runMainJob(config, f.out, backend, (s) => process.stdout.write(`${s}\n`), { jobs: f.jobs, threads, onPool: notePool, source: file });

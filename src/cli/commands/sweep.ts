@@ -2,12 +2,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { PruneConfig } from '../../prune/config.ts';
-import { runPrune } from '../../prune/run.ts';
-import { writeLayerDensityPlot } from '../../report/prune-plot.ts';
-import { parseShard } from '../../sweep/config.ts';
-import { writeSweepReport } from '../../sweep/report.ts';
-import { runSweep } from '../../sweep/run.ts';
 import type { PoolShape } from '../../sweep/jobs.ts';
+import { parseShard } from '../../sweep/shard.ts';
 import { describeFailure } from '../../util/errors.ts';
 import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
 
@@ -22,8 +18,9 @@ export function registerSweep(program: Command): void {
     .option('--force', 'recompute finished jobs')
     .action(async (file: string, f: { out: string; jobs?: number; shard?: string; force?: boolean }, c: Command) => {
       const shard = parseShard(f.shard);
+      const { runSweep } = await import('../../sweep/run.ts');
       const backend = await backendFrom(c);
-      const s = await runSweep(file, { out: f.out, jobs: f.jobs, threads: threadsFrom(c), shard, force: Boolean(f.force), backend: backend.name, onPool: notePool });
+      const s = await runSweep(file, { out: f.out, jobs: f.jobs, threads: await threadsFrom(c), shard, force: Boolean(f.force), backend: backend.name, onPool: notePool });
       process.stdout.write(
         `sweep ${f.out}: ${s.inShard} of ${s.total} jobs in shard ${shard.index}/${shard.count}: ${s.ran} ran, ${s.skipped} already finished, ${s.failed.length} failed (${s.seconds.toFixed(1)} s, ${s.pool.jobs} workers × ${s.pool.threads} threads, ${backend.name})\n`,
       );
@@ -36,6 +33,7 @@ export function registerSweep(program: Command): void {
     .command('report <dir>')
     .description('render a sweep directory (the jobs its current config names): results.md (a dense row; mean ± std with ≥ 2 seeds), results.csv/.arrow, accuracy and per-layer density SVGs')
     .action(async (dir: string) => {
+      const { writeSweepReport } = await import('../../sweep/report.ts');
       const { rows, missing } = await writeSweepReport(dir);
       process.stdout.write(fs.readFileSync(`${dir}/results.md`, 'utf8'));
       process.stdout.write(`(${rows.length} finished jobs${missing.length ? `; ${missing.length} named by the plan have no result` : ''})\n`);
@@ -52,6 +50,7 @@ export function registerSweep(program: Command): void {
       // job's directory has no DONE marker then, so the next run redoes (resumes) it.
       process.on('disconnect', () => process.exit(0));
       const ready = backendFrom(c);
+      const modules = Promise.all([import('../../prune/run.ts'), import('../../report/prune-plot.ts')]);
       ready.catch((err: Error) => {
         // Its one line fails the job this worker holds (or the pool's waiting jobs once no worker is left).
         process.stderr.write(`pipeline: ${err.message.split('\n')[0]}\n`);
@@ -60,6 +59,7 @@ export function registerSweep(program: Command): void {
       process.on('message', async (m: { jobFile: string }) => {
         try {
           const backend = await ready;
+          const [{ runPrune }, { writeLayerDensityPlot }] = await modules;
           const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig };
           // A worker of a killed run may still hold the job's lock for the instant it takes to exit: wait for it.
           await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot, lockWaitMs: 15_000 });

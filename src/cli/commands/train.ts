@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../../train/config.ts';
-import { runTraining } from '../../train/run.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 
@@ -116,6 +115,7 @@ export function registerTrain(program: Command): void {
     .option('--force', 'rerun even if the directory holds a finished run');
   addTrainerFlags(cmd).action(async (flags: TrainFlags, c: Command) => {
     const config = resolveTrainConfig(flags);
+    const { runTraining } = await import('../../train/run.ts');
     const backend = await backendFrom(c);
     const r = await runTraining({ config, maskFile: flags.mask, out: flags.out, resume: flags.resume, force: flags.force, backend });
     const f = r.final;

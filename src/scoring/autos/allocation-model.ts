@@ -6,23 +6,14 @@ import { countsFromSizes } from '../allocation.ts';
 import { usage } from '../../util/errors.ts';
 import type { LayerDescriptor } from './features.ts';
 import type { SourceTable } from './source.ts';
+import { type AllocationFeature, ALLOCATION_FEATURES } from './allocation-features.ts';
 
 /**
  * Learned layer allocation: logit(density of a layer) regressed (ridge, closed form, float64) on
  * descriptors that exist for any architecture, fitted on the per-layer density curves of IRP survival
  * tables (a weight with rounds_survived ≥ r+1 was alive after round r).
  */
-export const ALLOCATION_FEATURES = ['bias', 'logit_global', 'log_fan_in', 'log_fan_out', 'log_kernel', 'kind', 'rel_depth', 'log_size_share'] as const;
-export type AllocationFeature = (typeof ALLOCATION_FEATURES)[number];
-/**
- * Chosen by leave-one-architecture-out error on three snip-IRP tables (lenet300, lenet5, vgg11 w8; mnist,
- * 10 rounds to 2%): share of the budget put in the wrong layer at the last round, mean over the three
- * held-out nets, 23.0% with these three features vs 25.0% adding log_fan_in, 28–34% with fan-in/out, depth
- * or all eight, 41.0% for one density everywhere (`layer`) and 25.6% for ERK. Two training nets cannot pin
- * many descriptors down; refit the choice when more source architectures exist (--allocation-features).
- */
-export const DEFAULT_ALLOCATION_FEATURES: AllocationFeature[] = ['bias', 'logit_global', 'log_size_share'];
-export const DEFAULT_ALLOCATION_LAMBDA = 1e-3;
+export { ALLOCATION_FEATURES, type AllocationFeature, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from './allocation-features.ts';
 export const ALLOCATION_FORMAT = 'pipeline-autos-allocation-v1';
 /** Densities are clipped to [CLIP, 1 − CLIP] before the logit. */
 export const CLIP = 1e-4;
@@ -311,12 +302,4 @@ export function loadAllocation(dir: string): AllocationFile {
     a.coefficients.every((c) => Number.isFinite(c));
   if (!ok) usage(`${file} lacks finite coefficients for known features (${ALLOCATION_FEATURES.join(', ')}); refit with 'pipeline fit-autos'`);
   return a;
-}
-
-export function parseAllocationFeatures(list: string): AllocationFeature[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!(ALLOCATION_FEATURES as readonly string[]).includes(n)) usage(`unknown allocation feature '${n}': choose from ${ALLOCATION_FEATURES.join(', ')}`);
-  if (new Set(names).size !== names.length) usage(`--allocation-features lists a feature twice: ${list}`);
-  if (!names.length) usage('--allocation-features is empty');
-  return names as AllocationFeature[];
 }

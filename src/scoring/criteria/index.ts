@@ -7,11 +7,15 @@ import { magnitude } from './magnitude.ts';
 import { random } from './random.ts';
 import { snip } from './snip.ts';
 import { synflow } from './synflow.ts';
+import { CRITERION_NAMES } from './names.ts';
 import type { Criterion } from './types.ts';
 
 export const CRITERIA: Record<string, Criterion> = Object.fromEntries(
   [random, magnitude, snip, grasp, graspAbs, synflow, lottery, autos, crop].map((c) => [c.name, c]),
 );
+if (Object.keys(CRITERIA).join() !== CRITERION_NAMES.join()) {
+  throw new Error(`criteria registry (${Object.keys(CRITERIA).join()}) and names.ts (${CRITERION_NAMES.join()}) differ: list each criterion in both`);
+}
 
 export function getCriterion(name: string): Criterion {
   const c = CRITERIA[name];

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Compiles src/ to dist/ (JavaScript + type declarations) so the CLI starts without transpiling, and
+// copies the assets the code reads beside itself. Run by `npm ci` (prepare) and `npm run build`.
+// bin/pipeline.mjs uses dist/ only while no file under src/ is newer than dist/.stamp.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const final = path.join(root, 'dist');
+// Built beside dist/ and swapped in at the end, so a CLI started meanwhile sees the old build or the
+// new one (or none, and runs the sources), never half of one.
+const dist = path.join(root, `dist.${process.pid}.tmp`);
+const started = Date.now();
+fs.rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+let assets = 0;
+(function copy(dir) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const from = path.join(dir, e.name);
+    if (e.isDirectory()) copy(from);
+    else if (!e.name.endsWith('.ts')) {
+      const to = path.join(dist, path.relative(path.join(root, 'src'), from));
+      fs.mkdirSync(path.dirname(to), { recursive: true });
+      fs.copyFileSync(from, to);
+      assets++;
+    }
+  }
+})(path.join(root, 'src'));
+fs.writeFileSync(path.join(dist, '.stamp'), `${new Date().toISOString()}\n`);
+fs.rmSync(final, { recursive: true, force: true });
+fs.renameSync(dist, final);
+console.log(`built dist/ from src/ (${assets} assets) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
