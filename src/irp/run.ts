@@ -19,7 +19,6 @@ import { selectMasks } from '../scoring/select.ts';
 import { loadParams } from '../train/checkpoint.ts';
 import { parseTrainConfig, type TrainConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
-import { usage } from '../util/errors.ts';
 import { densityAfterRound, type IrpConfig, rewindEpoch } from './config.ts';
 import { writeSurvivalTable } from './table.ts';
 

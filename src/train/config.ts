@@ -56,7 +56,6 @@ export const TrainConfigSchema = TargetSchema
   .strict();
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
-export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
 /** Turns a zod failure into one line naming the offending key and what to do. */
 export function describeZodError(err: z.ZodError, source: string): string {

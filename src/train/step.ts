@@ -10,11 +10,6 @@ export function trainableNames(model: Model): string[] {
   return model.specs.map((s) => s.name).filter((n) => !buffers.has(n));
 }
 
-/** Mean cross-entropy of a forward pass (the loss every stage trains and scores with). */
-export function lossOf(model: Model, params: ParamMap, x: tf.Tensor4D, y: tf.Tensor1D, training: boolean, temperature = 1): tf.Scalar {
-  return ops.crossEntropy(model.forward(params, x, training).logits, y, temperature);
-}
-
 /**
  * Loss and gradients of the trainable tensors in train mode, plus the BN running statistics updated
  * PyTorch-style (r ← (1−m)·r + m·batch). Returns new tensors; nothing passed in is disposed.

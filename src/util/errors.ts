@@ -10,13 +10,6 @@ export function usage(message: string): never {
   throw new UsageError(message);
 }
 
-/**
- * A failure that is not the user's input nor a bug (a full disk, an I/O error): one line, exit 1.
- */
-export class EnvironmentError extends Error {
-  override name = 'EnvironmentError';
-}
-
 /** Exit codes of the CLI (documented in docs/failures.md). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -61,7 +54,6 @@ export function withPath<E>(err: E, path: string): E {
 /** The one error path of the CLI: any thrown value → one line and its exit code. */
 export function describeFailure(err: unknown): Failure {
   if (err instanceof UsageError) return { line: oneLine(err.message), code: EXIT.usage };
-  if (err instanceof EnvironmentError) return { line: oneLine(err.message), code: EXIT.failure };
   const fsErr = errnoOf(err);
   if (fsErr) {
     const advice = FS_ADVICE[fsErr.code!];

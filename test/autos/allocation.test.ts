@@ -10,7 +10,6 @@ import {
   type DensityCurve,
   densityCurve,
   fitAllocation,
-  type LayerInfo,
   layerInfoOf,
   leaveOneArchitectureOut,
   ridge,

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/engine/backend.ts';
 import { grad, hvp, type LossOfParams } from '../../src/engine/hvp.ts';
 import * as ops from '../../src/engine/ops.ts';
 import { onTidy, randn } from './helpers.ts';

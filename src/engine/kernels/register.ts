@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { registerHostBatchNorm } from './batch-norm.ts';
 import { registerComposedConvBackprop } from './conv-backprop.ts';
 import { registerHostMaxPoolGrad } from './max-pool-grad.ts';

@@ -175,13 +175,6 @@ export function predictDensities(fit: Pick<AllocationFit, 'features' | 'coeffici
   return allocationRows(layers, global, fit.features).map((row) => sigmoid(row.reduce((s, v, j) => s + v * fit.coefficients[j], 0)));
 }
 
-/** Kept counts summing to round(global·N): shares size_l·d̂_l (optionally floored), largest remainder. */
-export function allocateCounts(densities: readonly number[], layers: readonly LayerInfo[], global: number, floors?: readonly number[]): number[] {
-  const sizes = layers.map((l) => l.size);
-  const k = Math.round(global * sizes.reduce((a, b) => a + b, 0));
-  return countsFromSizes(sizes, k, (i) => sizes[i] * densities[i], floors);
-}
-
 export interface AllocationError {
   /** Root mean square of predicted − true logit(layer density), over layers and rounds. */
   rmse_logit: number;

@@ -53,7 +53,3 @@ export interface Criterion {
   initSeed?(input: { table?: string }): number;
   score(input: ScoringInput): Promise<ScoreOutput>;
 }
-
-export function mapTensors(features: Map<string, Float32Array>, f: (v: Float32Array, name: string) => Float32Array): Map<string, Float32Array> {
-  return new Map([...features].map(([n, v]) => [n, f(v, n)]));
-}
