@@ -46,7 +46,10 @@ const keep = (key, line) => {
 for (let round = 0; round < Number(a.rounds); round++) {
   for (const n of counts) {
     keep(`tfjs:${n}`, jsonLine(process.execPath, [path.join(root, 'bin/pipeline.mjs'), '--backend', 'wasm', '--threads', String(n), 'bench', ...common]));
-    keep(`torch:${n}`, jsonLine(python, [path.join(root, 'scripts/gpu/torch_reference.py'), '--device', 'cpu', '--hg-images', '0', ...common, '--threads', String(n)]));
+    keep(
+      `torch:${n}`,
+      jsonLine(python, [path.join(root, 'scripts/gpu/torch_reference.py'), '--device', 'cpu', '--hg-images', '0', ...common, '--threads', String(n)]),
+    );
   }
 }
 const r2 = (x) => Math.round(x * 100) / 100;

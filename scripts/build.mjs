@@ -14,7 +14,9 @@ const final = path.join(root, 'dist');
 const dist = path.join(root, `dist.${process.pid}.tmp`);
 const started = Date.now();
 fs.rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], {
+  stdio: 'inherit',
+});
 let assets = 0;
 (function copy(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {

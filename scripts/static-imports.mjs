@@ -10,7 +10,15 @@ function typeOnly(statement) {
   const s = statement.trim();
   if (/^(import|export)\s+type\b/.test(s)) return true;
   const names = /\{([^}]*)\}/.exec(s);
-  return Boolean(names) && !/^(import|export)\s+[\w$]+\s*,/.test(s) && names[1].split(',').map((n) => n.trim()).filter(Boolean).every((n) => n.startsWith('type '));
+  return (
+    Boolean(names) &&
+    !/^(import|export)\s+[\w$]+\s*,/.test(s) &&
+    names[1]
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean)
+      .every((n) => n.startsWith('type '))
+  );
 }
 
 /** The modules and packages `entry` (a built .js or a source .ts file) loads through static imports. */

@@ -10,7 +10,9 @@ if (!files.length) {
   process.exit(2);
 }
 for (const file of files) {
-  const png = new Resvg(fs.readFileSync(file, 'utf8'), { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+  const png = new Resvg(fs.readFileSync(file, 'utf8'), { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
+    .render()
+    .asPng();
   const out = file.replace(/\.svg$/, '') + '.png';
   fs.writeFileSync(`${out}.tmp`, png);
   fs.renameSync(`${out}.tmp`, out);

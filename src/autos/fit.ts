@@ -222,7 +222,13 @@ async function predict(spec: ScorerSpec, weights: ScorerWeights, tensors: Source
 
 /** |θ₀|, |θ₀·g| and θ₀·Hg ranking the same tensors' survival. */
 function handcrafted(tensors: SourceTensor[], truth: Float32Array, extra: number[]): Omit<BaselineMetrics, 'autos'> {
-  const of = (f: (t: SourceTensor, i: number) => number) => rankingMetrics(concatY(tensors, (t) => Float32Array.from(t.theta, (_, i) => f(t, i))), truth, extra, sizesOf(tensors));
+  const of = (f: (t: SourceTensor, i: number) => number) =>
+    rankingMetrics(
+      concatY(tensors, (t) => Float32Array.from(t.theta, (_, i) => f(t, i))),
+      truth,
+      extra,
+      sizesOf(tensors),
+    );
   const { magnitude, snip, grasp } = HANDCRAFTED_SCORES;
   return {
     magnitude: of(magnitude.score),
@@ -276,7 +282,10 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   if (needsFlow(config.features)) for (const t of everyTable) await attachSynflow(t);
   if (needsContext(config.features)) {
     for (const table of everyTable) {
-      const context = networkContext(table.tensors.map((t) => ({ name: t.layer.name, cols: t })), config.features);
+      const context = networkContext(
+        table.tensors.map((t) => ({ name: t.layer.name, cols: t })),
+        config.features,
+      );
       for (const t of table.tensors) t.context = context;
     }
   }
@@ -299,12 +308,14 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     valTables = [val];
   } else if (config.holdout?.length) {
     validation = 'tensors';
-    for (const h of config.holdout) if (!all.some((t) => t.layer.name === h)) usage(`--holdout names '${h}', which no table holds; use one of ${all.map((t) => t.layer.name).join(', ')}`);
+    for (const h of config.holdout)
+      if (!all.some((t) => t.layer.name === h)) usage(`--holdout names '${h}', which no table holds; use one of ${all.map((t) => t.layer.name).join(', ')}`);
     trainSet = all.filter((t) => !config.holdout!.includes(t.layer.name));
     valSet = all.filter((t) => config.holdout!.includes(t.layer.name));
   } else if (holdoutArch.length) {
     validation = 'architectures';
-    for (const h of holdoutArch) if (!archs.some((a) => archMatches(a, h))) usage(`--holdout-arch names '${h}', which no table is; the tables' architectures are ${archs.join(', ')}`);
+    for (const h of holdoutArch)
+      if (!archs.some((a) => archMatches(a, h))) usage(`--holdout-arch names '${h}', which no table is; the tables' architectures are ${archs.join(', ')}`);
     const held = (t: SourceTable) => holdoutArch.some((h) => archMatches(archOf.get(t)!, h));
     trainTables = tables.filter((t) => !held(t));
     valTables = tables.filter(held);
@@ -320,7 +331,8 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     trainSet = tables.flatMap((t) => t.tensors.filter((_, i) => i % 3 !== 1));
     valSet = tables.flatMap((t) => t.tensors.filter((_, i) => i % 3 === 1));
   }
-  if (!trainSet.length || !valSet.length) usage('need at least one training and one validation tensor: give --holdout, --val-table or a table with ≥ 2 tensors');
+  if (!trainSet.length || !valSet.length)
+    usage('need at least one training and one validation tensor: give --holdout, --val-table or a table with ≥ 2 tensors');
 
   const spec: ScorerSpec = { inputs: config.features.length, hidden: config.hidden, activation: config.activation };
   /** Fits the scorer (and with --control its shuffled-label twin) on `fitSet`; ranks `evalSet` with both. */
@@ -343,7 +355,12 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
       const shuffled = { ...rows, y: new Rng(config.seed + 1).shuffle(Float32Array.from(rows.y)) };
       const control = await foldConstantFeatures(await train(spec, shuffled, config, config.seed, `${label} control`), constant);
       for (const [i, { tensors, extra }] of evalSets.entries()) {
-        scored[i].shuffled_control = rankingMetrics(await predict(spec, control, tensors, config.features), concatY(tensors, (t) => t.y), extra, sizesOf(tensors));
+        scored[i].shuffled_control = rankingMetrics(
+          await predict(spec, control, tensors, config.features),
+          concatY(tensors, (t) => t.y),
+          extra,
+          sizesOf(tensors),
+        );
       }
       tf.dispose(control.flatMap(({ w, b }) => [w, b]));
     }
@@ -373,10 +390,20 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     for (const a of archs) {
       const inA = tables.filter((t) => archOf.get(t) === a);
       const rest = tables.filter((t) => archOf.get(t) !== a);
-      const fold = await fitAndScore(rest.flatMap((t) => t.tensors), [{ tensors: inA.flatMap((t) => t.tensors), extra: finalDensityOf(inA[0]) }], `fit-autos without ${a}`);
+      const fold = await fitAndScore(
+        rest.flatMap((t) => t.tensors),
+        [{ tensors: inA.flatMap((t) => t.tensors), extra: finalDensityOf(inA[0]) }],
+        `fit-autos without ${a}`,
+      );
       tf.dispose(fold.weights.flatMap(({ w, b }) => [w, b]));
       const { predicted, ...scores } = fold.scored[0];
-      curves.push(...predictionCurves(a, inA.flatMap((t) => t.tensors), predicted));
+      curves.push(
+        ...predictionCurves(
+          a,
+          inA.flatMap((t) => t.tensors),
+          predicted,
+        ),
+      );
       perArchitecture[a] = {
         train_tables: rest.map((t) => t.path),
         validation_tables: inA.map((t) => t.path),

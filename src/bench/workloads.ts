@@ -63,7 +63,10 @@ export async function runBench(opts: BenchOptions, backend: BackendInfo): Promis
   const params: ParamMap = initParams(model, opts.seed ?? 0);
   const [h, w, c] = model.config.inputShape;
   const x = tf.randomNormal([opts.batch, h, w, c], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const y = tf.tensor1d(Array.from({ length: opts.batch }, (_, i) => i % model.config.numClasses), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: opts.batch }, (_, i) => i % model.config.numClasses),
+    'int32',
+  );
   const weights = model.prunable.map((p) => p.name);
 
   const forward = () => settle(tf.tidy(() => model.forward(params, x, true).logits));

@@ -19,7 +19,7 @@ export function cliReference(): string {
   const parts = [
     '# Command-line reference',
     '',
-    'Generated from the commands\' own `--help` (`npm run docs:cli`; a test keeps it in sync).',
+    "Generated from the commands' own `--help` (`npm run docs:cli`; a test keeps it in sync).",
     '',
     '## pipeline',
     '',

@@ -14,9 +14,7 @@ const entrySchema = z
     split: z.object({ train: z.number().int(), test: z.number().int() }).nullable(),
     mean: z.array(z.number()).nullable(),
     std: z.array(z.number()).nullable(),
-    archive: z
-      .object({ url: z.string().url(), md5: z.string().regex(/^[0-9a-f]{32}$/), sha256: z.string().nullable(), folder: z.string() })
-      .optional(),
+    archive: z.object({ url: z.string().url(), md5: z.string().regex(/^[0-9a-f]{32}$/), sha256: z.string().nullable(), folder: z.string() }).optional(),
   })
   .passthrough();
 

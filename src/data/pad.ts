@@ -7,7 +7,8 @@ import type { Dataset, Split } from './types.ts';
  */
 export function padDataset(ds: Dataset, size: number): Dataset {
   const [h, w] = ds.train.shape;
-  if (!Number.isInteger(size) || size < Math.max(h, w)) usage(`--pad-to ${size} is smaller than the ${h}×${w} images of ${ds.name}; use an integer ≥ ${Math.max(h, w)}`);
+  if (!Number.isInteger(size) || size < Math.max(h, w))
+    usage(`--pad-to ${size} is smaller than the ${h}×${w} images of ${ds.name}; use an integer ≥ ${Math.max(h, w)}`);
   if (size === h && size === w) return ds;
   return { ...ds, train: padSplit(ds.train, size), test: padSplit(ds.test, size) };
 }

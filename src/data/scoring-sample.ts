@@ -25,7 +25,9 @@ export function scoringSample(dataset: Dataset, samplesPerClass: number): Split 
   }
   const short = Array.from(taken).findIndex((k) => k < samplesPerClass);
   if (short >= 0) {
-    usage(`${dataset.name}: class ${short} has only ${taken[short]} training examples, fewer than the ${samplesPerClass} samples per class asked; lower --samples-per-class`);
+    usage(
+      `${dataset.name}: class ${short} has only ${taken[short]} training examples, fewer than the ${samplesPerClass} samples per class asked; lower --samples-per-class`,
+    );
   }
   const size = imageSize(train.shape);
   const images = new Float32Array(picked.length * size);

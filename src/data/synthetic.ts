@@ -58,7 +58,8 @@ function validate(o: typeof SYNTHETIC_DEFAULTS): void {
   if (!Array.isArray(o.shape) || o.shape.length !== 3 || !o.shape.every(positiveInt)) {
     usage(`synthetic: shape must be [H, W, C] with positive integers, got ${JSON.stringify(o.shape)}; fix the synthetic shape option`);
   }
-  if (!Number.isInteger(o.numClasses) || o.numClasses < 2) usage(`synthetic: numClasses must be an integer ≥ 2, got ${o.numClasses}; fix the synthetic numClasses option`);
+  if (!Number.isInteger(o.numClasses) || o.numClasses < 2)
+    usage(`synthetic: numClasses must be an integer ≥ 2, got ${o.numClasses}; fix the synthetic numClasses option`);
   if (!positiveInt(o.nTrain)) usage(`synthetic: nTrain must be a positive integer, got ${o.nTrain}; fix the synthetic nTrain option`);
   if (!Number.isInteger(o.nTest) || o.nTest < 0) usage(`synthetic: nTest must be an integer ≥ 0, got ${o.nTest}; fix the synthetic nTest option`);
   if (!Number.isInteger(o.seed)) usage(`synthetic: seed must be an integer, got ${o.seed}; fix the synthetic seed option`);

@@ -105,7 +105,8 @@ export async function initBackend(choice?: string, options: BackendOptions = {})
   if (name === 'tensorflow' || name === 'tensorflow-gpu') await startNative(name);
   else if (name === 'webgpu') extra = { threads: null, adapter: await startWebGpu() };
   else if (name === 'wasm') {
-    if (threads > MAX_WASM_THREADS) usage(`--threads ${threads} is more than the wasm backend's pool of ${MAX_WASM_THREADS}: pass --threads ${MAX_WASM_THREADS} or fewer`);
+    if (threads > MAX_WASM_THREADS)
+      usage(`--threads ${threads} is more than the wasm backend's pool of ${MAX_WASM_THREADS}: pass --threads ${MAX_WASM_THREADS} or fewer`);
     extra = await startWasm(threads);
     if (extra.note && process.env.PIPELINE_QUIET !== '1') process.stderr.write(`pipeline: note: ${extra.note}\n`);
   } else {
@@ -125,7 +126,10 @@ export async function initBackend(choice?: string, options: BackendOptions = {})
  */
 export function applyTfjsFlags(spec: string | undefined): void {
   if (!spec) return;
-  for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const item of spec
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const [name, raw] = item.split('=');
     if (!name || raw === undefined) usage(`PIPELINE_TFJS_FLAGS: '${item}' is not NAME=value`);
     try {

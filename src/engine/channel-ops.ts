@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { CHANNEL_AFFINE2, CHANNEL_DOT } from './kernels/batch-norm.ts';
 
-const kernelRuns = (name: string, ...ts: tf.Tensor[]) =>
-  tf.getKernel(name, tf.getBackend()) !== undefined && ts.every((t) => t.dtype === 'float32');
+const kernelRuns = (name: string, ...ts: tf.Tensor[]) => tf.getKernel(name, tf.getBackend()) !== undefined && ts.every((t) => t.dtype === 'float32');
 
 /** Σ over every axis but the last: [.., C] → [C] (wasm: over the original axes, 2× faster than over a [M, C] reshape). */
-export const channelSum = (z: tf.Tensor) => tf.sum(z, z.shape.slice(0, -1).map((_, i) => i)) as tf.Tensor1D;
+export const channelSum = (z: tf.Tensor) =>
+  tf.sum(
+    z,
+    z.shape.slice(0, -1).map((_, i) => i),
+  ) as tf.Tensor1D;
 
 /**
  * Σ over every axis but the last of a·b: [.., C] → [C]. One pass (summed in float64) where the

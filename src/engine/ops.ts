@@ -35,13 +35,7 @@ export const BN_EPS = 1e-5;
  * tensor each way; gradients of every order registered in gradients/batch-norm.ts). Elsewhere
  * (tensorflow backends), or with PIPELINE_BN_FUSED=0, it is composed from primitives.
  */
-export function batchNorm(
-  x: tf.Tensor,
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
-  running: BatchStats,
-  training: boolean,
-): { y: tf.Tensor; batch?: BatchStats } {
+export function batchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, running: BatchStats, training: boolean): { y: tf.Tensor; batch?: BatchStats } {
   const count = x.size / x.shape[x.rank - 1];
   if (fusedBatchNormActive()) {
     if (!training) return { y: fusedBatchNormEval(x, gamma, beta, running.mean, running.variance, BN_EPS) };

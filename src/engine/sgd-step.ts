@@ -40,7 +40,13 @@ export interface SgdStepAttrs {
  * has one, rounds every operation to float32 in the same order as this composition, so both give the
  * same bits.
  */
-export function sgdStep(theta: tf.Tensor, g: tf.Tensor, prev: tf.Tensor | undefined, mask: tf.Tensor | undefined, attrs: SgdStepAttrs): { theta: tf.Tensor; momentum?: tf.Tensor } {
+export function sgdStep(
+  theta: tf.Tensor,
+  g: tf.Tensor,
+  prev: tf.Tensor | undefined,
+  mask: tf.Tensor | undefined,
+  attrs: SgdStepAttrs,
+): { theta: tf.Tensor; momentum?: tf.Tensor } {
   const float32 = [theta, g, prev, mask].every((t) => t === undefined || t.dtype === 'float32');
   if (tf.getKernel(SGD_STEP, tf.getBackend()) !== undefined && float32) {
     const inputs: tf.NamedTensorMap = { theta, g };
@@ -53,7 +59,13 @@ export function sgdStep(theta: tf.Tensor, g: tf.Tensor, prev: tf.Tensor | undefi
 }
 
 /** The step from tfjs ops (each one a pass over the tensor). */
-export function composedSgdStep(theta: tf.Tensor, g: tf.Tensor, prev: tf.Tensor | undefined, mask: tf.Tensor | undefined, attrs: SgdStepAttrs): { theta: tf.Tensor; momentum?: tf.Tensor } {
+export function composedSgdStep(
+  theta: tf.Tensor,
+  g: tf.Tensor,
+  prev: tf.Tensor | undefined,
+  mask: tf.Tensor | undefined,
+  attrs: SgdStepAttrs,
+): { theta: tf.Tensor; momentum?: tf.Tensor } {
   return tf.tidy(() => {
     const { lr, momentum: mu, weightDecay, nesterov } = attrs;
     const d = weightDecay > 0 ? tf.add(g, tf.mul(theta, weightDecay)) : g;

@@ -239,9 +239,7 @@ export function recordBatch(schema: Schema, columns: Record<string, Vector>): Re
 }
 
 async function openForReading(path: string): Promise<FileHandle> {
-  const handle = await open(path).catch((err: NodeJS.ErrnoException) =>
-    usage(`cannot read Arrow file ${path}: ${err.code ?? err.message} (check the path)`),
-  );
+  const handle = await open(path).catch((err: NodeJS.ErrnoException) => usage(`cannot read Arrow file ${path}: ${err.code ?? err.message} (check the path)`));
   try {
     const size = (await handle.stat()).size;
     const head = Buffer.alloc(ARROW_MAGIC.length);
@@ -284,7 +282,7 @@ class FileSink extends AsyncByteQueue {
 
   override write(chunk: Parameters<AsyncByteQueue['write']>[0]): void {
     if (!(chunk instanceof Uint8Array)) throw new TypeError('FileSink expects Uint8Array chunks');
-    for (let written = 0; written < chunk.byteLength; ) {
+    for (let written = 0; written < chunk.byteLength;) {
       written += writeSync(this.fd, chunk, written, chunk.byteLength - written);
     }
   }

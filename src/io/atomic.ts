@@ -74,7 +74,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     const fd = openSync(tempPath, 'w');
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      for (let written = 0; written < bytes.byteLength; ) {
+      for (let written = 0; written < bytes.byteLength;) {
         written += writeSync(fd, bytes, written, bytes.byteLength - written);
       }
       fsyncSync(fd);

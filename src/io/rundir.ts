@@ -53,7 +53,12 @@ export function recordRunConfig(dir: string, identity: unknown): void {
 }
 
 /** checkRunDir, then (after removing it with `force`) records the identity up front. */
-export function claimRunDir(dir: string, identity: unknown, what: string, opts: { force?: boolean; strict?: boolean; inputs?: Array<string | undefined> } = {}): void {
+export function claimRunDir(
+  dir: string,
+  identity: unknown,
+  what: string,
+  opts: { force?: boolean; strict?: boolean; inputs?: Array<string | undefined> } = {},
+): void {
   if (opts.force) emptyRunDir(dir, opts.inputs);
   else checkRunDir(dir, identity, what, opts);
   recordRunConfig(dir, identity);
@@ -96,7 +101,14 @@ export function emptyRunDir(dir: string, inputs: Array<string | undefined> = [])
   }
   const foreign = readdirSync(dir).filter((f) => !isOwned(f));
   if (foreign.length) {
-    usage(`${dir} holds ${foreign.slice(0, 3).map((f) => `'${f}'`).join(', ')}${foreign.length > 3 ? ` and ${foreign.length - 3} more` : ''}, which this tool did not write; --force replaces only the tool's own files: move them or pass another --out`);
+    usage(
+      `${dir} holds ${foreign
+        .slice(0, 3)
+        .map((f) => `'${f}'`)
+        .join(
+          ', ',
+        )}${foreign.length > 3 ? ` and ${foreign.length - 3} more` : ''}, which this tool did not write; --force replaces only the tool's own files: move them or pass another --out`,
+    );
   }
   for (const f of readdirSync(dir)) if (f !== LOCK_FILE) rmSync(join(dir, f), { recursive: true, force: true });
 }

@@ -42,10 +42,7 @@ const ARRAY_CLASS: Record<SafetensorsDtype, TypedArrayClass> = {
 const METADATA_KEY = '__metadata__';
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-export function encodeSafetensors(
-  tensors: Record<string, SafeTensor> | Map<string, SafeTensor>,
-  metadata?: SafetensorsMetadata,
-): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, SafeTensor> | Map<string, SafeTensor>, metadata?: SafetensorsMetadata): Uint8Array {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
@@ -80,8 +77,7 @@ export function encodeSafetensors(
 
 /** Parses and validates safetensors bytes; `source` (a file name) starts every error message. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): DecodedSafetensors {
-  const fail: (problem: string) => never = (problem) =>
-    usage(`${source}: not a valid safetensors file: ${problem} (re-create or re-download the file)`);
+  const fail: (problem: string) => never = (problem) => usage(`${source}: not a valid safetensors file: ${problem} (re-create or re-download the file)`);
 
   if (bytes.byteLength < 8) fail(`only ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -150,11 +146,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   return { tensors, metadata };
 }
 
-export function saveSafetensors(
-  path: string,
-  tensors: Record<string, SafeTensor> | Map<string, SafeTensor>,
-  metadata?: SafetensorsMetadata,
-): void {
+export function saveSafetensors(path: string, tensors: Record<string, SafeTensor> | Map<string, SafeTensor>, metadata?: SafetensorsMetadata): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 

@@ -100,7 +100,13 @@ export async function compareSurvival(pathA: string, pathB: string): Promise<Sur
     aliveB += kb;
     n += ta.rounds.length;
     const size = ta.rounds.length;
-    return { name: ta.layer.name, size, spearman: spearman(ta.y, tb.y), final_density: [ka / size, kb / size] as [number, number], final_jaccard: tu ? ti / tu : 1 };
+    return {
+      name: ta.layer.name,
+      size,
+      spearman: spearman(ta.y, tb.y),
+      final_density: [ka / size, kb / size] as [number, number],
+      final_jaccard: tu ? ti / tu : 1,
+    };
   });
   const pooled = (t: SourceTable) => Float32Array.from(t.tensors.flatMap((x) => Array.from(x.y)));
   return {

@@ -40,7 +40,11 @@ const pad = (i: number) => String(i).padStart(2, '0');
 
 function saveFeatures(file: string, f: Features): void {
   const t = new Map<string, SafeTensor>();
-  for (const [kind, m] of [['theta', f.theta], ['grad', f.grad], ['hg', f.hg!]] as const) {
+  for (const [kind, m] of [
+    ['theta', f.theta],
+    ['grad', f.grad],
+    ['hg', f.hg!],
+  ] as const) {
     for (const [name, v] of m) t.set(`${kind}.${name}`, { dtype: 'F32', shape: [v.length], data: v });
   }
   saveSafetensors(file, t, { format: 'pipeline-features-v1' });
@@ -71,7 +75,12 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   const started = new Date();
   const criterion = getCriterion(config.criterion);
   const dataset = loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
-  const model = createModel(config.model, { width: config.width, batchNorm: config.batchNorm, inputShape: dataset.train.shape, numClasses: dataset.numClasses });
+  const model = createModel(config.model, {
+    width: config.width,
+    batchNorm: config.batchNorm,
+    inputShape: dataset.train.shape,
+    numClasses: dataset.numClasses,
+  });
   const identity = { ...config, backend: opts.backend.name };
   const dir = opts.out ?? runDir('runs', 'irp', identity);
   const release = lockRunDir(dir);
@@ -121,7 +130,16 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
       const scoreFile = path.join(roundDir, 'scores.safetensors');
       const density = densityAfterRound(config, i);
       if (!fs.existsSync(maskFile)) {
-        const { scores } = await criterion.score({ model, params: scored, data, bnMode: criterion.defaultBnMode, masks, seed: config.seed, round: i, temperature: config.temperature });
+        const { scores } = await criterion.score({
+          model,
+          params: scored,
+          data,
+          bnMode: criterion.defaultBnMode,
+          masks,
+          seed: config.seed,
+          round: i,
+          temperature: config.temperature,
+        });
         const next = selectMasks(model, scores, { density, scope: config.scope ?? 'global', alive: masks, criterion: criterion.name });
         if (i === config.rounds - 1) {
           saveSafetensors(scoreFile, new Map([...scores].map(([n, s]) => [n, { dtype: 'F32' as const, shape: [s.length], data: Float32Array.from(s) }])));
@@ -195,4 +213,3 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
     release();
   }
 }
-

@@ -52,7 +52,8 @@ export function readMaskFile(path: string): Masks {
     usage(`${path} is not a mask file (format '${schema.metadata.get('format') ?? 'none'}'); pass a masks.arrow written by 'pipeline prune'`);
   }
   const masks: Masks = new Map();
-  const column = (name: string) => table.getChild(name) ?? usage(`${path} has no column '${name}'; the mask file is corrupt: re-create it with 'pipeline prune'`);
+  const column = (name: string) =>
+    table.getChild(name) ?? usage(`${path} has no column '${name}'; the mask file is corrupt: re-create it with 'pipeline prune'`);
   const layer = column('layer');
   const shape = column('shape');
   const bits = column('bits');

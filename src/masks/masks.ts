@@ -15,7 +15,9 @@ export function checkMasksFit(masks: Masks, model: Model, source: string): void 
     const p = byName.get(name);
     if (!p) usage(`${source}: mask for '${name}', which is not a prunable tensor of ${model.config.name}; build the mask for this model`);
     if (bits.length !== p.size) {
-      usage(`${source}: mask '${name}' has ${bits.length} entries but the tensor has ${p.size} (shape ${p.shape.join('×')}); build the mask for this model/width`);
+      usage(
+        `${source}: mask '${name}' has ${bits.length} entries but the tensor has ${p.size} (shape ${p.shape.join('×')}); build the mask for this model/width`,
+      );
     }
   }
 }

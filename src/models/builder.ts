@@ -40,7 +40,15 @@ export class NetBuilder {
   /** A conv with a bias gates its output itself; without one (a BN follows) the BN does. */
   conv(name: string, k: number, cin: number, cout: number, stride = 1, pad: ops.Padding = 'same', bias = false, ch?: ChannelAxes): Layer {
     this.add({ name, layer: name, shape: [k, k, cin, cout], kind: 'conv', init: { type: 'kaiming-normal-fan-out' }, channels: ch });
-    if (bias) this.add({ name: `${name}.bias`, layer: name, shape: [cout], kind: 'bias', init: { type: 'uniform-fan-in', fanIn: k * k * cin }, channels: ch?.out ? { out: ch.out } : undefined });
+    if (bias)
+      this.add({
+        name: `${name}.bias`,
+        layer: name,
+        shape: [cout],
+        kind: 'bias',
+        init: { type: 'uniform-fan-in', fanIn: k * k * cin },
+        channels: ch?.out ? { out: ch.out } : undefined,
+      });
     return (ctx, x) => {
       const y = ops.conv2d(x as tf.Tensor4D, ctx.p[name] as tf.Tensor4D, stride, pad);
       if (ctx.opts.flops) ctx.opts.flops.total += 2 * k * k * cin * cout * y.shape[1]! * y.shape[2]!;
@@ -50,7 +58,15 @@ export class NetBuilder {
 
   dense(name: string, fin: number, fout: number, bias = true, ch?: ChannelAxes): Layer {
     this.add({ name, layer: name, shape: [fin, fout], kind: 'dense', init: { type: 'uniform-fan-in', fanIn: fin }, channels: ch });
-    if (bias) this.add({ name: `${name}.bias`, layer: name, shape: [fout], kind: 'bias', init: { type: 'uniform-fan-in', fanIn: fin }, channels: ch?.out ? { out: ch.out } : undefined });
+    if (bias)
+      this.add({
+        name: `${name}.bias`,
+        layer: name,
+        shape: [fout],
+        kind: 'bias',
+        init: { type: 'uniform-fan-in', fanIn: fin },
+        channels: ch?.out ? { out: ch.out } : undefined,
+      });
     return (ctx, x) => {
       if (ctx.opts.flops) ctx.opts.flops.total += 2 * fin * fout;
       const y = ops.dense(x as tf.Tensor2D, ctx.p[name] as tf.Tensor2D, bias ? (ctx.p[`${name}.bias`] as tf.Tensor1D) : undefined);
@@ -78,7 +94,8 @@ export class NetBuilder {
   build(body: (ctx: Ctx, x: tf.Tensor4D) => tf.Tensor): Model {
     const config = this.config;
     const unknown = Object.keys(config.channels ?? {}).filter((g) => !this.groups.some((d) => d.name === g));
-    if (unknown.length) usage(`${config.name} has no channel group ${unknown.join(', ')}: its groups are ${this.groups.map((g) => g.name).join(', ') || 'none'}`);
+    if (unknown.length)
+      usage(`${config.name} has no channel group ${unknown.join(', ')}: its groups are ${this.groups.map((g) => g.name).join(', ') || 'none'}`);
     for (const g of this.groups) {
       if (!(Number.isInteger(g.size) && g.size >= 1)) usage(`channel group ${g.name} of ${config.name} needs a positive integer channel count, got ${g.size}`);
     }

@@ -64,7 +64,11 @@ function resnet(config: ModelConfig, stages: Array<{ blocks: number; mult: numbe
       const name = `stage${si + 1}.block${bi}`;
       const input = first ? stream : out;
       blocks.push(
-        basicBlock(b, { name, cin: input.size, cout: out.size, stride: first ? stage.stride : 1, inGroup: input.group, outGroup: out.group, projected: first && projected }, config.batchNorm),
+        basicBlock(
+          b,
+          { name, cin: input.size, cout: out.size, stride: first ? stage.stride : 1, inGroup: input.group, outGroup: out.group, projected: first && projected },
+          config.batchNorm,
+        ),
       );
     }
     stream = out;

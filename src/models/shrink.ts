@@ -11,7 +11,8 @@ function checkKeep(model: Model, keep: ChannelKeep): void {
     if (!g) throw new Error(`shrink: ${model.config.name} has no channel group ${group}`);
     if (idx.length === 0) throw new Error(`shrink: group ${group} would keep no channel`);
     idx.forEach((v, i) => {
-      if (!Number.isInteger(v) || v < 0 || v >= g.size || (i > 0 && v <= idx[i - 1])) throw new Error(`shrink: group ${group} indices must be ascending in [0, ${g.size})`);
+      if (!Number.isInteger(v) || v < 0 || v >= g.size || (i > 0 && v <= idx[i - 1]))
+        throw new Error(`shrink: group ${group} indices must be ascending in [0, ${g.size})`);
     });
   }
 }

@@ -64,7 +64,5 @@ export function createModel(name: string, options: ModelOptions = {}): Model {
 }
 
 export function parameterCount(model: Model, includeBuffers = false): number {
-  return model.specs
-    .filter((s) => includeBuffers || (s.kind !== 'bn-mean' && s.kind !== 'bn-var'))
-    .reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  return model.specs.filter((s) => includeBuffers || (s.kind !== 'bn-mean' && s.kind !== 'bn-var')).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 }

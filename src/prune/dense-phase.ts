@@ -15,7 +15,13 @@ import type { Prepared } from './prepare.ts';
  * weights, the distance sequence and the trigger decision are kept on disk. Returns the weights to
  * score and how many epochs they trained, or undefined for pruning at initialization.
  */
-export async function densePhase(config: PruneConfig, prepared: Prepared, theta0: ParamMap, dir: string, identity: object): Promise<{ params: ParamMap; epochs: number } | undefined> {
+export async function densePhase(
+  config: PruneConfig,
+  prepared: Prepared,
+  theta0: ParamMap,
+  dir: string,
+  identity: object,
+): Promise<{ params: ParamMap; epochs: number } | undefined> {
   const when = config.when ?? 'init';
   if (when === 'init') return undefined;
   const recipe = config.train!;

@@ -34,16 +34,19 @@ export function preparePrune(config: PruneConfig): Prepared {
     bnDefault = loadAutos(config.autos, config.autosFeatures).meta.feature_bn_mode;
   }
   const when = config.when ?? 'init';
-  if (criterion.name === 'lottery' && when !== 'init') usage(`criterion 'lottery' trains the ticket from its own θ₀; --when ${when} does not apply to it: drop --when`);
+  if (criterion.name === 'lottery' && when !== 'init')
+    usage(`criterion 'lottery' trains the ticket from its own θ₀; --when ${when} does not apply to it: drop --when`);
   if (!/^(init|early|epoch:\d+)$/.test(when)) usage(`--when must be init, early or epoch:K, got '${when}'`);
   if (when !== 'init') {
     if (!config.train) usage(`--when ${when} trains before pruning: add --train`);
     const k = when === 'early' ? (config.earlyMaxEpochs ?? config.train.epochs - 1) : Number(when.slice(6));
-    if (!(k >= 1 && k < config.train.epochs)) usage(`--when ${when} must prune after 1 to ${config.train.epochs - 1} dense epochs of the ${config.train.epochs} trained; adjust --epochs or --when`);
+    if (!(k >= 1 && k < config.train.epochs))
+      usage(`--when ${when} must prune after 1 to ${config.train.epochs - 1} dense epochs of the ${config.train.epochs} trained; adjust --epochs or --when`);
   }
   const allocation = config.allocation ?? defaultAllocationOf(config.criterion);
   checkAllocation(allocation, Object.keys(CRITERIA));
-  if (!config.structured && allocation === 'survival' && criterion.name !== 'autos') usage("--allocation survival needs --criterion autos (it allocates by AutoS's predicted survival)");
+  if (!config.structured && allocation === 'survival' && criterion.name !== 'autos')
+    usage("--allocation survival needs --criterion autos (it allocates by AutoS's predicted survival)");
   if (!config.structured && allocation === 'learned') {
     if (!config.autos) usage("--allocation learned needs --autos <model dir> from 'pipeline fit-autos' (its allocation.json)");
     loadAllocation(config.autos);
@@ -53,7 +56,10 @@ export function preparePrune(config: PruneConfig): Prepared {
   let dataset: Dataset | undefined;
   if (config.dataset === 'none') {
     if (criterion.needsData) usage(`criterion '${criterion.name}' needs scoring data but --dataset none was given: pass a dataset (e.g. --dataset mnist)`);
-    if (config.dumpScores) usage('--dump-scores writes g and Hg, which need scoring data, but --dataset none was given: pass a dataset (e.g. --dataset mnist) or drop --dump-scores');
+    if (config.dumpScores)
+      usage(
+        '--dump-scores writes g and Hg, which need scoring data, but --dataset none was given: pass a dataset (e.g. --dataset mnist) or drop --dump-scores',
+      );
   } else {
     dataset = loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
   }
@@ -63,7 +69,8 @@ export function preparePrune(config: PruneConfig): Prepared {
     inputShape: dataset?.train.shape ?? config.inputShape,
     numClasses: dataset?.numClasses ?? config.numClasses,
   });
-  if (config.signalFloor && (allocation === 'global' || config.structured)) usage('--signal-floor applies to a layer allocation: add --allocation (layer, erk, learned, survival or a criterion)');
+  if (config.signalFloor && (allocation === 'global' || config.structured))
+    usage('--signal-floor applies to a layer allocation: add --allocation (layer, erk, learned, survival or a criterion)');
   if (!config.structured && (config.signalFloor || allocation === 'learned')) checkSignalFloor(model, config.density, `--allocation ${allocation}`);
   if (config.structured) {
     checkStructured(model, criterion.name, config.density, config);

@@ -55,7 +55,15 @@ async function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: 
     table: config.table,
     autos: config.autos,
   });
-  return { model, params: scored, masks: result.masks, scores: result.scores, features: result.features, rounds: result.rounds, reconnected: result.reconnected };
+  return {
+    model,
+    params: scored,
+    masks: result.masks,
+    scores: result.scores,
+    features: result.features,
+    rounds: result.rounds,
+    reconnected: result.reconnected,
+  };
 }
 
 async function structuredNet(config: PruneConfig, prepared: Prepared, scored: ParamMap, dir: string): Promise<PrunedNet> {
@@ -112,17 +120,21 @@ export async function runPrune(
     const dense = await densePhase(config, prepared, theta0, dir, identity);
     const scored = dense?.params ?? theta0;
     const t0 = performance.now();
-    const pruned = config.structured
-      ? await structuredNet(config, prepared, scored, dir)
-      : await unstructuredNet(config, prepared, scored, theta0);
+    const pruned = config.structured ? await structuredNet(config, prepared, scored, dir) : await unstructuredNet(config, prepared, scored, theta0);
     const scoreSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const gradNormRatio = data ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode)) : null;
+    const gradNormRatio = data
+      ? (await gradientNorm(pruned.model, pruned.params, data, bnMode, pruned.masks)) / (await gradientNorm(model, scored, data, bnMode))
+      : null;
     const gradNormSeconds = (performance.now() - t1) / 1000;
     // reconnect() already counted what it left disconnected.
     const disconnected = pruned.masks ? (pruned.reconnected?.left ?? keptCount(await disconnectedWeights(model, scored, pruned.masks))) : 0;
     const effective = pruned.masks ? keptCount(pruned.masks) - disconnected : undefined;
-    const features = config.dumpScores ? (pruned.features?.hg ? pruned.features : await initFeatures(model, scored, data!, bnMode, config.temperature)) : undefined;
+    const features = config.dumpScores
+      ? pruned.features?.hg
+        ? pruned.features
+        : await initFeatures(model, scored, data!, bnMode, config.temperature)
+      : undefined;
     if (pruned.params !== scored) tf.dispose(Object.values(scored));
 
     const layers: LayerReport[] = model.prunable.map((p) => {
@@ -162,7 +174,12 @@ export async function runPrune(
     fs.mkdirSync(dir, { recursive: true });
     if (pruned.masks) {
       const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
-      writeMaskFile(path.join(dir, 'masks.arrow'), pruned.masks, shapes, { criterion: criterion.name, model: model.config.name, width: model.config.width, density });
+      writeMaskFile(path.join(dir, 'masks.arrow'), pruned.masks, shapes, {
+        criterion: criterion.name,
+        model: model.config.name,
+        width: model.config.width,
+        density,
+      });
     }
     if (features) {
       writeScoreTable(path.join(dir, 'scores.arrow'), model, features, pruned.scores!, pruned.masks!, {

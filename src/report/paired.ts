@@ -82,7 +82,16 @@ export function pairedStats(diffs: number[]): PairedStats {
   const ties = diffs.filter((d) => d === 0).length;
   const losses = diffs.filter((d) => d < 0).length;
   const tested = diffs.length >= 2;
-  return { n: diffs.length, diffs, meanDiff: mean(diffs), wins, ties, losses, signP: tested ? signTestP(wins, losses) : NaN, ci: tested ? bootstrapMeanInterval(diffs) : [NaN, NaN] };
+  return {
+    n: diffs.length,
+    diffs,
+    meanDiff: mean(diffs),
+    wins,
+    ties,
+    losses,
+    signP: tested ? signTestP(wins, losses) : NaN,
+    ci: tested ? bootstrapMeanInterval(diffs) : [NaN, NaN],
+  };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -165,7 +174,19 @@ export function pairedComparisons(rows: ResultRow[]): PairedRow[] {
           const base = seeds.map((seed) => of(seed)!);
           const auto = seeds.map((seed) => mine.get(seed)!);
           const st = pairedStats(seeds.map((_, i) => auto[i]! - base[i]!));
-          out.push({ target: g.target, epochs: g.epochs, steps: g.steps, sparsity: s, autos: a, baseline, criterion, seeds, autosMean: mean(auto), baselineMean: mean(base), ...st });
+          out.push({
+            target: g.target,
+            epochs: g.epochs,
+            steps: g.steps,
+            sparsity: s,
+            autos: a,
+            baseline,
+            criterion,
+            seeds,
+            autosMean: mean(auto),
+            baselineMean: mean(base),
+            ...st,
+          });
         };
         add('best-per-seed', '', (seed) => {
           const xs = handcrafted.map((e) => hand.get(e)!.get(seed)).filter((x): x is number => x !== undefined);
@@ -219,7 +240,10 @@ export function pairedMarkdown(rows: ResultRow[]): string {
   }
   const paired = pairedComparisons(rows);
   if (!paired.length) return none('No autos entry shares a seed with a handcrafted criterion at any sparsity.');
-  const untested = seeds.length < 2 ? [`One seed (${seeds.join(', ')}): the differences are shown without a sign test or interval (they need ≥ 2 seeds; add seeds to get them).`, ''] : [];
+  const untested =
+    seeds.length < 2
+      ? [`One seed (${seeds.join(', ')}): the differences are shown without a sign test or interval (they need ≥ 2 seeds; add seeds to get them).`, '']
+      : [];
   const lines = [
     head,
     '',

@@ -61,7 +61,10 @@ const FONT = 'sans-serif';
  */
 export async function layerDensityPlot(series: LayerDensitySeries[], opts: PlotOptions = {}): Promise<string> {
   if (series.length === 0) throw new RangeError('layerDensityPlot: no series');
-  const criteria = uniqueCriteria(series.map((s) => s.criterion), 'layerDensityPlot');
+  const criteria = uniqueCriteria(
+    series.map((s) => s.criterion),
+    'layerDensityPlot',
+  );
   const layerOrder: string[] = [];
   const seenLayers = new Set<string>();
   const values: Array<Record<string, string | number>> = [];
@@ -73,9 +76,7 @@ export async function layerDensityPlot(series: LayerDensitySeries[], opts: PlotO
       }
       inSeries.add(layer.name);
       if (!Number.isFinite(layer.density) || layer.density < 0 || layer.density > 1) {
-        throw new RangeError(
-          `layerDensityPlot: density of "${layer.name}" in "${s.criterion}" must be in [0, 1], got ${layer.density}`,
-        );
+        throw new RangeError(`layerDensityPlot: density of "${layer.name}" in "${s.criterion}" must be in [0, 1], got ${layer.density}`);
       }
       if (!seenLayers.has(layer.name)) {
         seenLayers.add(layer.name);
@@ -134,7 +135,16 @@ export async function layerDensityPlot(series: LayerDensitySeries[], opts: PlotO
 /** Okabe–Ito colours (colour-blind safe, distinct lightness), then greys; the dense line is black. */
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#666666', '#999999'];
 const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left'];
-const DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 4], [3, 6]];
+const DASHES = [
+  [1, 0],
+  [6, 3],
+  [2, 2],
+  [8, 3, 2, 3],
+  [4, 4],
+  [1, 3],
+  [10, 4],
+  [3, 6],
+];
 
 /**
  * Accuracy (y) vs sparsity (x): one line per criterion, each with its own colour, marker and dash
@@ -183,7 +193,8 @@ export async function accuracyVsSparsityPlot(points: AccuracyPoint[], opts: Accu
   };
 
   const series = opts.dense === undefined ? criteria : [...criteria, DENSE_SERIES];
-  if (opts.dense !== undefined) for (const at of xDomain) values.push({ criterion: DENSE_SERIES, x: at, mean: opts.dense, description: `dense: ${formatNumber(opts.dense)}` });
+  if (opts.dense !== undefined)
+    for (const at of xDomain) values.push({ criterion: DENSE_SERIES, x: at, mean: opts.dense, description: `dense: ${formatNumber(opts.dense)}` });
   const pick = <T>(list: T[], i: number) => list[i % list.length]!;
   const range = <T>(list: T[], dense: T) => series.map((s, i) => (s === DENSE_SERIES ? dense : pick(list, i)));
   const legend = { labelLimit: 400, symbolStrokeWidth: 2, symbolSize: 90 };
@@ -217,7 +228,11 @@ export async function accuracyVsSparsityPlot(points: AccuracyPoint[], opts: Accu
     ];
     const myBars = bars.filter((b) => names.includes(b.criterion as string));
     if (myBars.length) {
-      layers.push({ data: { values: myBars }, mark: { type: 'errorbar', ticks: { size: 8 }, thickness: 1.5, clip: true }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color } });
+      layers.push({
+        data: { values: myBars },
+        mark: { type: 'errorbar', ticks: { size: 8 }, thickness: 1.5, clip: true },
+        encoding: { x, y: y('lo'), y2: { field: 'hi' }, color },
+      });
     }
     return { ...(title ? { title: { text: title, fontSize: 11, fontWeight: 'normal' } } : {}), width: 440, height, layer: layers };
   };
@@ -243,16 +258,18 @@ export async function accuracyVsSparsityPlot(points: AccuracyPoint[], opts: Accu
     data: { values },
     config: chartConfig(),
   };
-  const spec = (stuck.length && shown.length
-    ? {
-        ...base,
-        vconcat: [
-          panel(shown, domain, 260),
-          panel(criteria, full, 110, `Full range. Below ${formatNumber(below!)}${percent ? '%' : ''} (chance + 5): ${stuck.join(', ')}`),
-        ],
-        resolve: { scale: { y: 'independent' } },
-      }
-    : { ...base, ...panel(criteria, shown.length ? domain : full, 280) }) as TopLevelSpec;
+  const spec = (
+    stuck.length && shown.length
+      ? {
+          ...base,
+          vconcat: [
+            panel(shown, domain, 260),
+            panel(criteria, full, 110, `Full range. Below ${formatNumber(below!)}${percent ? '%' : ''} (chance + 5): ${stuck.join(', ')}`),
+          ],
+          resolve: { scale: { y: 'independent' } },
+        }
+      : { ...base, ...panel(criteria, shown.length ? domain : full, 280) }
+  ) as TopLevelSpec;
   return renderVegaLite(spec);
 }
 

@@ -13,7 +13,22 @@ import { DENSE_SERIES, formatEntry } from '../spec/criterion-entry.ts';
 import { accuracyVsSparsityPlot, layerDensityPlot, writeSvg } from './plots.ts';
 
 /** results.csv / results.arrow columns, in order (documented in docs/formats.md). */
-export const RESULT_COLUMNS = ['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'effective_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds'] as const;
+export const RESULT_COLUMNS = [
+  'target',
+  'criterion',
+  'epochs',
+  'steps',
+  'sparsity',
+  'density',
+  'param_density',
+  'effective_density',
+  'seed',
+  'accuracy',
+  'loss',
+  'grad_norm_ratio',
+  'min_layer_kept',
+  'wall_seconds',
+] as const;
 
 export interface ResultRow {
   /** `<model>[-w<width>]/<dataset>`. */
@@ -136,7 +151,11 @@ export function groupResults(results: JobResult[]): ResultGroup[] {
   for (const { row, layers } of results) {
     const key = JSON.stringify([row.target, row.epochs, row.steps]);
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { target: row.target, dataset: row.target.split('/').slice(1).join('/'), epochs: row.epochs, steps: row.steps, rows: [], layers: new Map() }));
+    if (!g)
+      groups.set(
+        key,
+        (g = { target: row.target, dataset: row.target.split('/').slice(1).join('/'), epochs: row.epochs, steps: row.steps, rows: [], layers: new Map() }),
+      );
     g.rows.push(row);
     g.layers.set(row, layers);
   }
@@ -191,7 +210,9 @@ export function groupMarkdown(g: ResultGroup): string {
     );
   }
   if (criteria.some((c) => c.startsWith('structured:'))) {
-    lines.push('structured:* rows: the column is the kept fraction of channels; the weight density each reached is param_density in results.csv (the plot uses it).');
+    lines.push(
+      'structured:* rows: the column is the kept fraction of channels; the weight density each reached is param_density in results.csv (the plot uses it).',
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -218,7 +239,10 @@ export async function writeResults(out: string, results: JobResult[], opts: Writ
     const trained = g.rows.some((r) => r.accuracy !== null);
     const value = (r: ResultRow) => (trained ? (r.accuracy === null ? NaN : 100 * r.accuracy) : (r.grad_norm_ratio ?? NaN));
     const pruned = g.rows.filter((r) => r.criterion !== DENSE_SERIES);
-    const dense = g.rows.filter((r) => r.criterion === DENSE_SERIES).map(value).filter(Number.isFinite);
+    const dense = g.rows
+      .filter((r) => r.criterion === DENSE_SERIES)
+      .map(value)
+      .filter(Number.isFinite);
     const points = unique(pruned.map((r) => r.criterion)).flatMap((c) =>
       unique(pruned.filter((r) => r.criterion === c).map((r) => r.density)).flatMap((d) => {
         const runs = pruned.filter((r) => r.criterion === c && r.density === d);
@@ -246,7 +270,9 @@ export async function writeResults(out: string, results: JobResult[], opts: Writ
         const r = pruned.find((x) => x.criterion === c && x.sparsity === s);
         return r ? [{ criterion: c, layers: g.layers.get(r)! }] : [];
       });
-      const svg = await layerDensityPlot(series, { title: `${g.target}: kept fraction per layer at ${(100 * s).toFixed(1)}% sparsity (seed ${pruned.find((x) => x.sparsity === s)!.seed})` });
+      const svg = await layerDensityPlot(series, {
+        title: `${g.target}: kept fraction per layer at ${(100 * s).toFixed(1)}% sparsity (seed ${pruned.find((x) => x.sparsity === s)!.seed})`,
+      });
       writeSvg(path.join(out, slugged('layer-density', slug, 'svg', `_s${s}`)), svg);
     }
   }

@@ -4,10 +4,16 @@ import type { TopLevelSpec } from 'vega-lite';
 import { CURVES_FILE, type SurvivalCurve } from '../autos/survival-curves.ts';
 import { chartConfig, PALETTE, renderVegaLite, writeSvg } from './plots.ts';
 
-
 function values(curves: SurvivalCurve[]) {
   return curves.flatMap((c) =>
-    c.points.map((p) => ({ source: c.source, kind: c.kind, score: c.score, q: p.q, survival: p.survival, description: `${c.source} ${c.kind} ${c.score}: percentile ${p.q.toFixed(3)} → survival ${p.survival.toFixed(3)} (${p.n} weights)` })),
+    c.points.map((p) => ({
+      source: c.source,
+      kind: c.kind,
+      score: c.score,
+      q: p.q,
+      survival: p.survival,
+      description: `${c.source} ${c.kind} ${c.score}: percentile ${p.q.toFixed(3)} → survival ${p.survival.toFixed(3)} (${p.n} weights)`,
+    })),
   );
 }
 
@@ -19,7 +25,6 @@ const axes = {
 function colour(sources: string[]) {
   return { field: 'source', type: 'nominal' as const, title: 'Source', scale: { domain: sources, range: sources.map((_, i) => PALETTE[i % PALETTE.length]!) } };
 }
-
 
 /** Survival against |θ₀|, |θ₀·g| and θ₀·Hg per source (colour), one panel per score and layer kind. */
 export async function survivalVsScoresPlot(curves: SurvivalCurve[]): Promise<string> {
@@ -60,8 +65,20 @@ export async function predictedVsTruePlot(curves: SurvivalCurve[]): Promise<stri
       ...axes,
       x: { ...axes.x, title: 'Percentile of the prediction within its tensor' },
       color: colour(sources),
-      strokeDash: { field: 'score', type: 'nominal', title: 'Scorer', sort: scores, scale: { domain: scores, range: scores.map((_, i) => (i === 0 ? [1, 0] : [6, 3])) } },
-      shape: { field: 'score', type: 'nominal', title: 'Scorer', sort: scores, scale: { domain: scores, range: scores.map((_, i) => (i === 0 ? 'circle' : 'square')) } },
+      strokeDash: {
+        field: 'score',
+        type: 'nominal',
+        title: 'Scorer',
+        sort: scores,
+        scale: { domain: scores, range: scores.map((_, i) => (i === 0 ? [1, 0] : [6, 3])) },
+      },
+      shape: {
+        field: 'score',
+        type: 'nominal',
+        title: 'Scorer',
+        sort: scores,
+        scale: { domain: scores, range: scores.map((_, i) => (i === 0 ? 'circle' : 'square')) },
+      },
       description: { field: 'description', type: 'nominal' },
     },
     config: chartConfig(),

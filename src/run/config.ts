@@ -4,7 +4,6 @@ import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/conf
 import { type Target, targetLabel } from '../spec/target.ts';
 import { refuseRepeats, usage } from '../util/errors.ts';
 
-
 /**
  * pipelines/default.json: IRP on a source net → fit AutoS → prune a target net with several criteria ×
  * sparsities × seeds → train each. A transfer evaluation names several IRP `sources` (AutoS is fitted
@@ -73,11 +72,13 @@ export function targetsOf(config: MainJobConfig): Target[] {
  * source's unless `allowSeenTargets`.
  */
 export function checkMainJob(config: MainJobConfig, source: string): void {
-  if (!config.irp === !config.sources) usage(`${source}: give either "irp" (one IRP source) or "sources" (a list of IRP configs), ${config.irp ? 'not both' : 'one of them'}`);
+  if (!config.irp === !config.sources)
+    usage(`${source}: give either "irp" (one IRP source) or "sources" (a list of IRP configs), ${config.irp ? 'not both' : 'one of them'}`);
   const p = config.prune;
   const single = p.model !== undefined || p.width !== undefined || p.batchNorm !== undefined || p.dataset !== undefined || p.padTo !== undefined;
   if (p.targets && single) usage(`${source}: prune has "targets" and a single target's model/width/batchNorm/dataset/padTo; keep one of the two forms`);
-  if (!p.targets && p.model === undefined) usage(`${source}: prune needs "model" (one target) or "targets" (a list of {model, width?, batchNorm?, dataset, padTo?})`);
+  if (!p.targets && p.model === undefined)
+    usage(`${source}: prune needs "model" (one target) or "targets" (a list of {model, width?, batchNorm?, dataset, padTo?})`);
   const sources = sourcesOf(config);
   const seenSource = new Map<string, number>();
   sources.forEach((s, i) => {
@@ -90,7 +91,8 @@ export function checkMainJob(config: MainJobConfig, source: string): void {
   targetsOf(config).forEach((t, i) => {
     const where = p.targets ? `prune.targets[${i}]` : 'prune';
     const label = targetLabel(t);
-    if (labels.has(label)) usage(`${source}: ${where} (${label}) repeats prune.targets[${labels.get(label)}]'s model, width and dataset; the results could not tell them apart`);
+    if (labels.has(label))
+      usage(`${source}: ${where} (${label}) repeats prune.targets[${labels.get(label)}]'s model, width and dataset; the results could not tell them apart`);
     labels.set(label, i);
     if (!config.allowSeenTargets && sources.some((s) => s.model === t.model)) {
       usage(`${source}: ${where} '${t.model}' is also a source architecture, so evaluating on it is not transfer; drop it or set "allowSeenTargets": true`);

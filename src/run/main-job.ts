@@ -78,13 +78,25 @@ export function mainJobPlan(config: MainJobConfig, autosDir: string, table: stri
  * The main job: every stage in its own directory under `out`, finished stages skipped. Stage 3 runs
  * its prune jobs on the worker pool of `pipeline sweep`, each in a directory named by its config hash.
  */
-export async function runMainJob(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void, opts: MainJobOptions = {}): Promise<ResultRow[]> {
+export async function runMainJob(
+  config: MainJobConfig,
+  out: string,
+  backend: BackendInfo,
+  log: (s: string) => void,
+  opts: MainJobOptions = {},
+): Promise<ResultRow[]> {
   validateMainJob(config, opts.source); // bad input is refused before the directory is touched
   // One writer per run directory; its stage-3 job directories are locked by the workers.
   return withRunLock(out, () => runMainJobLocked(config, out, backend, log, opts));
 }
 
-async function runMainJobLocked(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void, opts: MainJobOptions): Promise<ResultRow[]> {
+async function runMainJobLocked(
+  config: MainJobConfig,
+  out: string,
+  backend: BackendInfo,
+  log: (s: string) => void,
+  opts: MainJobOptions,
+): Promise<ResultRow[]> {
   const started = new Date();
   validateMainJob(config, opts.source);
   fs.mkdirSync(out, { recursive: true });
@@ -95,7 +107,9 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
     const which = sources.length > 1 ? ` (source ${i + 1}/${sources.length})` : '';
     log(`stage 1/3: iterative rewind pruning of ${source.model}${source.width ? ` (width ${source.width})` : ''} on ${source.dataset}${which}`);
     const irp = await runIrp(source, { out: dirs[i]!, backend });
-    log(`  final density ${(100 * irp.rounds.at(-1)!.density).toFixed(2)}%: test accuracy ${(100 * irp.rounds.at(-1)!.test_accuracy).toFixed(2)}% (dense ${(100 * irp.dense_test_accuracy).toFixed(2)}%)`);
+    log(
+      `  final density ${(100 * irp.rounds.at(-1)!.density).toFixed(2)}%: test accuracy ${(100 * irp.rounds.at(-1)!.test_accuracy).toFixed(2)}% (dense ${(100 * irp.dense_test_accuracy).toFixed(2)}%)`,
+    );
     tables.push(path.join(irp.dir, 'survival.arrow'));
   }
 
@@ -119,7 +133,9 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
   if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
     const m = await fitAutos(fitConfig, autosDir);
     await writeSurvivalPlots(autosDir);
-    log(`  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)}, |θ·g| ${m.snip.spearman.toFixed(3)}${m.grasp ? `, θ·Hg ${m.grasp.spearman.toFixed(3)}` : ''})`);
+    log(
+      `  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)}, |θ·g| ${m.snip.spearman.toFixed(3)}${m.grasp ? `, θ·Hg ${m.grasp.spearman.toFixed(3)}` : ''})`,
+    );
   }
 
   const targets = targetsOf(config);
@@ -146,7 +162,9 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
       const job = byName.get(j.name)!;
       const on = several ? `${targetLabel(job.target)}: ` : '';
       const what = `  [${o.done}/${o.total}] ${on}${job.entry === DENSE_SERIES ? 'dense (unpruned)' : `${job.entry} at ${(100 * job.level.sparsity).toFixed(1)}% sparsity`}, seed ${job.seed}`;
-      const line = o.error ? `${what}: failed: ${o.error}` : `${what}: ${(100 * readJobReport(o.dir).test_accuracy!).toFixed(2)}%${o.skipped ? ' (done before)' : ''}`;
+      const line = o.error
+        ? `${what}: failed: ${o.error}`
+        : `${what}: ${(100 * readJobReport(o.dir).test_accuracy!).toFixed(2)}%${o.skipped ? ' (done before)' : ''}`;
       progress.log(() => log(line));
     },
   });
@@ -157,11 +175,21 @@ async function runMainJobLocked(config: MainJobConfig, out: string, backend: Bac
     {
       // One target: accuracy.svg; several: accuracy_<target>.svg, as in a sweep.
       slug: (g) => (several ? g.target.replace(/[^a-z0-9-]+/gi, '_') : ''),
-      title: (g) => (several ? `${g.target}: test accuracy after pruning at initialization` : `${targets[0]!.model} on ${targets[0]!.dataset}: test accuracy after pruning at initialization`),
+      title: (g) =>
+        several
+          ? `${g.target}: test accuracy after pruning at initialization`
+          : `${targets[0]!.model} on ${targets[0]!.dataset}: test accuracy after pruning at initialization`,
       appendMarkdown: (rows) => writePaired(out, rows),
     },
   );
-  writeManifest(out, { command: 'run', config, resolved: { ...config, ...planShape(jobs.length, opts) }, backend, timings: { seconds: (Date.now() - started.getTime()) / 1000 }, startedAt: started });
+  writeManifest(out, {
+    command: 'run',
+    config,
+    resolved: { ...config, ...planShape(jobs.length, opts) },
+    backend,
+    timings: { seconds: (Date.now() - started.getTime()) / 1000 },
+    startedAt: started,
+  });
   log(fs.readFileSync(path.join(out, 'results.md'), 'utf8').trimEnd());
   return rows;
 }

@@ -74,7 +74,10 @@ export function checkSignalFloor(model: Model, density: number, what: string): n
   const floors = model.prunable.map(signalFloor);
   const need = floors.reduce((a, b) => a + b, 0);
   const k = budgetOf(model, density);
-  if (need > k) usage(`${what}: the signal floor (≥ max(units in, units out) weights per layer) needs ${need} weights but density ${density} keeps ${k}; raise the density`);
+  if (need > k)
+    usage(
+      `${what}: the signal floor (≥ max(units in, units out) weights per layer) needs ${need} weights but density ${density} keeps ${k}; raise the density`,
+    );
   return floors;
 }
 

@@ -27,7 +27,10 @@ export async function disconnectedWeights(model: Model, params: ParamMap, masks:
       const bits = masks.get(p.name)!;
       const kept = bits.reduce((a, b) => a + b, 0);
       const scale = kept > 0 ? p.shape[p.shape.length - 1] / kept : 0;
-      return tf.tensor(Float32Array.from(bits, (b) => b * scale), p.shape);
+      return tf.tensor(
+        Float32Array.from(bits, (b) => b * scale),
+        p.shape,
+      );
     });
     return pathFlowGradients(model, linear, ws);
   });

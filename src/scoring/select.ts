@@ -27,7 +27,9 @@ export function checkFinite(scores: Scores, criterion: string): void {
     let bad = 0;
     for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) bad++;
     if (bad > 0) {
-      usage(`criterion '${criterion}' produced ${bad} non-finite score(s) in tensor '${name}' (overflow or NaN upstream); check the model's initialization and inputs`);
+      usage(
+        `criterion '${criterion}' produced ${bad} non-finite score(s) in tensor '${name}' (overflow or NaN upstream); check the model's initialization and inputs`,
+      );
     }
   }
 }

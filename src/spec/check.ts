@@ -24,14 +24,23 @@ export function checkEntries(entries: readonly string[], source: string, field: 
     const { criterion, allocation } = at(where, () => parseEntry(entry));
     if (!CRITERIA[criterion]) usage(`${where}: unknown criterion '${criterion}'; choose one of ${Object.keys(CRITERIA).join(', ')}`);
     at(where, () => checkAllocation(allocation, Object.keys(CRITERIA)));
-    if (needsAutos({ criterion, allocation }) && inputs.autos !== 'later' && !(inputs.autos && fs.existsSync(path.join(inputs.autos, 'autos.json')))) usage(`${where} needs "autos": a fitted model directory`);
-    if (criterion === 'lottery' && inputs.table !== 'later' && !(inputs.table && fs.existsSync(inputs.table))) usage(`${where} needs "table": an existing survival.arrow`);
+    if (needsAutos({ criterion, allocation }) && inputs.autos !== 'later' && !(inputs.autos && fs.existsSync(path.join(inputs.autos, 'autos.json'))))
+      usage(`${where} needs "autos": a fitted model directory`);
+    if (criterion === 'lottery' && inputs.table !== 'later' && !(inputs.table && fs.existsSync(inputs.table)))
+      usage(`${where} needs "table": an existing survival.arrow`);
     getCriterion(criterion);
   });
 }
 
 /** Every target's dataset and model build, and every structured entry can prune it at every level. */
-export function checkTargets(targets: readonly Target[], entries: readonly string[], levels: readonly Level[], scope: string, source: string, fieldOf: (i: number) => string): void {
+export function checkTargets(
+  targets: readonly Target[],
+  entries: readonly string[],
+  levels: readonly Level[],
+  scope: string,
+  source: string,
+  fieldOf: (i: number) => string,
+): void {
   targets.forEach((t, i) => {
     const where = `${source}: ${fieldOf(i)}`;
     const data = at(where, () => loadDataset(t.dataset, { dataDir: t.dataDir, padTo: t.padTo }));
@@ -39,7 +48,8 @@ export function checkTargets(targets: readonly Target[], entries: readonly strin
     for (const entry of entries) {
       const { criterion, allocation, structured } = parseEntry(entry);
       if (!structured) continue;
-      for (const { density } of levels) at(`${source}: '${entry}' on ${fieldOf(i)} at density ${density}`, () => checkStructured(model, criterion, density, { allocation, scope }));
+      for (const { density } of levels)
+        at(`${source}: '${entry}' on ${fieldOf(i)} at density ${density}`, () => checkStructured(model, criterion, density, { allocation, scope }));
     }
   });
 }

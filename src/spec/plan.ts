@@ -31,7 +31,14 @@ export const jobName = (stem: string, config: PruneConfig) => `${stem}_${configH
  * The one planner of `sweep` and of `run`'s stage 3: per target, its dense baseline per seed (unless a
  * level of density 1 already is it), then entries × levels × seeds, every job built by pruneJobConfig.
  */
-export function planPruneJobs(targets: readonly Target[], entries: readonly string[], levels: readonly Level[], seeds: readonly number[], common: JobCommon, stemOf: StemOf): PlannedJob[] {
+export function planPruneJobs(
+  targets: readonly Target[],
+  entries: readonly string[],
+  levels: readonly Level[],
+  seeds: readonly number[],
+  common: JobCommon,
+  stemOf: StemOf,
+): PlannedJob[] {
   return targets.flatMap((target) => {
     const trainOf = (seed: number) => (common.train ? targetTrainConfig(target, seed, common.train, common.source) : undefined);
     const pruned = entries.flatMap((entry) =>

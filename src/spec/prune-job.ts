@@ -24,7 +24,16 @@ export interface JobCommon {
 export function targetTrainConfig(t: Target, seed: number, overrides: Record<string, unknown>, source: string): TrainConfig {
   const preset = defaultTrainPreset(t.model, t.dataset);
   return parseTrainConfig(
-    mergeConfig(preset ? readPreset(preset) : {}, { ...overrides, model: t.model, width: t.width, batchNorm: t.batchNorm, dataset: t.dataset, dataDir: t.dataDir, padTo: t.padTo, seed }),
+    mergeConfig(preset ? readPreset(preset) : {}, {
+      ...overrides,
+      model: t.model,
+      width: t.width,
+      batchNorm: t.batchNorm,
+      dataset: t.dataset,
+      dataDir: t.dataDir,
+      padTo: t.padTo,
+      seed,
+    }),
     source,
   );
 }
@@ -73,5 +82,15 @@ export const needsAutos = (e: { criterion: string; allocation?: string }) => e.c
 
 /** The dense baseline job for a budget: magnitude (data-free, instant) at density 1 keeps every weight. */
 export function denseJobConfig(like: PruneConfig): PruneConfig {
-  return { ...like, criterion: 'magnitude', allocation: 'global', autos: undefined, table: undefined, structured: undefined, iterations: undefined, reconnect: undefined, density: 1 };
+  return {
+    ...like,
+    criterion: 'magnitude',
+    allocation: 'global',
+    autos: undefined,
+    table: undefined,
+    structured: undefined,
+    iterations: undefined,
+    reconnect: undefined,
+    density: 1,
+  };
 }

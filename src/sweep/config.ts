@@ -7,7 +7,6 @@ import { safeName } from '../spec/target.ts';
 import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/config.ts';
 import { refuseRepeats, usage } from '../util/errors.ts';
 
-
 export const SweepSchema = z
   .object({
     targets: z.array(TargetSchema).min(1),
@@ -48,7 +47,15 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
   });
   const levels = sweep.densities.map((density) => ({ density, sparsity: 1 - density }));
   checkTargets(sweep.targets, sweep.criteria, levels, sweep.scope, source, (i) => `targets[${i}]`);
-  const common = { samplesPerClass: sweep.samplesPerClass, scope: sweep.scope, temperature: sweep.temperature, autos: sweep.autos, table: sweep.table, train: sweep.train, source };
+  const common = {
+    samplesPerClass: sweep.samplesPerClass,
+    scope: sweep.scope,
+    temperature: sweep.temperature,
+    autos: sweep.autos,
+    table: sweep.table,
+    train: sweep.train,
+    source,
+  };
   const planned = planPruneJobs(sweep.targets, sweep.criteria, levels, sweep.seeds, common, sweepStem);
   return { sweep, jobs: planned.map((j, index) => ({ index, name: j.name, config: j.config })) };
 }

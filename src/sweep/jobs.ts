@@ -37,7 +37,10 @@ export function resolvePool(opts: { jobs?: number; threads?: number; pending: nu
   const cores = opts.cores ?? cpuCores();
   const cap = (n: number) => Math.max(1, Math.min(n, opts.pending));
   if (opts.jobs !== undefined && opts.threads !== undefined) {
-    const note = opts.jobs * opts.threads > cores ? `--jobs ${opts.jobs} × --threads ${opts.threads} = ${opts.jobs * opts.threads} threads on ${cores} cores: jobs will compete for cores` : undefined;
+    const note =
+      opts.jobs * opts.threads > cores
+        ? `--jobs ${opts.jobs} × --threads ${opts.threads} = ${opts.jobs * opts.threads} threads on ${cores} cores: jobs will compete for cores`
+        : undefined;
     return { jobs: cap(opts.jobs), threads: opts.threads, note };
   }
   if (opts.threads !== undefined) return { jobs: cap(Math.floor(cores / opts.threads)), threads: opts.threads };

@@ -57,5 +57,11 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
   const { missing } = await writeSweepReport(opts.out);
   const failed = new Set(r.failed.map((f) => f.name));
   const ours = new Set(mine.map((j) => j.name));
-  return { total: jobs.length, inShard: mine.length, ...r, missing: missing.filter((n) => ours.has(n) && !failed.has(n)), seconds: (performance.now() - started) / 1000 };
+  return {
+    total: jobs.length,
+    inShard: mine.length,
+    ...r,
+    missing: missing.filter((n) => ours.has(n) && !failed.has(n)),
+    seconds: (performance.now() - started) / 1000,
+  };
 }

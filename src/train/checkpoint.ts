@@ -55,13 +55,17 @@ export function loadCheckpoint(path: string, model: Model, configHash?: string):
     read = loadSafetensors(path);
   } catch (err) {
     // A checkpoint cut short by a full disk or a killed copy: the way out is to start the run over.
-    if (err instanceof UsageError) usage(`${err.message.replace(/ \(re-create or re-download the file\)$/, '')}; rerun with --force to discard it and start over`);
+    if (err instanceof UsageError)
+      usage(`${err.message.replace(/ \(re-create or re-download the file\)$/, '')}; rerun with --force to discard it and start over`);
     throw err;
   }
   const { tensors, metadata } = read;
-  if (metadata.format !== CHECKPOINT_FORMAT) usage(`${path} is not a pipeline checkpoint (format '${metadata.format ?? 'none'}'); rerun with --force to replace it`);
+  if (metadata.format !== CHECKPOINT_FORMAT)
+    usage(`${path} is not a pipeline checkpoint (format '${metadata.format ?? 'none'}'); rerun with --force to replace it`);
   if (configHash && metadata.config_hash !== configHash) {
-    usage(`${path} was written by a different configuration (hash ${metadata.config_hash}, now ${configHash}); resume with the same settings or use a new --out`);
+    usage(
+      `${path} was written by a different configuration (hash ${metadata.config_hash}, now ${configHash}); resume with the same settings or use a new --out`,
+    );
   }
   const params = modelTensors(path, tensors, model);
   const optimizer: OptimizerState = { slots: {}, t: Number(metadata.optimizer_t ?? 0) };
@@ -98,7 +102,8 @@ function modelTensors(path: string, tensors: Record<string, SafeTensor>, model: 
   const params: ParamMap = {};
   for (const spec of model.specs) {
     const t = tensors[spec.name];
-    if (!t || t.shape.join() !== spec.shape.join()) usage(`${path}: tensor '${spec.name}' is missing or has the wrong shape for ${model.config.name}; rerun with --force to start over`);
+    if (!t || t.shape.join() !== spec.shape.join())
+      usage(`${path}: tensor '${spec.name}' is missing or has the wrong shape for ${model.config.name}; rerun with --force to start over`);
     if ((t.data as Float32Array).some((v) => !Number.isFinite(v))) usage(`${path}: tensor '${spec.name}' holds NaN or Inf; rerun with --force to start over`);
     params[spec.name] = tf.tensor(t.data as Float32Array, spec.shape);
   }

@@ -42,18 +42,16 @@ export const TargetSchema = z
   .strict();
 
 /** The target's keys first (same order, so parsed configs and their hashes are unchanged), then the recipe. */
-export const TrainConfigSchema = TargetSchema
-  .extend({
-    epochs: z.number().int().positive().default(3),
-    /** Caps the run at this many optimizer steps (overrides epochs when smaller). */
-    steps: z.number().int().positive().optional(),
-    batchSize: z.number().int().positive().default(64),
-    optimizer: OptimizerSchema.default({}),
-    schedule: ScheduleSchema.default({}),
-    seed: z.number().int().nonnegative().default(0),
-    evalBatchSize: z.number().int().positive().default(500),
-  })
-  .strict();
+export const TrainConfigSchema = TargetSchema.extend({
+  epochs: z.number().int().positive().default(3),
+  /** Caps the run at this many optimizer steps (overrides epochs when smaller). */
+  steps: z.number().int().positive().optional(),
+  batchSize: z.number().int().positive().default(64),
+  optimizer: OptimizerSchema.default({}),
+  schedule: ScheduleSchema.default({}),
+  seed: z.number().int().nonnegative().default(0),
+  evalBatchSize: z.number().int().positive().default(500),
+}).strict();
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -104,7 +102,9 @@ export function readPreset(file: string): Record<string, unknown> {
   const infinite = nonFinitePath(value);
   if (infinite !== undefined) usage(`preset ${file}: '${infinite}' is not a finite number (JSON numbers like 1e999 overflow to Infinity); fix the file`);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    usage(`preset ${file} holds ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}, not a JSON object of settings; fix the file`);
+    usage(
+      `preset ${file} holds ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}, not a JSON object of settings; fix the file`,
+    );
   }
   return value as Record<string, unknown>;
 }

@@ -20,7 +20,10 @@ export async function stepCost(model: Model, params: ParamMap, batch: number, re
   const p: ParamMap = Object.fromEntries(Object.entries(params).map(([n, t]) => [n, tf.clone(t)]));
   const [h, w, c] = model.config.inputShape;
   const x = tf.randomNormal([batch, h, w, c], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % model.config.numClasses), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % model.config.numClasses),
+    'int32',
+  );
   const { optimizer, lr } = sgd(0.01, 0.9);
   const step = () => trainStep(model, p, optimizer, x, y, lr);
   await step(); // creates the optimizer state, so the profile below sees a steady-state step

@@ -55,7 +55,6 @@ export interface TrainResult {
 
 const AUGMENT_STREAM = 0xa06e;
 
-
 export function stepsPerEpoch(config: TrainConfig, n: number): number {
   return Math.ceil(n / config.batchSize);
 }

@@ -104,9 +104,7 @@ function lineProgress(options: ProgressOptions, stream: NodeJS.WritableStream, f
     const elapsedMs = at - startedAt;
     const rate = elapsedMs > 0 ? (done - (options.initial ?? 0)) / (elapsedMs / 1000) : 0;
     const percent = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
-    const timing = final
-      ? `in ${formatDuration(elapsedMs)}`
-      : `ETA ${rate > 0 ? formatDuration(((total - done) / rate) * 1000) : '?'}`;
+    const timing = final ? `in ${formatDuration(elapsedMs)}` : `ETA ${rate > 0 ? formatDuration(((total - done) / rate) * 1000) : '?'}`;
     return `${label}: ${done}/${total} ${unit} (${percent}%), ${formatNumber(rate)} ${unit}/s, ${timing}${formatExtra(extra)}\n`;
   };
 

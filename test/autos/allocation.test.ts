@@ -124,7 +124,9 @@ describe('learned allocation model', () => {
     const total = layers.reduce((s, l) => s + l.size, 0);
     const global = [0.5, 0.2, 0.1, 0.05, 0.02];
     const density = global.map((g) =>
-      layers.map((l) => sig(law[0] + law[1] * lgt(g) + law[2] * Math.log(l.fan_in) + law[3] * Math.log(l.fan_out) + law[4] * l.depth + law[5] * Math.log(l.size / total))),
+      layers.map((l) =>
+        sig(law[0] + law[1] * lgt(g) + law[2] * Math.log(l.fan_in) + law[3] * Math.log(l.fan_out) + law[4] * l.depth + law[5] * Math.log(l.size / total)),
+      ),
     );
     for (const row of density) for (const d of row) expect(d > 1e-4 && d < 1 - 1e-4).toBe(true);
     return { source: arch, architecture: arch, layers, global, density };
@@ -214,8 +216,23 @@ describe('prune --allocation learned', () => {
     const autos = path.join(root, 'autos');
     fs.mkdirSync(autos);
     // d̂ = sigmoid(2 − log fan_in): conv1 0.23 … fc1 0.028; at 2% fc3 (floor 84) would get ~30 and sits at its floor.
-    fs.writeFileSync(path.join(autos, 'allocation.json'), JSON.stringify({ format: 'pipeline-autos-allocation-v1', features: ['bias', 'log_fan_in'], coefficients: [2, -1], lambda: 0 }));
-    const base = { criterion: 'magnitude', model: 'lenet5', dataset: 'none', inputShape: [28, 28, 1] as [number, number, number], numClasses: 10, density: 0.02, scope: 'global' as const, samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false };
+    fs.writeFileSync(
+      path.join(autos, 'allocation.json'),
+      JSON.stringify({ format: 'pipeline-autos-allocation-v1', features: ['bias', 'log_fan_in'], coefficients: [2, -1], lambda: 0 }),
+    );
+    const base = {
+      criterion: 'magnitude',
+      model: 'lenet5',
+      dataset: 'none',
+      inputShape: [28, 28, 1] as [number, number, number],
+      numClasses: 10,
+      density: 0.02,
+      scope: 'global' as const,
+      samplesPerClass: 10,
+      seed: 0,
+      temperature: 200,
+      dumpScores: false,
+    };
     const { report } = await runPrune({ ...base, allocation: 'learned', autos }, { out: path.join(root, 'p'), backend });
     const model = createModel('lenet5', { inputShape: [28, 28, 1], numClasses: 10 });
     const sizes = model.prunable.map((p) => p.size);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_FEATURES, featureMatrix, type LayerDescriptor, needsFlow, needsHg, networkContext, parseFeatureList, percentiles, unitMeans } from '../../src/scoring/autos/features.ts';
+import {
+  ALL_FEATURES,
+  featureMatrix,
+  type LayerDescriptor,
+  needsFlow,
+  needsHg,
+  networkContext,
+  parseFeatureList,
+  percentiles,
+  unitMeans,
+} from '../../src/scoring/autos/features.ts';
 import { fitConfigFrom } from '../../src/cli/commands/fit-autos.ts';
 
 const dense: LayerDescriptor = { name: 'fc', kind: 'dense', shape: [3, 2], fan_in: 3, fan_out: 2, kernel_size: 1, depth: 0 };
@@ -62,15 +72,26 @@ describe('AutoS network-context features', () => {
   const b = { theta: Float32Array.from([4, 4]), grad: Float32Array.from([0.5, -0.5]), hg: Float32Array.from([1, 1]) };
   const la = { ...dense, name: 'a', shape: [4, 1] };
   const lb = { ...dense, name: 'b', shape: [2, 1] };
-  const net = (x: typeof a, y: typeof b, feats: ReturnType<typeof parseFeatureList>) => networkContext([{ name: 'a', cols: x }, { name: 'b', cols: y }], feats);
+  const net = (x: typeof a, y: typeof b, feats: ReturnType<typeof parseFeatureList>) =>
+    networkContext(
+      [
+        { name: 'a', cols: x },
+        { name: 'b', cols: y },
+      ],
+      feats,
+    );
 
   it('ctx_: log of the tensor mean over the network mean (live weights), log size share; zero floored at 1e-6', () => {
     const feats = parseFeatureList('ctx_abs_theta,ctx_theta_grad,ctx_theta_hg,ctx_size_share');
     expect(needsHg(feats)).toBe(true);
     const ctx = net(a, b, feats);
     const row = (m: Float32Array) => Array.from(m.subarray(0, feats.length));
-    expect(row(featureMatrix(a, la, feats, ctx))).toEqual([Math.log(4 / 3 / (12 / 5)), Math.log(4 / 3 / (8 / 5)), Math.log(1e-6), Math.log(4 / 6)].map((v) => expect.closeTo(v, 5)));
-    expect(row(featureMatrix(b, lb, feats, ctx))).toEqual([Math.log(4 / (12 / 5)), Math.log(2 / (8 / 5)), Math.log(4 / (8 / 5)), Math.log(2 / 6)].map((v) => expect.closeTo(v, 5)));
+    expect(row(featureMatrix(a, la, feats, ctx))).toEqual(
+      [Math.log(4 / 3 / (12 / 5)), Math.log(4 / 3 / (8 / 5)), Math.log(1e-6), Math.log(4 / 6)].map((v) => expect.closeTo(v, 5)),
+    );
+    expect(row(featureMatrix(b, lb, feats, ctx))).toEqual(
+      [Math.log(4 / (12 / 5)), Math.log(2 / (8 / 5)), Math.log(4 / (8 / 5)), Math.log(2 / 6)].map((v) => expect.closeTo(v, 5)),
+    );
     // The same for every weight of a tensor.
     const m = featureMatrix(a, la, feats, ctx);
     for (let i = 1; i < 4; i++) expect(Array.from(m.subarray(i * feats.length, (i + 1) * feats.length))).toEqual(row(m));
@@ -90,7 +111,18 @@ describe('AutoS network-context features', () => {
 });
 
 describe('fit-autos --target', () => {
-  const flags = { table: ['t.arrow'], hidden: '64,64', activation: 'relu', loss: 'mse', target: 'survival', lr: 0.01, batchSize: 1024, epochs: 10, seed: 0, maxRowsPerTensor: 1000 };
+  const flags = {
+    table: ['t.arrow'],
+    hidden: '64,64',
+    activation: 'relu',
+    loss: 'mse',
+    target: 'survival',
+    lr: 0.01,
+    batchSize: 1024,
+    epochs: 10,
+    seed: 0,
+    maxRowsPerTensor: 1000,
+  };
   it('accepts survival and rank, refuses anything else', () => {
     expect(fitConfigFrom(flags).target).toBe('survival');
     expect(fitConfigFrom({ ...flags, target: 'rank' }).target).toBe('rank');

@@ -48,9 +48,32 @@ describe('fit-autos on tables of several architectures', () => {
     await initBackend('wasm');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-fitmulti-'));
     const tables = [
-      table(root, fakeModel('lenet300', 1, [[64, 32], [32, 16], [16, 10]])),
-      table(root, fakeModel('lenet5', 1, [[3, 3, 1, 4], [3, 3, 4, 8], [72, 16], [16, 10]])),
-      table(root, fakeModel('vgg11', 0.5, [[3, 3, 3, 8], [3, 3, 8, 8], [3, 3, 8, 16], [16, 10]])),
+      table(
+        root,
+        fakeModel('lenet300', 1, [
+          [64, 32],
+          [32, 16],
+          [16, 10],
+        ]),
+      ),
+      table(
+        root,
+        fakeModel('lenet5', 1, [
+          [3, 3, 1, 4],
+          [3, 3, 4, 8],
+          [72, 16],
+          [16, 10],
+        ]),
+      ),
+      table(
+        root,
+        fakeModel('vgg11', 0.5, [
+          [3, 3, 3, 8],
+          [3, 3, 8, 8],
+          [3, 3, 8, 16],
+          [16, 10],
+        ]),
+      ),
     ];
     const out = path.join(root, 'autos');
     const m = await fitAutos({ ...fitDefaults, tables }, out);
@@ -78,7 +101,11 @@ describe('fit-autos on tables of several architectures', () => {
     const curves = JSON.parse(fs.readFileSync(path.join(out, 'survival-curves.json'), 'utf8')) as SurvivalCurve[];
     const curve = (source: string, kind: string, score: string) => curves.find((c) => c.source === source && c.kind === kind && c.score === score)!.points;
     const rise = (ps: Array<{ survival: number }>) => ps.at(-1)!.survival - ps[0].survival;
-    for (const [source, kind] of [['lenet300-w1', 'dense'], ['lenet5-w1', 'conv'], ['vgg11-w0.5', 'conv']]) {
+    for (const [source, kind] of [
+      ['lenet300-w1', 'dense'],
+      ['lenet5-w1', 'conv'],
+      ['vgg11-w0.5', 'conv'],
+    ]) {
       const mag = curve(source, kind, '|θ₀|');
       for (let i = 1; i < mag.length; i++) expect(mag[i].survival).toBeGreaterThanOrEqual(mag[i - 1].survival);
       expect(mag[0].survival).toBe(0);
@@ -89,7 +116,9 @@ describe('fit-autos on tables of several architectures', () => {
       expect(snip).toBeGreaterThan(0);
       expect(snip).toBeLessThan(rise(mag) - 0.1);
     }
-    expect(curves.filter((c) => c.kind === 'all').map((c) => `${c.source}:${c.score}`)).toEqual(m.architectures.flatMap((a) => [`${a}:AutoS (held out)`, `${a}:|θ₀|`]));
+    expect(curves.filter((c) => c.kind === 'all').map((c) => `${c.source}:${c.score}`)).toEqual(
+      m.architectures.flatMap((a) => [`${a}:AutoS (held out)`, `${a}:|θ₀|`]),
+    );
     expect(await writeSurvivalPlots(out)).toEqual(['survival-vs-scores.svg', 'predicted-vs-true.svg']);
     for (const f of ['survival-vs-scores.svg', 'predicted-vs-true.svg']) expect(fs.readFileSync(path.join(out, f), 'utf8')).toMatch(/^<svg[^>]*xmlns/);
     // The saved model saw every tensor of every table.

@@ -57,7 +57,9 @@ describe('ranking metrics', () => {
     const layer = { name: 'l', kind: 'dense' as const, shape: [2, 2], fan_in: 2, fan_out: 2, kernel_size: 1, depth: 0.5 };
     const cols = { theta: Float32Array.from([1, -2, 3, 4]), grad: Float32Array.from([0.1, 0.2, -0.3, 0.4]), hg: Float32Array.from([1, 1, 2, -2]) };
     const scaled = { theta: cols.theta.map((v) => v * 8), grad: cols.grad.map((v) => v * 0.5), hg: cols.hg.map((v) => v * 4) };
-    expect(Array.from(featureMatrix(scaled, layer, DEFAULT_FEATURES))).toEqual(Array.from(featureMatrix(cols, layer, DEFAULT_FEATURES)).map((v) => expect.closeTo(v, 6)));
+    expect(Array.from(featureMatrix(scaled, layer, DEFAULT_FEATURES))).toEqual(
+      Array.from(featureMatrix(cols, layer, DEFAULT_FEATURES)).map((v) => expect.closeTo(v, 6)),
+    );
   });
 });
 
@@ -87,21 +89,58 @@ describe('fit-autos on the CPU IRP preset', () => {
     expect(m.snip.spearman).not.toBeCloseTo(m.magnitude.spearman, 6);
     // Transfer to a conv net with a per-layer allocation taken from grasp.
     const { report } = await runPrune(
-      { criterion: 'autos', autos: path.join(root, 'autos'), allocation: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      {
+        criterion: 'autos',
+        autos: path.join(root, 'autos'),
+        allocation: 'grasp',
+        model: 'lenet5',
+        dataset: 'mnist',
+        density: 0.05,
+        scope: 'global',
+        samplesPerClass: 10,
+        seed: 0,
+        temperature: 200,
+        dumpScores: false,
+      },
       { out: path.join(root, 'prune'), backend },
     );
     const grasp = await runPrune(
-      { criterion: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      {
+        criterion: 'grasp',
+        model: 'lenet5',
+        dataset: 'mnist',
+        density: 0.05,
+        scope: 'global',
+        samplesPerClass: 10,
+        seed: 0,
+        temperature: 200,
+        dumpScores: false,
+      },
       { out: path.join(root, 'grasp'), backend },
     );
     expect(report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
     // Scale-free recipe: per-tensor rank features and rank targets; rank_theta_hg makes prune compute Hg.
     const rankFeatures = ['rank_abs_theta', 'rank_theta_grad', 'rank_theta_hg'] as const;
-    const mr = await fitAutos({ ...fitDefaults, tables: [table], features: [...rankFeatures], target: 'rank', control: false, epochs: 2 }, path.join(root, 'autos-rank'));
+    const mr = await fitAutos(
+      { ...fitDefaults, tables: [table], features: [...rankFeatures], target: 'rank', control: false, epochs: 2 },
+      path.join(root, 'autos-rank'),
+    );
     expect(mr.constant_features).toEqual([]);
     expect(mr.autos.spearman).toBeGreaterThan(0);
     const ranked = await runPrune(
-      { criterion: 'autos', autos: path.join(root, 'autos-rank'), allocation: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      {
+        criterion: 'autos',
+        autos: path.join(root, 'autos-rank'),
+        allocation: 'grasp',
+        model: 'lenet5',
+        dataset: 'mnist',
+        density: 0.05,
+        scope: 'global',
+        samplesPerClass: 10,
+        seed: 0,
+        temperature: 200,
+        dumpScores: false,
+      },
       { out: path.join(root, 'prune-rank'), backend },
     );
     expect(ranked.report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
@@ -115,15 +154,44 @@ describe('fit-autos on the CPU IRP preset', () => {
     for (const t of source.tensors) expect(Array.from(t.flow!), t.layer.name).toEqual(Array.from(want.get(t.layer.name)!));
     source.tensors[1].theta[0] += 1e-3;
     await expect(attachSynflow(source)).rejects.toThrow(/tensor 'fc2' is not lenet300's initialization with seed/);
-    const mf = await fitAutos({ ...fitDefaults, tables: [table], features: [...rankFeatures, 'rank_synflow'], target: 'rank', control: false, epochs: 2 }, path.join(root, 'autos-flow'));
+    const mf = await fitAutos(
+      { ...fitDefaults, tables: [table], features: [...rankFeatures, 'rank_synflow'], target: 'rank', control: false, epochs: 2 },
+      path.join(root, 'autos-flow'),
+    );
     expect(mf.autos.spearman).toBeGreaterThan(0);
     const flowed = await runPrune(
-      { criterion: 'autos', autos: path.join(root, 'autos-flow'), allocation: 'grasp', model: 'lenet5', dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      {
+        criterion: 'autos',
+        autos: path.join(root, 'autos-flow'),
+        allocation: 'grasp',
+        model: 'lenet5',
+        dataset: 'mnist',
+        density: 0.05,
+        scope: 'global',
+        samplesPerClass: 10,
+        seed: 0,
+        temperature: 200,
+        dumpScores: false,
+      },
       { out: path.join(root, 'prune-flow'), backend },
     );
     expect(flowed.report.layers.map((l) => l.kept)).toEqual(grasp.report.layers.map((l) => l.kept));
     // Bad input: a model dir fitted on other features than requested.
-    const r = await cli('prune', '--criterion', 'autos', '--autos', path.join(root, 'autos'), '--features', 'theta,grad', '--model', 'lenet5', '--density', '0.1', '--out', path.join(root, 'x'));
+    const r = await cli(
+      'prune',
+      '--criterion',
+      'autos',
+      '--autos',
+      path.join(root, 'autos'),
+      '--features',
+      'theta,grad',
+      '--model',
+      'lenet5',
+      '--density',
+      '0.1',
+      '--out',
+      path.join(root, 'x'),
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/was fitted on features theta,grad,hg,.* not theta,grad/);
     expect(fs.existsSync(path.join(root, 'x'))).toBe(false);

@@ -29,7 +29,14 @@ export function fakeModel(name: string, width: number, shapes: number[][]): Mode
  * A survival table whose per-layer kept counts after round r are `kept(r)[l]` (non-increasing in r): the
  * weights with the largest |θ| survive longest, so rounds_survived = #{r : rank(|θ|) < kept(r)[l]}.
  */
-export function writeFixtureTable(file: string, model: Model, rounds: number, kept: (r: number) => number[], seed = 0, extra: Record<string, unknown> = {}): void {
+export function writeFixtureTable(
+  file: string,
+  model: Model,
+  rounds: number,
+  kept: (r: number) => number[],
+  seed = 0,
+  extra: Record<string, unknown> = {},
+): void {
   const rng = new Rng(seed);
   const theta = new Map<string, Float32Array>();
   const grad = new Map<string, Float32Array>();
@@ -39,8 +46,14 @@ export function writeFixtureTable(file: string, model: Model, rounds: number, ke
   model.prunable.forEach((p, l) => {
     const t = Float32Array.from({ length: p.size }, () => 2 * rng.next() - 1);
     theta.set(p.name, t);
-    grad.set(p.name, Float32Array.from({ length: p.size }, () => 2 * rng.next() - 1));
-    hg.set(p.name, Float32Array.from({ length: p.size }, () => 2 * rng.next() - 1));
+    grad.set(
+      p.name,
+      Float32Array.from({ length: p.size }, () => 2 * rng.next() - 1),
+    );
+    hg.set(
+      p.name,
+      Float32Array.from({ length: p.size }, () => 2 * rng.next() - 1),
+    );
     const order = Array.from({ length: p.size }, (_, i) => i).sort((a, b) => Math.abs(t[b]) - Math.abs(t[a]));
     const c = new Uint8Array(p.size);
     order.forEach((i, rank) => {

@@ -41,9 +41,30 @@ describe('the packed library', () => {
         "console.log(JSON.stringify({ n, criterion: getCriterion('grasp').name, models: MODEL_NAMES.length, rounds: config.rounds }));",
       ].join('\n'),
     );
-    fs.writeFileSync(path.join(scratch, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['use.ts'] }));
+    fs.writeFileSync(
+      path.join(scratch, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ['node'],
+        },
+        files: ['use.ts'],
+      }),
+    );
     run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], scratch);
-    fs.writeFileSync(path.join(scratch, 'use.mjs'), fs.readFileSync(path.join(scratch, 'use.ts'), 'utf8').replace(', type IrpConfig', '').replace('const config: IrpConfig', 'const config').replace('const n: number', 'const n'));
+    fs.writeFileSync(
+      path.join(scratch, 'use.mjs'),
+      fs
+        .readFileSync(path.join(scratch, 'use.ts'), 'utf8')
+        .replace(', type IrpConfig', '')
+        .replace('const config: IrpConfig', 'const config')
+        .replace('const n: number', 'const n'),
+    );
     const out = JSON.parse(run(process.execPath, ['use.mjs'], scratch).trim().split('\n').at(-1)!);
     expect(out).toEqual({ n: 266_610, criterion: 'grasp', models: 8, rounds: 2 });
     // The installed CLI runs from the package's dist/.

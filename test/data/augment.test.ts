@@ -61,7 +61,8 @@ describe('crop and flip', () => {
   });
 
   it('matches the padded-window reference for every offset and flip', () => {
-    for (let top = 0; top <= 8; top++) for (let left = 0; left <= 8; left++) for (const flip of [false, true]) expect(apply(top, left, flip)).toEqual(reference(image, top, left, flip));
+    for (let top = 0; top <= 8; top++)
+      for (let left = 0; left <= 8; left++) for (const flip of [false, true]) expect(apply(top, left, flip)).toEqual(reference(image, top, left, flip));
   });
 
   it('draws offsets in [0, 2·pad] and flips about half the time', () => {

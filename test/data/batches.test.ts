@@ -22,7 +22,11 @@ describe('iterateBatches', () => {
   const order = Int32Array.from([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
 
   it('yields consecutive slices, keeping or dropping the short last one', () => {
-    expect([...iterateBatches(split, order, 4)].map((b) => Array.from(b))).toEqual([[9, 8, 7, 6], [5, 4, 3, 2], [1, 0]]);
+    expect([...iterateBatches(split, order, 4)].map((b) => Array.from(b))).toEqual([
+      [9, 8, 7, 6],
+      [5, 4, 3, 2],
+      [1, 0],
+    ]);
     expect([...iterateBatches(split, order, 4, { dropLast: true })].map((b) => b.length)).toEqual([4, 4]);
     expect([...iterateBatches(split, order, 5, { dropLast: true })].map((b) => b.length)).toEqual([5, 5]);
   });

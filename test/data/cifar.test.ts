@@ -32,7 +32,13 @@ describe('CIFAR-10 binary reader', () => {
     expect(ds.train.shape).toEqual([32, 32, 3]);
     expect(Array.from(ds.train.labels)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(Array.from(ds.test.labels)).toEqual([0, 1]);
-    for (const [i, y, x, c] of [[0, 0, 0, 0], [3, 5, 17, 1], [9, 31, 31, 2], [7, 0, 31, 2], [4, 31, 0, 1]]) {
+    for (const [i, y, x, c] of [
+      [0, 0, 0, 0],
+      [3, 5, 17, 1],
+      [9, 31, 31, 2],
+      [7, 0, 31, 2],
+      [4, 31, 0, 1],
+    ]) {
       expect(ds.train.images[hwc(i, y, x, c)]).toBeCloseTo(value(i, c, y, x) / 255, 7);
     }
     expect(ds.test.images[hwc(1, 2, 3, 2)]).toBeCloseTo(value(11, 2, 2, 3) / 255, 7);

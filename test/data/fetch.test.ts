@@ -17,7 +17,12 @@ function makeArchive(format: 'gnu' | 'pax' = 'gnu'): Buffer {
   const folder = path.join(root, 'cifar-10-batches-bin');
   fs.mkdirSync(path.join(folder, 'nested'), { recursive: true });
   const files = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'];
-  files.forEach((f, i) => fs.writeFileSync(path.join(folder, f), cifarRecord([i], (c, y, x) => (i + c + y + x) % 256)));
+  files.forEach((f, i) =>
+    fs.writeFileSync(
+      path.join(folder, f),
+      cifarRecord([i], (c, y, x) => (i + c + y + x) % 256),
+    ),
+  );
   fs.writeFileSync(path.join(folder, 'nested', LONG_NAME), 'long names survive');
   const archive = path.join(root, 'a.tar.gz');
   execFileSync('tar', ['-czf', archive, `--format=${format}`, '-C', root, 'cifar-10-batches-bin']);
@@ -25,7 +30,8 @@ function makeArchive(format: 'gnu' | 'pax' = 'gnu'): Buffer {
 }
 
 function fakeFetch(body: Buffer, status = 200): typeof fetch {
-  return (async () => new Response(status === 200 ? new Uint8Array(body) : 'nope', { status, headers: { 'content-length': String(body.length) } })) as unknown as typeof fetch;
+  return (async () =>
+    new Response(status === 200 ? new Uint8Array(body) : 'nope', { status, headers: { 'content-length': String(body.length) } })) as unknown as typeof fetch;
 }
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
@@ -63,16 +69,24 @@ describe('installArchive / fetchDataset', () => {
     expect(Array.from(ds.train.labels)).toEqual([0, 1, 2, 3, 4]);
     expect(Array.from(ds.test.labels)).toEqual([5]);
 
-    const again = await installArchive('cifar10', { url: URL_, md5: md5(archive), folder: 'cifar-10-batches-bin' }, dest, { fetchImpl: fakeFetch(Buffer.alloc(0)) });
+    const again = await installArchive('cifar10', { url: URL_, md5: md5(archive), folder: 'cifar-10-batches-bin' }, dest, {
+      fetchImpl: fakeFetch(Buffer.alloc(0)),
+    });
     expect(again.alreadyPresent).toBe(true);
-    const forced = await installArchive('cifar10', { url: URL_, md5: md5(archive), folder: 'cifar-10-batches-bin' }, dest, { fetchImpl: fakeFetch(archive), force: true });
+    const forced = await installArchive('cifar10', { url: URL_, md5: md5(archive), folder: 'cifar-10-batches-bin' }, dest, {
+      fetchImpl: fakeFetch(archive),
+      force: true,
+    });
     expect(forced.alreadyPresent).toBe(false);
     expect(fs.readdirSync(dest)).toEqual(['cifar-10-batches-bin']);
   });
 
   it('rejects an archive whose md5 differs from the published one, leaving nothing behind', async () => {
     const dest = path.join(tempDir(), 'cache');
-    await expectUsageErrorAsync(() => fetchDataset('cifar10', { dir: dest, fetchImpl: fakeFetch(makeArchive()) }), /md5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b67883e8d87530/);
+    await expectUsageErrorAsync(
+      () => fetchDataset('cifar10', { dir: dest, fetchImpl: fakeFetch(makeArchive()) }),
+      /md5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b67883e8d87530/,
+    );
     expect(fs.existsSync(dest)).toBe(false);
   });
 

@@ -7,7 +7,16 @@ import { datasetNames, loadDataset } from '../../src/data/registry.ts';
 import { expectUsageError } from './helpers.ts';
 
 const registry = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../datasets/registry.json'), 'utf8')) as {
-  datasets: Array<{ name: string; classes: number; shape: number[]; split: { train: number; test: number } | null; mean: number[] | null; std: number[] | null; augment: boolean; archive?: { url: string; md5: string; folder: string } }>;
+  datasets: Array<{
+    name: string;
+    classes: number;
+    shape: number[];
+    split: { train: number; test: number } | null;
+    mean: number[] | null;
+    std: number[] | null;
+    augment: boolean;
+    archive?: { url: string; md5: string; folder: string };
+  }>;
 };
 const doc = (name: string) => registry.datasets.find((d) => d.name === name)!;
 
@@ -23,11 +32,24 @@ describe('dataset registry', () => {
 
   it('registry.json agrees with the loaders', () => {
     const mnist = loadDataset('mnist');
-    expect(doc('mnist')).toMatchObject({ classes: 10, shape: mnist.train.shape, split: { train: mnist.train.n, test: mnist.test.n }, mean: mnist.mean, std: mnist.std, augment: false });
+    expect(doc('mnist')).toMatchObject({
+      classes: 10,
+      shape: mnist.train.shape,
+      split: { train: mnist.train.n, test: mnist.test.n },
+      mean: mnist.mean,
+      std: mnist.std,
+      augment: false,
+    });
     expect(doc('fashion-mnist')).toMatchObject({ mean: [...NORMALIZATION.fashionMnist.mean], std: [...NORMALIZATION.fashionMnist.std] });
     expect(doc('mnist-idx')).toMatchObject({ mean: [...NORMALIZATION.mnist.mean], std: [...NORMALIZATION.mnist.std] });
     for (const name of ['cifar10', 'cifar100'] as const) {
-      expect(doc(name)).toMatchObject({ classes: CIFAR_LAYOUTS[name].numClasses, shape: [32, 32, 3], mean: [...NORMALIZATION[name].mean], std: [...NORMALIZATION[name].std], augment: true });
+      expect(doc(name)).toMatchObject({
+        classes: CIFAR_LAYOUTS[name].numClasses,
+        shape: [32, 32, 3],
+        mean: [...NORMALIZATION[name].mean],
+        std: [...NORMALIZATION[name].std],
+        augment: true,
+      });
       expect(doc(name).archive?.folder).toBe(CIFAR_LAYOUTS[name].folder);
     }
     expect(doc('cifar10').archive).toMatchObject({ url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530' });
@@ -76,7 +98,8 @@ describe('--pad-to', () => {
     const raw = loadDataset('synthetic:3x2x2:2:4');
     expect(ds.train.shape).toEqual([4, 4, 2]);
     // top = floor(1/2) = 0, left = floor(2/2) = 1: row y, col x of the source lands at (y, x + 1).
-    for (let y = 0; y < 3; y++) for (let x = 0; x < 2; x++) for (let c = 0; c < 2; c++) expect(ds.train.images[(y * 4 + x + 1) * 2 + c]).toBe(raw.train.images[(y * 2 + x) * 2 + c]);
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 2; x++) for (let c = 0; c < 2; c++) expect(ds.train.images[(y * 4 + x + 1) * 2 + c]).toBe(raw.train.images[(y * 2 + x) * 2 + c]);
     expect(Array.from(ds.train.images.subarray(3 * 8, 4 * 8))).toEqual(new Array(8).fill(0));
   });
 

@@ -315,7 +315,13 @@ describe('batch norm: fused kernels keep the primitive semantics', () => {
     it(`batch statistics are the biased/unbiased pair PyTorch uses, on ${backend}`, async () => {
       const r = await on(backend, () => {
         const x = tf.tensor4d([1, 2, 3, 10, 20, 30, 5, 7, 9, 40, 50, 60], [2, 1, 2, 3]);
-        const out = ops.batchNorm(x, tf.ones([3]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D, { mean: tf.zeros([3]) as tf.Tensor1D, variance: tf.ones([3]) as tf.Tensor1D }, true);
+        const out = ops.batchNorm(
+          x,
+          tf.ones([3]) as tf.Tensor1D,
+          tf.zeros([3]) as tf.Tensor1D,
+          { mean: tf.zeros([3]) as tf.Tensor1D, variance: tf.ones([3]) as tf.Tensor1D },
+          true,
+        );
         return { mean: Array.from(out.batch!.mean.dataSync()), variance: Array.from(out.batch!.variance.dataSync()), y: Array.from(out.y.dataSync()) };
       });
       // Channel 0 holds 1, 10, 5, 40: mean 14, unbiased variance Σ(x − 14)²/3.

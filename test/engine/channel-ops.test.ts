@@ -49,7 +49,18 @@ describe('channel ops (batch-norm second order): PipelineChannelDot and Pipeline
             tf.add(tf.sum(tf.mul(w, channelAffine2(x, al, y, be))), tf.sum(tf.mul(v, channelDot(x, y)))) as tf.Scalar;
           const grads = tf.grads(f)([a, b, alpha, beta]);
           const axes = shape.slice(0, -1).map((_, i) => i);
-          return [channelDot(a, b), channelAffine2(a, alpha, b, beta), tf.sum(tf.mul(a, b), axes), tf.add(tf.mul(a, alpha), tf.mul(b, beta)), ...grads, a, b, alpha, beta, tf.concat([tf.reshape(w, [-1]), v])];
+          return [
+            channelDot(a, b),
+            channelAffine2(a, alpha, b, beta),
+            tf.sum(tf.mul(a, b), axes),
+            tf.add(tf.mul(a, alpha), tf.mul(b, beta)),
+            ...grads,
+            a,
+            b,
+            alpha,
+            beta,
+            tf.concat([tf.reshape(w, [-1]), v]),
+          ];
         });
         expect(usedKernels).toBe(true);
         const ref = reference(av, bv, alv, bev, c);

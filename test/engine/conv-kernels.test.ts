@@ -37,8 +37,36 @@ const phaseCases: Case[] = [
   { n: 2, h: 11, w: 9, cin: 4, cout: 3, k: 5, stride: 2, pad: 'same' },
   { n: 2, h: 10, w: 11, cin: 3, cout: 5, k: 2, stride: 3, pad: 'valid' },
   { n: 2, h: 9, w: 9, cin: 3, cout: 2, k: 1, stride: 3, pad: 'valid' },
-  { n: 2, h: 7, w: 8, cin: 3, cout: 4, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] },
-  { n: 2, h: 6, w: 6, cin: 2, cout: 3, k: 3, stride: 1, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] },
+  {
+    n: 2,
+    h: 7,
+    w: 8,
+    cin: 3,
+    cout: 4,
+    k: 3,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [4, 1],
+      [0, 5],
+      [0, 0],
+    ],
+  },
+  {
+    n: 2,
+    h: 6,
+    w: 6,
+    cin: 2,
+    cout: 3,
+    k: 3,
+    stride: 1,
+    pad: [
+      [0, 0],
+      [3, 0],
+      [1, 4],
+      [0, 0],
+    ],
+  },
 ];
 for (const c of phaseCases) cases.push(c, { ...c, cin: 8 });
 cases.push({ n: 3, h: 7, w: 9, cin: 8, cout: 6, k: 3, stride: 1, pad: 'same' });
@@ -56,12 +84,16 @@ describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallba
         const filter = randn([c.k, c.k, c.cin, c.cout], 200 + i) as tf.Tensor4D;
         const out = tf.conv2d(x, filter, c.stride, c.pad);
         const dy = randn(out.shape, 300 + i) as tf.Tensor4D;
-        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-          strides: [c.stride, c.stride],
-          pad: c.pad,
-          dataFormat: 'NHWC',
-          filterShape: filter.shape,
-        }) as tf.Tensor;
+        const dw = tf.engine().runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          {
+            strides: [c.stride, c.stride],
+            pad: c.pad,
+            dataFormat: 'NHWC',
+            filterShape: filter.shape,
+          },
+        ) as tf.Tensor;
         const inputAttrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', inputShape: x.shape };
         if (tf.getBackend() !== 'wasm') return [dw, tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, inputAttrs) as tf.Tensor];
         const pool = simdKernels()!;
@@ -75,7 +107,12 @@ describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallba
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
         const dwComposed = conv2dBackpropFilter(composer, x, dy, filter.shape, attrs);
         const dxComposed = conv2dBackpropInput(new KernelComposer(tf.backend(), 'wasm'), dy, filter, x.shape, attrs);
-        return [dw, dx, ...[dwComposed, dxComposed].map((t) => tf.engine().makeTensorFromTensorInfo(t)), tf.tensor1d([calls.filter((n) => n === 'conv2d').length])];
+        return [
+          dw,
+          dx,
+          ...[dwComposed, dxComposed].map((t) => tf.engine().makeTensorFromTensorInfo(t)),
+          tf.tensor1d([calls.filter((n) => n === 'conv2d').length]),
+        ];
       };
       const [dwCpu, dxCpu] = await onBackend('cpu', compute);
       const [dwWasm, dxWasm, dwComposed, dxComposed, [inputGradConvs]] = await onBackend('wasm', compute);
@@ -157,17 +194,28 @@ describe('conv backprop kernels on wasm (dW: SIMD kernel and the composed fallba
     await initBackend('wasm');
     expect(simdKernels()).toBeDefined();
     const shape: [number, number, number, number] = [2, 6, 8, 8];
-    const values = tf.tidy(() => tf.round(tf.mul(randn(shape, 13), 1.5)).dataSync().slice() as Float32Array);
+    const values = tf.tidy(
+      () =>
+        tf
+          .round(tf.mul(randn(shape, 13), 1.5))
+          .dataSync()
+          .slice() as Float32Array,
+    );
     for (let i = 0; i < values.length; i += 7) values[i] = NaN;
     for (const i of [0, 8, 64, 72]) values[i] = NaN; // the first 2×2 window of channel 0: all NaN
     const weights = tf.tidy(() => randn([2, 3, 4, 8], 14).dataSync().slice() as Float32Array);
     const [simd] = tf.tidy(() => {
       const x = tf.tensor4d(values, shape);
       const weight = tf.tensor4d(weights, [2, 3, 4, 8]);
-      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), weight)) as tf.Scalar)(x).dataSync()];
+      return [
+        tf
+          .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), weight)) as tf.Scalar)(x)
+          .dataSync(),
+      ];
     });
     const host = new Float32Array(values.length);
     maxPoolGradInto(values, weights, tf.backend_util.computePool2DInfo(shape, 2, 2, 1, 'valid'), host);
     expect(host[0]).toBe(weights[0]);
     expect(Array.from(simd)).toEqual(Array.from(host));
-  });});
+  });
+});

@@ -10,7 +10,9 @@ const bits = (t: tf.Tensor) => Buffer.from((t.dataSync() as Float32Array).slice(
 /** randn with special values mixed in: ±0, ±inf, NaNs of both signs and with a payload, denormals. */
 function withSpecials(shape: number[], seed: number): tf.Tensor {
   const v = randn(shape, seed).dataSync().slice() as Float32Array;
-  const specials = new Float32Array(new Int32Array([0, 0x80000000 | 0, 0x7f800000, 0xff800000 | 0, 0x7fc00000, 0xffc00000 | 0, 0x7fc00123, 1, 0x80000001 | 0]).buffer);
+  const specials = new Float32Array(
+    new Int32Array([0, 0x80000000 | 0, 0x7f800000, 0xff800000 | 0, 0x7fc00000, 0xffc00000 | 0, 0x7fc00123, 1, 0x80000001 | 0]).buffer,
+  );
   for (let i = 0; i < v.length; i += 5) v[i] = specials[(i / 5) % specials.length];
   return tf.tensor(v, shape);
 }
@@ -54,7 +56,9 @@ describe('fused ReLU gradient', () => {
       const xv = x.dataSync();
       const vv = v.dataSync();
       const g = tf.grad(f)(x).dataSync();
-      const hv = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.grad(f)(t), v)))(x).dataSync();
+      const hv = tf
+        .grad((t: tf.Tensor) => tf.sum(tf.mul(tf.grad(f)(t), v)))(x)
+        .dataSync();
       for (let i = 0; i < xv.length; i++) {
         expect(g[i]).toBeCloseTo(xv[i] > 0 ? 2 * vv[i] * xv[i] : 0, 5);
         expect(hv[i]).toBeCloseTo(xv[i] > 0 ? 2 * vv[i] * vv[i] : 0, 5);

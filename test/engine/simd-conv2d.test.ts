@@ -38,7 +38,21 @@ const cases: Array<{ n: number; h: number; w: number; cin: number; cout: number;
   { n: 2, h: 8, w: 8, cin: 12, cout: 8, k: 3, stride: 2, pad: 'same', note: 'even size, stride 2: padding below and right only' },
   { n: 2, h: 12, w: 12, cin: 6, cout: 16, k: 5, stride: 1, pad: 'valid', note: 'x used in place' },
   { n: 2, h: 10, w: 9, cin: 8, cout: 24, k: 1, stride: 2, pad: 'valid', note: 'x used in place, rows and columns past the window unread' },
-  { n: 2, h: 7, w: 8, cin: 4, cout: 8, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] },
+  {
+    n: 2,
+    h: 7,
+    w: 8,
+    cin: 4,
+    cout: 8,
+    k: 3,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [4, 1],
+      [0, 5],
+      [0, 0],
+    ],
+  },
   { n: 2, h: 14, w: 14, cin: 1, cout: 8, k: 5, stride: 1, pad: 'same', note: 'one input channel' },
   { n: 2, h: 6, w: 5, cin: 3, cout: 6, k: 3, stride: 1, pad: 'same', note: 'output channels not in 8s: the replaced kernel runs' },
   { n: 4, h: 4, w: 4, cin: 32, cout: 32, k: 3, stride: 1, pad: 'same' },
@@ -74,7 +88,11 @@ describe("the project's SIMD Conv2D (wasm)", () => {
         expect(Math.sqrt(num / den)).toBeLessThan(Math.max(1e-6, 3e-8 * Math.sqrt(c.k * c.k * c.cin)));
         // Same summation order as XNNPACK's (taps, then input channels): the same bits.
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined };
-        const xnn = replacedConv2D('wasm')!.kernelFunc({ inputs: { x, filter: w }, backend: tf.backend(), attrs: attrs as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
+        const xnn = replacedConv2D('wasm')!.kernelFunc({
+          inputs: { x, filter: w },
+          backend: tf.backend(),
+          attrs: attrs as unknown as tf.NamedAttrMap,
+        }) as tf.TensorInfo;
         const xnnValues = (tf.backend() as unknown as { typedArrayFromHeap(t: tf.TensorInfo): Float32Array }).typedArrayFromHeap(xnn).slice();
         tf.backend().disposeData(xnn.dataId);
         expect(Buffer.from(got.buffer).equals(Buffer.from(xnnValues.buffer))).toBe(true);

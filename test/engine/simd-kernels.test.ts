@@ -36,7 +36,21 @@ const cases: Array<{ n: number; h: number; w: number; cin: number; cout: number;
   { n: 2, h: 9, w: 11, cin: 4, cout: 8, k: 3, stride: 2, pad: 'same' },
   { n: 2, h: 8, w: 8, cin: 12, cout: 8, k: 5, stride: 1, pad: 'valid' },
   { n: 2, h: 10, w: 9, cin: 8, cout: 24, k: 1, stride: 2, pad: 'valid' },
-  { n: 2, h: 7, w: 8, cin: 4, cout: 8, k: 3, stride: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] },
+  {
+    n: 2,
+    h: 7,
+    w: 8,
+    cin: 4,
+    cout: 8,
+    k: 3,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [4, 1],
+      [0, 5],
+      [0, 0],
+    ],
+  },
   { n: 2, h: 6, w: 5, cin: 3, cout: 6, k: 3, stride: 1, pad: 'same' }, // channels widened to 4 and 8
   { n: 4, h: 4, w: 4, cin: 32, cout: 32, k: 3, stride: 1, pad: 'same' }, // short rows: chunks span images
 ];
@@ -56,7 +70,13 @@ describe("the project's SIMD filter gradient (wasm)", () => {
         const x = randn([c.n, c.h, c.w, c.cin], 7) as tf.Tensor4D;
         const probe = tf.conv2d(x, tf.zeros([c.k, c.k, c.cin, c.cout]) as tf.Tensor4D, c.stride, c.pad);
         const dy = randn(probe.shape, 8) as tf.Tensor4D;
-        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: [c.k, c.k, c.cin, c.cout] }) as tf.Tensor;
+        const dw = tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy },
+            { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: [c.k, c.k, c.cin, c.cout] },
+          ) as tf.Tensor;
         const ref = filterGradFloat64(x, dy, c.k, c.stride, c.pad);
         const got = dw.dataSync();
         let num = 0;
@@ -103,7 +123,9 @@ describe("the project's SIMD filter gradient (wasm)", () => {
     expect(() => pool.run('filterGrad', [outside, outside, outside, 1, 8, 8, 4, 8, 8, 8, 3, 1, 1, 1, 1, 8], 9 * 1 * 1 * 8, 1)).toThrow();
     const x = randn([2, 8, 8, 4], 3) as tf.Tensor4D;
     const dy = randn([2, 8, 8, 8], 4) as tf.Tensor4D;
-    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor;
+    const dw = tf
+      .engine()
+      .runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor;
     const ref = filterGradFloat64(x, dy, 3, 1, 'same');
     expect(Math.max(...Array.from(dw.dataSync(), (v, i) => Math.abs(v - ref[i])))).toBeLessThan(1e-4);
     tf.dispose([x, dy, dw]);

@@ -10,14 +10,19 @@ const tsx = ['--import', 'tsx'];
 
 function outputsAt(threads: number): { threads: number; ownKernels: boolean; kernelThreads: number; digests: Record<string, string> } {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), `pipeline-threads-${threads}-`));
-  const r = spawnSync(process.execPath, [...tsx, fixture, String(threads), out], { cwd: root, encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' }, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [...tsx, fixture, String(threads), out], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, PIPELINE_QUIET: '1' },
+    timeout: 300_000,
+  });
   expect(r.status, r.stderr.slice(-2000)).toBe(0);
   fs.rmSync(out, { recursive: true, force: true });
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
 describe('multi-threaded wasm', () => {
-  it('training, hvp and every criterion\'s scores are bit-identical at 1 and 2 threads', () => {
+  it("training, hvp and every criterion's scores are bit-identical at 1 and 2 threads", () => {
     const one = outputsAt(1);
     const two = outputsAt(2);
     expect(one.threads).toBe(1);
@@ -26,19 +31,51 @@ describe('multi-threaded wasm', () => {
     expect([one.ownKernels, one.kernelThreads, two.ownKernels, two.kernelThreads]).toEqual([true, 1, true, 2]);
     // Every job wrote scores, masks and (where trained) a checkpoint; hvp produced g and Hg.
     const keys = Object.keys(one.digests);
-    for (const want of [/resnet20-grasp\/scores\.arrow/, /resnet20-crop\/masks\.arrow/, /resnet20-synflow\/scores\.arrow/, /lenet5-grasp-train\/train\/checkpoint/, /resnet20-snip-train\/train\/checkpoint/, /^hvp\//, /^batch-norm\//]) {
-      expect(keys.some((k) => want.test(k)), String(want)).toBe(true);
+    for (const want of [
+      /resnet20-grasp\/scores\.arrow/,
+      /resnet20-crop\/masks\.arrow/,
+      /resnet20-synflow\/scores\.arrow/,
+      /lenet5-grasp-train\/train\/checkpoint/,
+      /resnet20-snip-train\/train\/checkpoint/,
+      /^hvp\//,
+      /^batch-norm\//,
+    ]) {
+      expect(
+        keys.some((k) => want.test(k)),
+        String(want),
+      ).toBe(true);
     }
     expect(two.digests).toEqual(one.digests);
   });
 
   it('falls back to one thread with one line when threads cannot start (no SharedArrayBuffer)', () => {
     const script = `delete globalThis.SharedArrayBuffer; const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv);`;
-    const r = spawnSync(process.execPath, [...tsx, '--input-type=module', '-e', script, 'pipeline', '--backend', 'wasm', '--threads', '2', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1'], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        ...tsx,
+        '--input-type=module',
+        '-e',
+        script,
+        'pipeline',
+        '--backend',
+        'wasm',
+        '--threads',
+        '2',
+        'bench',
+        '--model',
+        'lenet300',
+        '--batch',
+        '4',
+        '--repeat',
+        '1',
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr.trim().split('\n')).toEqual(['pipeline: note: SharedArrayBuffer is not available: running wasm on 1 thread']);
     expect(JSON.parse(r.stdout).threads).toBe(1);
@@ -46,11 +83,15 @@ describe('multi-threaded wasm', () => {
 
   it("gives XNNPACK one thread beside the project's kernels unless PIPELINE_XNNPACK_THREADS says otherwise", () => {
     const bench = (env: Record<string, string>) =>
-      spawnSync(process.execPath, [path.join(root, 'bin/pipeline.mjs'), '--backend', 'wasm', '--threads', '2', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1'], {
-        encoding: 'utf8',
-        env: { ...process.env, PIPELINE_QUIET: '1', ...env },
-        timeout: 120_000,
-      });
+      spawnSync(
+        process.execPath,
+        [path.join(root, 'bin/pipeline.mjs'), '--backend', 'wasm', '--threads', '2', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1'],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, PIPELINE_QUIET: '1', ...env },
+          timeout: 120_000,
+        },
+      );
     const line = (env: Record<string, string>) => {
       const r = bench(env);
       expect(r.status, r.stderr).toBe(0);

@@ -21,7 +21,11 @@ async function pruneAndTrain(backendName: string, label: string, config: PruneCo
   const backend = await initBackend(backendName);
   const dir = path.join(tmp, `${label}-${backendName}`);
   const { report } = await runPrune(config, { out: dir, backend });
-  const metrics = fs.readFileSync(path.join(dir, 'train', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const metrics = fs
+    .readFileSync(path.join(dir, 'train', 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   return { report, masks: readMaskFile(path.join(dir, 'masks.arrow')), metrics };
 }
 
@@ -29,14 +33,31 @@ const cases: Array<[string, PruneConfig]> = [
   [
     'lenet5',
     {
-      criterion: 'grasp', model: 'lenet5', dataset: 'synthetic:28x28x1:10:256', density: 0.1, scope: 'global', samplesPerClass: 4, seed: 0, temperature: 200, dumpScores: false,
+      criterion: 'grasp',
+      model: 'lenet5',
+      dataset: 'synthetic:28x28x1:10:256',
+      density: 0.1,
+      scope: 'global',
+      samplesPerClass: 4,
+      seed: 0,
+      temperature: 200,
+      dumpScores: false,
       train: resolveTrainConfig({ model: 'lenet5', dataset: 'mnist', epochs: 1, batchSize: 64 }),
     },
   ],
   [
     'resnet20-w4',
     {
-      criterion: 'snip', model: 'resnet20', width: 4, dataset: 'synthetic:16x16x3:10:256', density: 0.2, scope: 'global', samplesPerClass: 4, seed: 0, temperature: 200, dumpScores: false,
+      criterion: 'snip',
+      model: 'resnet20',
+      width: 4,
+      dataset: 'synthetic:16x16x3:10:256',
+      density: 0.2,
+      scope: 'global',
+      samplesPerClass: 4,
+      seed: 0,
+      temperature: 200,
+      dumpScores: false,
       train: resolveTrainConfig({ model: 'resnet20', dataset: 'synthetic:16x16x3:10:256', width: 4, epochs: 1, batchSize: 64 }),
     },
   ],
@@ -65,7 +86,16 @@ describe('webgpu end to end: prune at init + 1 training epoch', () => {
 
 describe('webgpu end to end: SynFlow, structured channel pruning, IRP', () => {
   it('SynFlow (data-free, 5 rounds) and CroP channel pruning keep what wasm keeps', async () => {
-    const common = { model: 'resnet20', width: 4, dataset: 'synthetic:16x16x3:10:64', scope: 'global' as const, samplesPerClass: 2, seed: 1, temperature: 200, dumpScores: false };
+    const common = {
+      model: 'resnet20',
+      width: 4,
+      dataset: 'synthetic:16x16x3:10:64',
+      scope: 'global' as const,
+      samplesPerClass: 2,
+      seed: 1,
+      temperature: 200,
+      dumpScores: false,
+    };
     for (const [label, config] of [
       ['synflow', { ...common, criterion: 'synflow', density: 0.1, iterations: 5 }],
       ['structured-crop', { ...common, criterion: 'crop', density: 0.5, structured: true }],
@@ -82,7 +112,20 @@ describe('webgpu end to end: SynFlow, structured channel pruning, IRP', () => {
   });
 
   it('IRP (2 rounds, SNIP) writes the survival table with the same survival counts and θ₀, g, Hg to 1e-4', async () => {
-    const config = parseIrpConfig({ model: 'lenet5', width: 0.5, dataset: 'synthetic:28x28x1:10:128', criterion: 'snip', rounds: 2, finalDensity: 0.3, epochsPerRound: 1, samplesPerClass: 2, train: { batchSize: 64 } }, 'test');
+    const config = parseIrpConfig(
+      {
+        model: 'lenet5',
+        width: 0.5,
+        dataset: 'synthetic:28x28x1:10:128',
+        criterion: 'snip',
+        rounds: 2,
+        finalDensity: 0.3,
+        epochsPerRound: 1,
+        samplesPerClass: 2,
+        train: { batchSize: 64 },
+      },
+      'test',
+    );
     const tables: Record<string, ReturnType<typeof readArrowFile>> = {};
     for (const backendName of ['wasm', 'webgpu']) {
       const backend = await initBackend(backendName);

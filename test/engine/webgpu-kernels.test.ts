@@ -48,7 +48,14 @@ describe('webgpu engine: the adapter is reported', () => {
 
 describe('webgpu conv backprop (im2col + split-K dW, flipped-filter dX) matches cpu', () => {
   const cases = [] as Array<{ k: number; s: number; pad: 'same' | 'valid'; h: number; w: number }>;
-  for (const k of [1, 3]) for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const [h, w] of [[8, 8], [7, 9]]) cases.push({ k, s, pad, h, w });
+  for (const k of [1, 3])
+    for (const s of [1, 2])
+      for (const pad of ['same', 'valid'] as const)
+        for (const [h, w] of [
+          [8, 8],
+          [7, 9],
+        ])
+          cases.push({ k, s, pad, h, w });
   cases.push({ k: 5, s: 1, pad: 'valid', h: 6, w: 6 });
   for (const [i, c] of cases.entries()) {
     it(`${c.k}x${c.k} stride ${c.s} ${c.pad} ${c.h}x${c.w}`, async () => {
@@ -57,8 +64,12 @@ describe('webgpu conv backprop (im2col + split-K dW, flipped-filter dX) matches 
         const filter = randn([c.k, c.k, 5, 6], 20 + i) as tf.Tensor4D;
         const y = tf.conv2d(x, filter, c.s, c.pad);
         const dy = randn(y.shape, 30 + i);
-        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', filterShape: filter.shape }) as tf.Tensor;
-        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor;
+        const dw = tf
+          .engine()
+          .runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', filterShape: filter.shape }) as tf.Tensor;
+        const dx = tf
+          .engine()
+          .runKernel('Conv2DBackpropInput', { dy, filter }, { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor;
         return [y, dw, dx];
       });
     });
@@ -73,13 +84,19 @@ describe('webgpu conv backprop (im2col + split-K dW, flipped-filter dX) matches 
     await compare(() => {
       const x = randn([2, 64, 64, 4], 1) as tf.Tensor4D;
       const dy = randn([2, 64, 64, 8], 2);
-      return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor];
+      return [
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor,
+      ];
     });
   });
 });
 
 describe('webgpu batch norm kernels match the cpu host kernels', () => {
-  for (const shape of [[4, 5, 5, 3], [6, 7], [1, 1, 1, 4]]) {
+  for (const shape of [
+    [4, 5, 5, 3],
+    [6, 7],
+    [1, 1, 1, 4],
+  ]) {
     it(`shape ${shape.join('x')}`, async () => {
       const c = shape.at(-1)!;
       await compare(() => {
@@ -88,7 +105,9 @@ describe('webgpu batch norm kernels match the cpu host kernels', () => {
         const beta = randn([c], 5);
         const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM, { x, gamma, beta }, { epsilon: 1e-5 }) as tf.Tensor[];
         const dy = randn(shape, 6);
-        const grads = tf.engine().runKernel(BATCH_NORM_GRAD, { dy, x, gamma, mean, variance, dmean: randn([c], 7), dvariance: randn([c], 8) }, { epsilon: 1e-5 }) as tf.Tensor[];
+        const grads = tf
+          .engine()
+          .runKernel(BATCH_NORM_GRAD, { dy, x, gamma, mean, variance, dmean: randn([c], 7), dvariance: randn([c], 8) }, { epsilon: 1e-5 }) as tf.Tensor[];
         const running = tf.add(variance, 0.5);
         const ev = tf.engine().runKernel(BATCH_NORM_EVAL, { x, gamma, beta, mean, variance: running }, { epsilon: 1e-5 }) as tf.Tensor;
         const evGrads = tf.engine().runKernel(BATCH_NORM_EVAL_GRAD, { dy, x, gamma, mean, variance: running }, { epsilon: 1e-5 }) as tf.Tensor[];
@@ -103,7 +122,13 @@ describe('webgpu batch norm kernels match the cpu host kernels', () => {
       const gamma = randn([3], 2);
       const beta = randn([3], 3);
       const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM, { x, gamma, beta }, { epsilon: 1e-5 }) as tf.Tensor[];
-      const grads = tf.engine().runKernel(BATCH_NORM_GRAD, { dy: randn([8, 3], 4), x, gamma, mean, variance, dmean: randn([3], 5), dvariance: randn([3], 6) }, { epsilon: 1e-5 }) as tf.Tensor[];
+      const grads = tf
+        .engine()
+        .runKernel(
+          BATCH_NORM_GRAD,
+          { dy: randn([8, 3], 4), x, gamma, mean, variance, dmean: randn([3], 5), dvariance: randn([3], 6) },
+          { epsilon: 1e-5 },
+        ) as tf.Tensor[];
       return [y, variance, ...grads];
     });
   });
@@ -131,9 +156,17 @@ describe('webgpu hvp: conv, BN (train), tanh, avg pool, strided conv, dense', ()
   const shapes = [[3, 3, 3, 5], [5], [5], [3, 3, 5, 6], [6], [6], [6, 4]];
   const x = () => randn([6, 8, 8, 3], 500);
   const labels = () => tf.tensor1d([0, 1, 2, 3, 0, 1], 'int32');
-  const theta0 = () => shapes.map((s, i) => (names[i].startsWith('g') ? tf.add(1, randn(s, 600 + i, 0.2)) : randn(s, 600 + i, names[i].startsWith('b') ? 0.2 : 0.4)));
+  const theta0 = () =>
+    shapes.map((s, i) => (names[i].startsWith('g') ? tf.add(1, randn(s, 600 + i, 0.2)) : randn(s, 600 + i, names[i].startsWith('b') ? 0.2 : 0.4)));
   const loss = (xs: tf.Tensor, ys: tf.Tensor1D) => (p: tf.Tensor[]) => {
-    const bn = (h: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => ops.batchNorm(h, g as tf.Tensor1D, b as tf.Tensor1D, { mean: tf.zeros([g.shape[0]]) as tf.Tensor1D, variance: tf.ones([g.shape[0]]) as tf.Tensor1D }, true).y;
+    const bn = (h: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      ops.batchNorm(
+        h,
+        g as tf.Tensor1D,
+        b as tf.Tensor1D,
+        { mean: tf.zeros([g.shape[0]]) as tf.Tensor1D, variance: tf.ones([g.shape[0]]) as tf.Tensor1D },
+        true,
+      ).y;
     let h = tf.tanh(bn(tf.conv2d(xs as tf.Tensor4D, p[0] as tf.Tensor4D, 1, 'same'), p[1], p[2]));
     h = tf.avgPool(h as tf.Tensor4D, 2, 2, 'valid');
     h = tf.tanh(bn(tf.conv2d(h as tf.Tensor4D, p[3] as tf.Tensor4D, 2, 'same'), p[4], p[5]));
@@ -152,16 +185,24 @@ describe('webgpu hvp: conv, BN (train), tanh, avg pool, strided conv, dense', ()
     const ys = labels();
     const th = theta0();
     const v = grad(loss(xs, ys), th);
-    return grad(loss(xs, ys), th.map((t, i) => tf.add(t, tf.mul(v[i], s))));
+    return grad(
+      loss(xs, ys),
+      th.map((t, i) => tf.add(t, tf.mul(v[i], s))),
+    );
   };
 
-  it('H·g equals the cpu backend\'s and Richardson-extrapolated central differences of g (ε = 1e-2 along g)', async () => {
+  it("H·g equals the cpu backend's and Richardson-extrapolated central differences of g (ε = 1e-2 along g)", async () => {
     const cpu = await computeOn('cpu', hvpOutputs);
     const gpu = await computeOn('webgpu', hvpOutputs);
     const k = names.length;
     for (let i = 0; i < 2 * k; i++) expect(relErr(gpu[i], cpu[i]), `${i < k ? 'g' : 'Hg'} ${names[i % k]}`).toBeLessThan(1e-4);
     const eps = 1e-2;
-    const [p1, m1, p2, m2] = [await computeOn('webgpu', gradAt(eps)), await computeOn('webgpu', gradAt(-eps)), await computeOn('webgpu', gradAt(2 * eps)), await computeOn('webgpu', gradAt(-2 * eps))];
+    const [p1, m1, p2, m2] = [
+      await computeOn('webgpu', gradAt(eps)),
+      await computeOn('webgpu', gradAt(-eps)),
+      await computeOn('webgpu', gradAt(2 * eps)),
+      await computeOn('webgpu', gradAt(-2 * eps)),
+    ];
     const fd: number[] = [];
     const hv: number[] = [];
     for (let t = 0; t < k; t++)
@@ -192,7 +233,10 @@ describe('webgpu hvp on resnet20 (w4): 22 tensors, BN, residual joins, strided a
         const model = createModel('resnet20', { width: 4, inputShape: [16, 16, 3], numClasses: 10 });
         const params = initParams(model, 1);
         const x = randn([20, 16, 16, 3], 5) as tf.Tensor4D;
-        const y = tf.tensor1d(Array.from({ length: 20 }, (_, i) => i % 10), 'int32');
+        const y = tf.tensor1d(
+          Array.from({ length: 20 }, (_, i) => i % 10),
+          'int32',
+        );
         const names = model.prunable.map((p) => p.name);
         const loss = (ws: tf.Tensor[]) => {
           const p = { ...params };
@@ -279,7 +323,10 @@ describe('webgpu fused ReLU gradient matches the cpu composition', () => {
     await initBackend('webgpu');
     expect(tf.getKernel(RELU_GRAD, 'webgpu')).toBeDefined();
     const fn = () => {
-      const x = tf.tensor(Float32Array.from({ length: 210 }, (_, i) => ((i % 7) - 3) * 0.5), [2, 5, 7, 3]);
+      const x = tf.tensor(
+        Float32Array.from({ length: 210 }, (_, i) => ((i % 7) - 3) * 0.5),
+        [2, 5, 7, 3],
+      );
       return [reluGrad(randn([2, 5, 7, 3], 4), x)];
     };
     const [cpu] = await computeOn('cpu', fn);

@@ -32,7 +32,10 @@ const copy = (from: string, to: string) => (fs.cpSync(from, to, { recursive: tru
 const halve = (file: string) => fs.writeFileSync(file, fs.readFileSync(file).subarray(0, Math.floor(fs.statSync(file).size / 2)));
 const randomize = (file: string, size?: number) => {
   const rng = new Rng(7);
-  fs.writeFileSync(file, Uint8Array.from({ length: Math.min(size ?? fs.statSync(file).size, 4096) }, () => Math.floor(rng.next() * 256)));
+  fs.writeFileSync(
+    file,
+    Uint8Array.from({ length: Math.min(size ?? fs.statSync(file).size, 4096) }, () => Math.floor(rng.next() * 256)),
+  );
 };
 
 /** Applies one of the generic corruptions to `file` (a copy), or removes it. */
@@ -67,7 +70,13 @@ const firstF32 = (t: ReturnType<typeof loadSafetensors>['tensors']) => Object.va
 const GENERIC = ['missing', 'empty', 'truncated', 'random bytes'] as const;
 
 /** JSON presets of the four commands that read them. */
-const presetCommands: Array<{ command: string; args: (file: string, out: string) => string[]; valid: Record<string, unknown>; inf: Record<string, unknown>; shapes: Record<string, unknown> }> = [
+const presetCommands: Array<{
+  command: string;
+  args: (file: string, out: string) => string[];
+  valid: Record<string, unknown>;
+  inf: Record<string, unknown>;
+  shapes: Record<string, unknown>;
+}> = [
   {
     command: 'train --config',
     args: (f, out) => ['train', '--config', f, '--out', out],
@@ -86,7 +95,11 @@ const presetCommands: Array<{ command: string; args: (file: string, out: string)
     command: 'run',
     args: (f, out) => ['run', f, '--out', out],
     valid: { irp: { model: 'lenet300' }, autos: {}, prune: { model: 'lenet5', criteria: ['snip'], sparsities: [0.9] } },
-    inf: { irp: { model: 'lenet300' }, autos: {}, prune: { model: 'lenet5', criteria: ['snip'], sparsities: [0.9], train: { optimizer: { type: 'sgd', lr: 1e999 } } } },
+    inf: {
+      irp: { model: 'lenet300' },
+      autos: {},
+      prune: { model: 'lenet5', criteria: ['snip'], sparsities: [0.9], train: { optimizer: { type: 'sgd', lr: 1e999 } } },
+    },
     shapes: { irp: { model: 'lenet300' }, autos: {}, prune: { model: 'lenet5', criteria: 'snip', sparsities: [[0.9]] } },
   },
   {
@@ -119,13 +132,38 @@ for (const p of presetCommands) {
       says: how === 'missing' ? /not found/ : /not valid JSON/,
     });
   }
-  cases.push({ kind: 'JSON preset', command: p.command, corruption: 'wrong schema', make: (_fx, dir, out) => p.args(preset(dir, { ...p.valid, bogus: 1 }), out), says: /bogus|unrecognized|unknown/i });
-  cases.push({ kind: 'JSON preset', command: p.command, corruption: 'wrong shapes', make: (_fx, dir, out) => p.args(preset(dir, p.shapes), out), says: /expected|must/i });
-  cases.push({ kind: 'JSON preset', command: p.command, corruption: 'NaN/Inf', make: (_fx, dir, out) => p.args(preset(dir, JSON.stringify(p.inf).replace('1e+999', '1e999').replace('null', '1e999')), out), says: /finite|Infinity|must|outside|expected/i });
+  cases.push({
+    kind: 'JSON preset',
+    command: p.command,
+    corruption: 'wrong schema',
+    make: (_fx, dir, out) => p.args(preset(dir, { ...p.valid, bogus: 1 }), out),
+    says: /bogus|unrecognized|unknown/i,
+  });
+  cases.push({
+    kind: 'JSON preset',
+    command: p.command,
+    corruption: 'wrong shapes',
+    make: (_fx, dir, out) => p.args(preset(dir, p.shapes), out),
+    says: /expected|must/i,
+  });
+  cases.push({
+    kind: 'JSON preset',
+    command: p.command,
+    corruption: 'NaN/Inf',
+    make: (_fx, dir, out) => p.args(preset(dir, JSON.stringify(p.inf).replace('1e+999', '1e999').replace('null', '1e999')), out),
+    says: /finite|Infinity|must|outside|expected/i,
+  });
 }
 
 // Mask files: train --mask.
-const maskArgs = (f: string, out: string, width = '0.25') => ['train', ...TINY_TRAIN.map((a, i, all) => (all[i - 1] === '--width' ? width : a)), '--mask', f, '--out', out];
+const maskArgs = (f: string, out: string, width = '0.25') => [
+  'train',
+  ...TINY_TRAIN.map((a, i, all) => (all[i - 1] === '--width' ? width : a)),
+  '--mask',
+  f,
+  '--out',
+  out,
+];
 for (const how of GENERIC) {
   cases.push({
     kind: 'mask file',
@@ -150,12 +188,46 @@ cases.push({
   },
   says: /bits/,
 });
-cases.push({ kind: 'mask file', command: 'train --mask', corruption: 'wrong shapes', make: (fx, _dir, out) => maskArgs(fx.masks, out, '0.5'), says: /shape|mask/ });
+cases.push({
+  kind: 'mask file',
+  command: 'train --mask',
+  corruption: 'wrong shapes',
+  make: (fx, _dir, out) => maskArgs(fx.masks, out, '0.5'),
+  says: /shape|mask/,
+});
 
 // Survival tables: prune --criterion lottery --table, fit-autos --table.
 const tableCommands = [
-  { command: 'prune --criterion lottery', args: (f: string, out: string, width = '0.25') => ['prune', '--criterion', 'lottery', '--table', f, '--model', 'lenet300', '--width', width, '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--density', '0.1', '--out', out], poison: 'final_score' },
-  { command: 'fit-autos --table', args: (f: string, out: string) => ['fit-autos', '--table', f, '--hidden', '4', '--epochs', '1', '--out', out], poison: 'theta' },
+  {
+    command: 'prune --criterion lottery',
+    args: (f: string, out: string, width = '0.25') => [
+      'prune',
+      '--criterion',
+      'lottery',
+      '--table',
+      f,
+      '--model',
+      'lenet300',
+      '--width',
+      width,
+      '--dataset',
+      'none',
+      '--input-shape',
+      '28,28,1',
+      '--classes',
+      '10',
+      '--density',
+      '0.1',
+      '--out',
+      out,
+    ],
+    poison: 'final_score',
+  },
+  {
+    command: 'fit-autos --table',
+    args: (f: string, out: string) => ['fit-autos', '--table', f, '--hidden', '4', '--epochs', '1', '--out', out],
+    poison: 'theta',
+  },
 ];
 for (const t of tableCommands) {
   for (const how of GENERIC) {
@@ -213,7 +285,23 @@ for (const t of tableCommands) {
 }
 
 // AutoS model directories: prune --criterion autos --autos.
-const autosArgs = (d: string, out: string) => ['prune', '--criterion', 'autos', '--autos', d, '--model', 'lenet300', '--width', '0.25', '--samples-per-class', '2', '--density', '0.1', '--out', out];
+const autosArgs = (d: string, out: string) => [
+  'prune',
+  '--criterion',
+  'autos',
+  '--autos',
+  d,
+  '--model',
+  'lenet300',
+  '--width',
+  '0.25',
+  '--samples-per-class',
+  '2',
+  '--density',
+  '0.1',
+  '--out',
+  out,
+];
 const autosCase = (corruption: Corruption, edit: (d: string) => void, says: RegExp) =>
   cases.push({
     kind: 'AutoS model dir',
@@ -230,8 +318,20 @@ autosCase('missing', (d) => fs.rmSync(d, { recursive: true }), /autos/);
 autosCase('empty', (d) => (fs.rmSync(d, { recursive: true }), fs.mkdirSync(d)), /autos\.json/);
 autosCase('truncated', (d) => halve(path.join(d, 'weights.safetensors')), /weights\.safetensors/);
 autosCase('random bytes', (d) => randomize(path.join(d, 'weights.safetensors')), /weights\.safetensors/);
-autosCase('wrong schema', (d) => fs.writeFileSync(path.join(d, 'autos.json'), JSON.stringify({ format: 'pipeline-autos-v1', features: ['theta'] })), /autos\.json/);
-autosCase('wrong shapes', (d) => editSafetensors(path.join(d, 'weights.safetensors'), (t) => (t['layer0.w'] = { ...t['layer0.w'], shape: [t['layer0.w'].shape[1], t['layer0.w'].shape[0]] })), /shape|width|layer/);
+autosCase(
+  'wrong schema',
+  (d) => fs.writeFileSync(path.join(d, 'autos.json'), JSON.stringify({ format: 'pipeline-autos-v1', features: ['theta'] })),
+  /autos\.json/,
+);
+autosCase(
+  'wrong shapes',
+  (d) =>
+    editSafetensors(
+      path.join(d, 'weights.safetensors'),
+      (t) => (t['layer0.w'] = { ...t['layer0.w'], shape: [t['layer0.w'].shape[1], t['layer0.w'].shape[0]] }),
+    ),
+  /shape|width|layer/,
+);
 autosCase('NaN/Inf', (d) => editSafetensors(path.join(d, 'weights.safetensors'), (t) => (t['layer1.b'].data[0] = Number.POSITIVE_INFINITY)), /NaN|Inf/);
 
 // Checkpoints (safetensors): train --resume.
@@ -262,27 +362,80 @@ cases.push({
 });
 for (const how of ['empty', 'truncated', 'random bytes'] as const) checkpointCase(how, (f) => corrupt(f, how), /checkpoint\.safetensors.*--force/);
 checkpointCase('wrong schema', (f) => editSafetensors(f, (t) => delete t[Object.keys(t).find((k) => !k.includes('.'))!]), /missing|--force/);
-checkpointCase('wrong shapes', (f) => editSafetensors(f, (t) => { const w = firstF32(t); w.shape = [w.data.length]; }), /shape/);
+checkpointCase(
+  'wrong shapes',
+  (f) =>
+    editSafetensors(f, (t) => {
+      const w = firstF32(t);
+      w.shape = [w.data.length];
+    }),
+  /shape/,
+);
 checkpointCase('NaN/Inf', (f) => editSafetensors(f, (t) => (firstF32(t).data[0] = Number.NaN)), /NaN/);
 
 // MNIST IDX files and CIFAR-10 batches: train --dataset.
 const idxArgs = (d: string, out: string) => ['train', ...TINY_TRAIN, '--dataset', 'mnist-idx', '--data-dir', d, '--out', out];
 const idxCase = (corruption: Corruption, edit: (d: string) => void, says: RegExp) =>
-  cases.push({ kind: 'IDX', command: 'train --dataset mnist-idx', corruption, make: (fx, dir, out) => { const d = copy(fx.idxDir, path.join(dir, 'idx')); edit(d); return idxArgs(d, out); }, says });
+  cases.push({
+    kind: 'IDX',
+    command: 'train --dataset mnist-idx',
+    corruption,
+    make: (fx, dir, out) => {
+      const d = copy(fx.idxDir, path.join(dir, 'idx'));
+      edit(d);
+      return idxArgs(d, out);
+    },
+    says,
+  });
 const images = (d: string) => path.join(d, 'train-images-idx3-ubyte');
 const labels = (d: string) => path.join(d, 'train-labels-idx1-ubyte');
 for (const how of GENERIC) idxCase(how, (d) => corrupt(images(d), how), /mnist-idx.*train-images/);
 idxCase('wrong schema', (d) => fs.copyFileSync(labels(d), images(d)), /magic/);
-idxCase('wrong shapes', (d) => { const b = fs.readFileSync(labels(d)); b.writeUInt32BE(19, 4); fs.writeFileSync(labels(d), b.subarray(0, b.length - 1)); }, /20 images but .* 19 labels/);
-idxCase('NaN/Inf', (d) => { const b = fs.readFileSync(labels(d)); b[9] = 12; fs.writeFileSync(labels(d), b); }, /label 12/);
+idxCase(
+  'wrong shapes',
+  (d) => {
+    const b = fs.readFileSync(labels(d));
+    b.writeUInt32BE(19, 4);
+    fs.writeFileSync(labels(d), b.subarray(0, b.length - 1));
+  },
+  /20 images but .* 19 labels/,
+);
+idxCase(
+  'NaN/Inf',
+  (d) => {
+    const b = fs.readFileSync(labels(d));
+    b[9] = 12;
+    fs.writeFileSync(labels(d), b);
+  },
+  /label 12/,
+);
 
 const cifarArgs = (d: string, out: string) => ['train', ...TINY_TRAIN, '--dataset', 'cifar10', '--data-dir', d, '--out', out];
 const cifarCase = (corruption: Corruption, edit: (file: string) => void, says: RegExp) =>
-  cases.push({ kind: 'CIFAR', command: 'train --dataset cifar10', corruption, make: (fx, dir, out) => { const d = copy(fx.cifarDir, path.join(dir, 'cifar')); edit(path.join(d, 'cifar-10-batches-bin', 'data_batch_1.bin')); return cifarArgs(d, out); }, says });
-for (const how of GENERIC) cifarCase(how, (f) => (how === 'truncated' ? fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 3073 * 5 + 1000)) : corrupt(f, how)), /cifar10/);
+  cases.push({
+    kind: 'CIFAR',
+    command: 'train --dataset cifar10',
+    corruption,
+    make: (fx, dir, out) => {
+      const d = copy(fx.cifarDir, path.join(dir, 'cifar'));
+      edit(path.join(d, 'cifar-10-batches-bin', 'data_batch_1.bin'));
+      return cifarArgs(d, out);
+    },
+    says,
+  });
+for (const how of GENERIC)
+  cifarCase(how, (f) => (how === 'truncated' ? fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 3073 * 5 + 1000)) : corrupt(f, how)), /cifar10/);
 cifarCase('wrong schema', (f) => fs.writeFileSync(f, Buffer.alloc(3074 * 10)), /record|truncated|damaged/); // CIFAR-100's 2 label bytes per record
 cifarCase('wrong shapes', (f) => fs.appendFileSync(f, Buffer.alloc(100)), /truncated|damaged/);
-cifarCase('NaN/Inf', (f) => { const b = fs.readFileSync(f); b[3073] = 11; fs.writeFileSync(f, b); }, /label 11/);
+cifarCase(
+  'NaN/Inf',
+  (f) => {
+    const b = fs.readFileSync(f);
+    b[3073] = 11;
+    fs.writeFileSync(f, b);
+  },
+  /label 11/,
+);
 
 function listTree(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];

@@ -40,8 +40,22 @@ function idx(magic: number, dims: number[], data: Uint8Array): Buffer {
 export function writeIdx(dir: string, n = 20): void {
   fs.mkdirSync(dir, { recursive: true });
   for (const split of ['train', 't10k']) {
-    fs.writeFileSync(path.join(dir, `${split}-images-idx3-ubyte`), idx(0x803, [n, 28, 28], new Uint8Array(n * 784).map((_, i) => (i * 7) % 256)));
-    fs.writeFileSync(path.join(dir, `${split}-labels-idx1-ubyte`), idx(0x801, [n], new Uint8Array(n).map((_, i) => i % 10)));
+    fs.writeFileSync(
+      path.join(dir, `${split}-images-idx3-ubyte`),
+      idx(
+        0x803,
+        [n, 28, 28],
+        new Uint8Array(n * 784).map((_, i) => (i * 7) % 256),
+      ),
+    );
+    fs.writeFileSync(
+      path.join(dir, `${split}-labels-idx1-ubyte`),
+      idx(
+        0x801,
+        [n],
+        new Uint8Array(n).map((_, i) => i % 10),
+      ),
+    );
   }
 }
 
@@ -53,7 +67,8 @@ export function writeCifar(dir: string, records = 10): void {
     for (let r = 0; r < records; r++) b[r * 3073] = r % 10;
     return b;
   };
-  for (const f of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) fs.writeFileSync(path.join(folder, f), batch());
+  for (const f of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'])
+    fs.writeFileSync(path.join(folder, f), batch());
 }
 
 /** A survival table of lenet300 at width 0.25 as `pipeline irp` writes it, from seeded synthetic features (no training). */
@@ -87,7 +102,25 @@ export async function makeFixtures(root: string): Promise<Fixtures> {
   const autos = path.join(root, 'autos');
   await ok('fit-autos', '--table', path.join(irp, 'survival.arrow'), '--hidden', '8', '--epochs', '1', '--max-rows-per-tensor', '2000', '--out', autos);
   const prune = path.join(root, 'prune');
-  await ok('prune', '--criterion', 'random', '--model', 'lenet300', '--width', '0.25', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--density', '0.5', '--out', prune);
+  await ok(
+    'prune',
+    '--criterion',
+    'random',
+    '--model',
+    'lenet300',
+    '--width',
+    '0.25',
+    '--dataset',
+    'none',
+    '--input-shape',
+    '28,28,1',
+    '--classes',
+    '10',
+    '--density',
+    '0.5',
+    '--out',
+    prune,
+  );
   const trainDir = path.join(root, 'train');
   const trainArgs = ['train', ...TINY_TRAIN, '--out', trainDir, '--resume'];
   await ok('train', ...TINY_TRAIN, '--out', trainDir);

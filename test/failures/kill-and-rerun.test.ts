@@ -35,7 +35,11 @@ const PLACE = new Set(['cwd']);
 function normalized(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(normalized);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).filter(([k]) => !WALL_CLOCK.test(k) && !PLACE.has(k)).map(([k, v]) => [k, normalized(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => !WALL_CLOCK.test(k) && !PLACE.has(k))
+      .map(([k, v]) => [k, normalized(v)]),
+  );
 }
 
 /** A file's content with wall-clock fields removed (bytes for everything else). */
@@ -44,9 +48,18 @@ function comparable(file: string): unknown {
   const name = path.basename(file);
   if (name === 'DONE') return 'DONE'; // holds the time it was written
   if (name.endsWith('.json')) return normalized(JSON.parse(bytes.toString('utf8')));
-  if (name.endsWith('.jsonl')) return bytes.toString('utf8').trim().split('\n').map((l) => normalized(JSON.parse(l)));
+  if (name.endsWith('.jsonl'))
+    return bytes
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => normalized(JSON.parse(l)));
   if (name.endsWith('.csv')) {
-    const rows = bytes.toString('utf8').trim().split('\n').map((l) => l.split(','));
+    const rows = bytes
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     const keep = rows[0].map((h, i) => (WALL_CLOCK.test(h) ? -1 : i)).filter((i) => i >= 0);
     return rows.map((r) => keep.map((i) => r[i]));
   }
@@ -56,7 +69,13 @@ function comparable(file: string): unknown {
     const meta = Object.fromEntries([...t.schema.metadata].filter(([k]) => !WALL_CLOCK.test(k)));
     // A table without wall-clock columns must be byte-identical; one with them, identical elsewhere.
     if (columns.length === t.schema.fields.length) return bytes.toString('base64');
-    return { meta, rows: t.select(columns).toArray().map((r) => JSON.stringify(r.toJSON(), (_k, v) => (typeof v === 'bigint' ? String(v) : v))) };
+    return {
+      meta,
+      rows: t
+        .select(columns)
+        .toArray()
+        .map((r) => JSON.stringify(r.toJSON(), (_k, v) => (typeof v === 'bigint' ? String(v) : v))),
+    };
   }
   return bytes.toString('base64');
 }
@@ -107,7 +126,9 @@ describe('kill -9 and rerun', () => {
     const total = countFiles(path.join(unbroken, 'out'));
     const rng = new Rng(20251128);
     // Seeded moments: after a random number of the run's files exist (sorted, so each rerun gets further), plus 0–400 ms.
-    const moments = Array.from({ length: 6 }, () => ({ files: 1 + Math.floor(rng.next() * (total - 2)), delayMs: Math.floor(rng.next() * 400) })).sort((a, b) => a.files - b.files);
+    const moments = Array.from({ length: 6 }, () => ({ files: 1 + Math.floor(rng.next() * (total - 2)), delayMs: Math.floor(rng.next() * 400) })).sort(
+      (a, b) => a.files - b.files,
+    );
     const orphans: number[] = [];
     let kills = 0;
     for (const m of moments) {

@@ -8,8 +8,28 @@ import { cliInProcess, STACK_TRACE } from './in-process-cli.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-own-'));
 const prune = (out: string, ...more: string[]) =>
-  cliInProcess('prune', '--criterion', 'magnitude', '--model', 'lenet300', '--width', '0.25', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--density', '0.1', '--out', out, ...more);
-const train = (out: string, ...more: string[]) => cliInProcess('train', '--model', 'lenet300', '--width', '0.25', '--dataset', 'mnist', '--steps', '3', '--out', out, ...more);
+  cliInProcess(
+    'prune',
+    '--criterion',
+    'magnitude',
+    '--model',
+    'lenet300',
+    '--width',
+    '0.25',
+    '--dataset',
+    'none',
+    '--input-shape',
+    '28,28,1',
+    '--classes',
+    '10',
+    '--density',
+    '0.1',
+    '--out',
+    out,
+    ...more,
+  );
+const train = (out: string, ...more: string[]) =>
+  cliInProcess('train', '--model', 'lenet300', '--width', '0.25', '--dataset', 'mnist', '--steps', '3', '--out', out, ...more);
 
 describe('--force removes only what the tool wrote', () => {
   it('a prune directory with a user file: --force refuses in one line (exit 2) and deletes nothing', async () => {
@@ -39,7 +59,8 @@ describe('--force removes only what the tool wrote', () => {
     expect(fs.existsSync(table)).toBe(true);
     expect(fs.existsSync(path.join(dir, 'config.json'))).toBe(true);
     // An input elsewhere does not stop it; every file of the tool's layout goes, the lock stays.
-    for (const f of ['report.json', 'masks.arrow', 'DONE', 'LOCK', 'layer-density.svg', 'manifest.json.123.0123456789ab.tmp']) fs.writeFileSync(path.join(dir, f), 'x');
+    for (const f of ['report.json', 'masks.arrow', 'DONE', 'LOCK', 'layer-density.svg', 'manifest.json.123.0123456789ab.tmp'])
+      fs.writeFileSync(path.join(dir, f), 'x');
     fs.mkdirSync(path.join(dir, 'round-03', 'train'), { recursive: true });
     fs.rmSync(table);
     emptyRunDir(dir, [path.join(os.tmpdir(), 'elsewhere.arrow')]);
@@ -75,7 +96,10 @@ describe('sweep reports never overwrite good results from bad inputs, and name m
   it('a malformed sweep.json is refused (exit 2, results untouched); a removed job directory is named (exit 1)', async () => {
     const root = tmp();
     const config = path.join(root, 'cfg.json');
-    fs.writeFileSync(config, JSON.stringify({ targets: [{ model: 'lenet300', width: 0.25, dataset: 'mnist' }], criteria: ['magnitude', 'random'], densities: [0.1], seeds: [0] }));
+    fs.writeFileSync(
+      config,
+      JSON.stringify({ targets: [{ model: 'lenet300', width: 0.25, dataset: 'mnist' }], criteria: ['magnitude', 'random'], densities: [0.1], seeds: [0] }),
+    );
     const out = path.join(root, 'sweep');
     const ran = await cliInProcess('sweep', config, '--out', out, '--jobs', '1');
     expect(ran.status, ran.stderr).toBe(0);
@@ -103,11 +127,34 @@ describe('an --out no directory can be made at', () => {
   it('/proc/self/x: one line, exit 2, at once (Node’s recursive mkdir spins forever there)', async () => {
     const { spawnSync } = await import('node:child_process');
     const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
-    const r = spawnSync(process.execPath, [bin, 'prune', '--criterion', 'magnitude', '--model', 'lenet300', '--width', '0.25', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--density', '0.1', '--out', '/proc/self/x'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, PIPELINE_QUIET: '1' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'prune',
+        '--criterion',
+        'magnitude',
+        '--model',
+        'lenet300',
+        '--width',
+        '0.25',
+        '--dataset',
+        'none',
+        '--input-shape',
+        '28,28,1',
+        '--classes',
+        '10',
+        '--density',
+        '0.1',
+        '--out',
+        '/proc/self/x',
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, PIPELINE_QUIET: '1' },
+      },
+    );
     expect(r.signal).toBeNull(); // not killed by the timeout
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -119,7 +166,9 @@ describe('sweep plans', () => {
   it('a repeated criterion, density, seed or target is refused in one line naming both entries', async () => {
     const { planSweep } = await import('../../src/sweep/config.ts');
     const base = { targets: [{ model: 'lenet300', dataset: 'mnist' }], criteria: ['magnitude'], densities: [0.1], seeds: [0] };
-    expect(() => planSweep({ ...base, criteria: ['magnitude', 'magnitude'] }, 's.json')).toThrow(/^s\.json: criteria\[1\] repeats criteria\[0\] \("magnitude"\); list each once$/);
+    expect(() => planSweep({ ...base, criteria: ['magnitude', 'magnitude'] }, 's.json')).toThrow(
+      /^s\.json: criteria\[1\] repeats criteria\[0\] \("magnitude"\); list each once$/,
+    );
     expect(() => planSweep({ ...base, densities: [0.1, 0.05, 0.1] }, 's.json')).toThrow(/densities\[2\] repeats densities\[0\]/);
     expect(() => planSweep({ ...base, seeds: [1, 1] }, 's.json')).toThrow(/seeds\[1\] repeats seeds\[0\]/);
     expect(() => planSweep({ ...base, targets: [base.targets[0], { ...base.targets[0] }] }, 's.json')).toThrow(/targets\[1\] repeats targets\[0\]/);

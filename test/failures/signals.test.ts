@@ -34,10 +34,18 @@ describe('signals stop a long synchronous stage promptly', () => {
   it('SIGTERM during fit-autos: the process dies of it within 2 s, the lock is released, no model is written', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-signal-'));
     const table = path.join(root, 'big.arrow');
-    const model = fakeModel('lenet300', 1, [[784, 300], [300, 100], [100, 10]]);
+    const model = fakeModel('lenet300', 1, [
+      [784, 300],
+      [300, 100],
+      [100, 10],
+    ]);
     writeFixtureTable(table, model, 4, () => model.prunable.map((p) => Math.round(p.size / 2)));
     const out = path.join(root, 'autos');
-    const r = await killWhen(['--backend', 'cpu', 'fit-autos', '--table', table, '--features', 'abs_theta,theta_grad', '--epochs', '200', '--out', out], path.join(out, 'LOCK'), 'SIGTERM');
+    const r = await killWhen(
+      ['--backend', 'cpu', 'fit-autos', '--table', table, '--features', 'abs_theta,theta_grad', '--epochs', '200', '--out', out],
+      path.join(out, 'LOCK'),
+      'SIGTERM',
+    );
     expect(r.signal ?? r.code).toSatisfy((s: unknown) => s === 'SIGTERM' || s === 143);
     expect(r.afterMs).toBeLessThan(2000);
     expect(fs.existsSync(path.join(out, 'LOCK'))).toBe(false);
@@ -46,7 +54,27 @@ describe('signals stop a long synchronous stage promptly', () => {
 
   it('SIGINT during SynFlow’s 100 scoring rounds: dies of it within 2 s, the lock released, no masks written', async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-signal-')), 'prune');
-    const args = ['--backend', 'cpu', 'prune', '--criterion', 'synflow', '--model', 'vgg11', '--width', '8', '--dataset', 'none', '--input-shape', '32,32,1', '--classes', '10', '--density', '0.02', '--out', out];
+    const args = [
+      '--backend',
+      'cpu',
+      'prune',
+      '--criterion',
+      'synflow',
+      '--model',
+      'vgg11',
+      '--width',
+      '8',
+      '--dataset',
+      'none',
+      '--input-shape',
+      '32,32,1',
+      '--classes',
+      '10',
+      '--density',
+      '0.02',
+      '--out',
+      out,
+    ];
     const r = await killWhen(args, path.join(out, 'LOCK'), 'SIGINT');
     expect(r.signal ?? r.code).toSatisfy((s: unknown) => s === 'SIGINT' || s === 130);
     expect(r.afterMs).toBeLessThan(2000);

@@ -74,11 +74,20 @@ describe('Arrow files, read by Polars', () => {
     writeSurvivalTable(file, model, features, survived, finals, 10, { model: 'lenet300' });
     const df = polars(file);
     expect(df.columns).toEqual(['layer', 'index', 'theta', 'grad', 'hg', 'rounds_survived', 'score', 'final_score']);
-    expect(dtypes(df)).toMatchObject({ index: 'Int32', theta: 'Float32', grad: 'Float32', hg: 'Float32', rounds_survived: 'UInt8', score: 'Float32', final_score: 'Float32' });
+    expect(dtypes(df)).toMatchObject({
+      index: 'Int32',
+      theta: 'Float32',
+      grad: 'Float32',
+      hg: 'Float32',
+      rounds_survived: 'UInt8',
+      score: 'Float32',
+      final_score: 'Float32',
+    });
     expect(df.height).toBe(model.prunable.reduce((n, p) => n + p.size, 0));
     expect(df.getColumn('layer').cast(pl.Utf8).toArray()).toEqual(model.prunable.flatMap((p) => new Array(p.size).fill(p.name)));
     expect(Array.from(df.getColumn('index').toArray())).toEqual(model.prunable.flatMap((p) => Array.from({ length: p.size }, (_, i) => i)));
-    for (const c of ['theta', 'grad', 'hg'] as const) expect(Array.from(df.getColumn(c).toTypedArray() as Float32Array), c).toEqual(perWeight((n) => features[c].get(n)!));
+    for (const c of ['theta', 'grad', 'hg'] as const)
+      expect(Array.from(df.getColumn(c).toTypedArray() as Float32Array), c).toEqual(perWeight((n) => features[c].get(n)!));
     expect(Array.from(df.getColumn('rounds_survived').toArray())).toEqual(perWeight((n) => survived.get(n)!));
     expect(Array.from(df.getColumn('score').toTypedArray() as Float32Array)).toEqual(perWeight((n) => Float32Array.from(survived.get(n)!, (v) => v / 10)));
     expect(Array.from(df.getColumn('final_score').toTypedArray() as Float32Array)).toEqual(perWeight((n) => finals.get(n)!));
@@ -99,22 +108,82 @@ describe('Arrow files, read by Polars', () => {
   it('results.arrow: the documented columns, nulls where a job was not trained', () => {
     const file = path.join(tmp(), 'results.arrow');
     const rows: ResultRow[] = [
-      { target: 'lenet5/mnist', criterion: 'dense', epochs: 5, steps: null, sparsity: 0, density: 1, param_density: 1, effective_density: 1, seed: 0, accuracy: 0.989, loss: 0.04, grad_norm_ratio: 1, min_layer_kept: 150, wall_seconds: 30.5 },
-      { target: 'lenet5/mnist', criterion: 'autos@snip', epochs: null, steps: null, sparsity: 0.98, density: 0.02, param_density: 0.0201, effective_density: null, seed: 3, accuracy: null, loss: null, grad_norm_ratio: 0.25, min_layer_kept: null, wall_seconds: 2 },
+      {
+        target: 'lenet5/mnist',
+        criterion: 'dense',
+        epochs: 5,
+        steps: null,
+        sparsity: 0,
+        density: 1,
+        param_density: 1,
+        effective_density: 1,
+        seed: 0,
+        accuracy: 0.989,
+        loss: 0.04,
+        grad_norm_ratio: 1,
+        min_layer_kept: 150,
+        wall_seconds: 30.5,
+      },
+      {
+        target: 'lenet5/mnist',
+        criterion: 'autos@snip',
+        epochs: null,
+        steps: null,
+        sparsity: 0.98,
+        density: 0.02,
+        param_density: 0.0201,
+        effective_density: null,
+        seed: 3,
+        accuracy: null,
+        loss: null,
+        grad_norm_ratio: 0.25,
+        min_layer_kept: null,
+        wall_seconds: 2,
+      },
     ];
     writeArrowFile(file, resultsTable(rows));
     const df = polars(file);
-    expect(df.columns).toEqual(['target', 'criterion', 'epochs', 'steps', 'sparsity', 'density', 'param_density', 'effective_density', 'seed', 'accuracy', 'loss', 'grad_norm_ratio', 'min_layer_kept', 'wall_seconds']);
+    expect(df.columns).toEqual([
+      'target',
+      'criterion',
+      'epochs',
+      'steps',
+      'sparsity',
+      'density',
+      'param_density',
+      'effective_density',
+      'seed',
+      'accuracy',
+      'loss',
+      'grad_norm_ratio',
+      'min_layer_kept',
+      'wall_seconds',
+    ]);
     expect(dtypes(df)).toEqual({
-      target: 'String', criterion: 'String', epochs: 'Int32', steps: 'Int32', sparsity: 'Float64', density: 'Float64', param_density: 'Float64', effective_density: 'Float64',
-      seed: 'Int32', accuracy: 'Float64', loss: 'Float64', grad_norm_ratio: 'Float64', min_layer_kept: 'Int32', wall_seconds: 'Float64',
+      target: 'String',
+      criterion: 'String',
+      epochs: 'Int32',
+      steps: 'Int32',
+      sparsity: 'Float64',
+      density: 'Float64',
+      param_density: 'Float64',
+      effective_density: 'Float64',
+      seed: 'Int32',
+      accuracy: 'Float64',
+      loss: 'Float64',
+      grad_norm_ratio: 'Float64',
+      min_layer_kept: 'Int32',
+      wall_seconds: 'Float64',
     });
     expect(df.toRecords()).toEqual(rows);
   });
 });
 
 /** A safetensors reader from the specification (huggingface/safetensors README), sharing nothing with src/io. */
-function readSafetensorsBySpec(file: string): { metadata: Record<string, string>; tensors: Record<string, { dtype: string; shape: number[]; values: Array<number | bigint> }> } {
+function readSafetensorsBySpec(file: string): {
+  metadata: Record<string, string>;
+  tensors: Record<string, { dtype: string; shape: number[]; values: Array<number | bigint> }>;
+} {
   const bytes = fs.readFileSync(file);
   const n = bytes.readBigUInt64LE(0); // 8 bytes: unsigned little-endian 64-bit header size
   expect(n).toBeLessThan(100_000_000n);
@@ -130,13 +199,25 @@ function readSafetensorsBySpec(file: string): { metadata: Record<string, string>
   const tensors: ReturnType<typeof readSafetensorsBySpec>['tensors'] = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets: [begin, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     const count = shape.reduce((a, b) => a * b, 1);
     expect(end - begin, `${name}: bytes for its shape and dtype`).toBe(count * size[dtype]!);
     spans.push([begin, end]);
     const view = new DataView(buffer.buffer, buffer.byteOffset + begin, end - begin);
     const at = (i: number): number | bigint =>
-      dtype === 'F32' ? view.getFloat32(4 * i, true) : dtype === 'F64' ? view.getFloat64(8 * i, true) : dtype === 'I32' ? view.getInt32(4 * i, true) : dtype === 'I64' ? view.getBigInt64(8 * i, true) : view.getUint8(i);
+      dtype === 'F32'
+        ? view.getFloat32(4 * i, true)
+        : dtype === 'F64'
+          ? view.getFloat64(8 * i, true)
+          : dtype === 'I32'
+            ? view.getInt32(4 * i, true)
+            : dtype === 'I64'
+              ? view.getBigInt64(8 * i, true)
+              : view.getUint8(i);
     tensors[name] = { dtype, shape, values: Array.from({ length: count }, (_, i) => at(i)) };
   }
   // "The byte buffer needs to be entirely indexed, and cannot contain holes": the spans tile it.
@@ -168,7 +249,14 @@ describe('safetensors files, read from the specification', () => {
     const w = values(6, 51);
     const m = values(6, 52);
     const params = { 'fc.weight': tf.tensor(w, [2, 3]) };
-    await saveCheckpoint(file, { params, optimizer: { t: 4, slots: { momentum: { 'fc.weight': tf.tensor(m, [2, 3]) } } }, masks: new Map([['fc.weight', Uint8Array.of(1, 0, 1, 1, 0, 1)]]), epoch: 2, step: 40, configHash: 'abc' });
+    await saveCheckpoint(file, {
+      params,
+      optimizer: { t: 4, slots: { momentum: { 'fc.weight': tf.tensor(m, [2, 3]) } } },
+      masks: new Map([['fc.weight', Uint8Array.of(1, 0, 1, 1, 0, 1)]]),
+      epoch: 2,
+      step: 40,
+      configHash: 'abc',
+    });
     const read = readSafetensorsBySpec(file);
     expect(read.metadata).toMatchObject({ epoch: '2', step: '40', optimizer_t: '4', config_hash: 'abc' });
     expect(read.tensors['fc.weight']).toEqual({ dtype: 'F32', shape: [2, 3], values: Array.from(w) });

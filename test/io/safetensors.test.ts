@@ -3,13 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  loadSafetensors,
-  saveSafetensors,
-  type SafeTensor,
-} from '../../src/io/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { safetensorsSample } from './fixtures/safetensors-sample.ts';
 
@@ -43,9 +37,7 @@ describe('safetensors', () => {
     );
     // Header JSON is 138 bytes, padded with 6 spaces to 144 = 0x90, a multiple of 8.
     const header =
-      '{"__metadata__":{"format":"pt"},' +
-      '"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
-      '"m":{"dtype":"U8","shape":[3],"data_offsets":[8,11]}}';
+      '{"__metadata__":{"format":"pt"},' + '"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' + '"m":{"dtype":"U8","shape":[3],"data_offsets":[8,11]}}';
     expect(header.length).toBe(138);
     const expected = [
       ...[0x90, 0, 0, 0, 0, 0, 0, 0],
@@ -125,14 +117,12 @@ describe('safetensors', () => {
   // A byte-level reader written from the specification checks our files: test/io/independent-readers.test.ts.
   const numpy = pythonHas('numpy');
   if (!numpy.ok) console.warn(`numpy cross-check SKIPPED: ${numpy.reason}`);
-  it.skipIf(!numpy.ok)(
-    numpy.ok ? 'agrees with an independent numpy reader and writer' : `numpy cross-check SKIPPED: ${numpy.reason}`,
-    () => {
-      const dir = tmp();
-      const ours = join(dir, 'ours.safetensors');
-      const theirs = join(dir, 'theirs.safetensors');
-      saveSafetensors(ours, sample(), { format: 'pt' });
-      const script = `
+  it.skipIf(!numpy.ok)(numpy.ok ? 'agrees with an independent numpy reader and writer' : `numpy cross-check SKIPPED: ${numpy.reason}`, () => {
+    const dir = tmp();
+    const ours = join(dir, 'ours.safetensors');
+    const theirs = join(dir, 'theirs.safetensors');
+    saveSafetensors(ours, sample(), { format: 'pt' });
+    const script = `
 import json, struct, sys
 import numpy as np
 DT = {'F32': '<f4', 'I32': '<i4', 'U8': 'u1', 'F64': '<f8', 'I64': '<i8'}
@@ -153,26 +143,25 @@ hdr = json.dumps({'k': {'dtype': 'I64', 'shape': [2], 'data_offsets': [0, 16]},
                   'w': {'dtype': 'F32', 'shape': [2, 3], 'data_offsets': [16, 40]}}).encode()
 open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hdr)) + hdr + k.tobytes() + w.tobytes())
 `;
-      const result = JSON.parse(execFileSync('python3', ['-c', script, ours, theirs], { encoding: 'utf8' })) as {
-        n: number;
-        metadata: Record<string, string>;
-        tensors: Record<string, { dtype: string; shape: number[]; values: string[] }>;
-      };
-      expect(result.n % 8).toBe(0);
-      expect(result.metadata).toEqual({ format: 'pt' });
-      for (const [name, tensor] of Object.entries(sample())) {
-        const theirsTensor = result.tensors[name]!;
-        expect(theirsTensor.shape).toEqual(tensor.shape);
-        expect(theirsTensor.dtype).toBe(tensor.dtype);
-        expect(theirsTensor.values.map((v) => fromPythonRepr(v, tensor.dtype))).toEqual([...tensor.data]);
-      }
+    const result = JSON.parse(execFileSync('python3', ['-c', script, ours, theirs], { encoding: 'utf8' })) as {
+      n: number;
+      metadata: Record<string, string>;
+      tensors: Record<string, { dtype: string; shape: number[]; values: string[] }>;
+    };
+    expect(result.n % 8).toBe(0);
+    expect(result.metadata).toEqual({ format: 'pt' });
+    for (const [name, tensor] of Object.entries(sample())) {
+      const theirsTensor = result.tensors[name]!;
+      expect(theirsTensor.shape).toEqual(tensor.shape);
+      expect(theirsTensor.dtype).toBe(tensor.dtype);
+      expect(theirsTensor.values.map((v) => fromPythonRepr(v, tensor.dtype))).toEqual([...tensor.data]);
+    }
 
-      const { tensors } = loadSafetensors(theirs);
-      expect(tensors.k).toEqual({ dtype: 'I64', shape: [2], data: BigInt64Array.of(-5n, 2n ** 40n) });
-      expect(tensors.w!.data).toEqual(Float32Array.from([0, 1, 2, 3, 4, 5], (v) => Math.fround(v / 3)));
-      expect(readFileSync(theirs).length).toBe(8 + readFileSync(theirs).readUInt32LE(0) + 40);
-    },
-  );
+    const { tensors } = loadSafetensors(theirs);
+    expect(tensors.k).toEqual({ dtype: 'I64', shape: [2], data: BigInt64Array.of(-5n, 2n ** 40n) });
+    expect(tensors.w!.data).toEqual(Float32Array.from([0, 1, 2, 3, 4, 5], (v) => Math.fround(v / 3)));
+    expect(readFileSync(theirs).length).toBe(8 + readFileSync(theirs).readUInt32LE(0) + 40);
+  });
 });
 
 function u64(value: number): Buffer {

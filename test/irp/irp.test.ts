@@ -17,7 +17,15 @@ const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-irp-'));
 const cli = (...args: string[]) => runAsync(process.execPath, [bin, ...args], { ...process.env, PIPELINE_QUIET: '1' });
 
-const small = { model: 'lenet300', width: 0.5, dataset: 'mnist', rounds: 4, finalDensity: 0.05, epochsPerRound: 1, train: { batchSize: 128, optimizer: { lr: 0.05 } } };
+const small = {
+  model: 'lenet300',
+  width: 0.5,
+  dataset: 'mnist',
+  rounds: 4,
+  finalDensity: 0.05,
+  epochsPerRound: 1,
+  train: { batchSize: 128, optimizer: { lr: 0.05 } },
+};
 
 describe('pipeline irp on lenet300 / embedded mnist', () => {
   it('writes a survival table with one row per weight, the schedule’s histogram and θ₀ features', async () => {
@@ -45,8 +53,11 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
       'final_score:Float32',
     ]);
     const meta = t.schema.metadata;
-    for (const key of ['model', 'width', 'dataset', 'criterion', 'schedule', 'rounds', 'densities', 'seed', 'backend', 'package_version', 'layers']) expect(meta.has(key)).toBe(true);
-    expect(JSON.parse(meta.get('densities')!)).toEqual([1 - 0.95 / 4, 1 - 0.95 / 2, 1 - (3 * 0.95) / 4, 0.05].map((d, i) => (i === 3 ? d : expect.closeTo(d, 12))));
+    for (const key of ['model', 'width', 'dataset', 'criterion', 'schedule', 'rounds', 'densities', 'seed', 'backend', 'package_version', 'layers'])
+      expect(meta.has(key)).toBe(true);
+    expect(JSON.parse(meta.get('densities')!)).toEqual(
+      [1 - 0.95 / 4, 1 - 0.95 / 2, 1 - (3 * 0.95) / 4, 0.05].map((d, i) => (i === 3 ? d : expect.closeTo(d, 12))),
+    );
     // Equal-count: each value 0..E−1 holds (1 − d)·N/E weights (±1 rounding), E holds d·N.
     const c = t.getChild('rounds_survived')!.toArray() as Uint8Array;
     const hist = new Array(5).fill(0);
@@ -64,7 +75,19 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     expect(layer.get(n - 1)).toBe('fc3');
     // The lottery ticket at the final density is exactly the last round's mask.
     const lt = await runPrune(
-      { criterion: 'lottery', table: file, model: 'lenet300', width: 0.5, dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed: 0, temperature: 200, dumpScores: false },
+      {
+        criterion: 'lottery',
+        table: file,
+        model: 'lenet300',
+        width: 0.5,
+        dataset: 'mnist',
+        density: 0.05,
+        scope: 'global',
+        samplesPerClass: 10,
+        seed: 0,
+        temperature: 200,
+        dumpScores: false,
+      },
       { out: path.join(dir, 'lt'), backend },
     );
     const ltMasks = readMaskFile(path.join(lt.dir, 'masks.arrow'));
@@ -75,7 +98,20 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     const recipe = parseTrainConfig({ model: 'lenet300', width: 0.5, dataset: 'mnist', epochs: 1, seed: 0, ...config.train }, 'test');
     const ticket = (seed: number) =>
       runPrune(
-        { criterion: 'lottery', table: file, model: 'lenet300', width: 0.5, dataset: 'mnist', density: 0.05, scope: 'global', samplesPerClass: 10, seed, temperature: 200, dumpScores: false, train: { ...recipe, seed } },
+        {
+          criterion: 'lottery',
+          table: file,
+          model: 'lenet300',
+          width: 0.5,
+          dataset: 'mnist',
+          density: 0.05,
+          scope: 'global',
+          samplesPerClass: 10,
+          seed,
+          temperature: 200,
+          dumpScores: false,
+          train: { ...recipe, seed },
+        },
         { out: path.join(dir, `lt-train-${seed}`), backend },
       );
     const t0 = await ticket(0);
@@ -98,9 +134,13 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     const t = readArrowFile(path.join(dir, 'survival.arrow'));
     expect(t.schema.metadata.get('scope')).toBe('layer');
     const model = createModel('lenet300', { width: 0.5 });
-    for (const [round, d] of [[0, 0.55], [1, 0.1]] as const) {
+    for (const [round, d] of [
+      [0, 0.55],
+      [1, 0.1],
+    ] as const) {
       const masks = readMaskFile(path.join(dir, `round-0${round}`, 'masks.arrow'));
-      for (const p of model.prunable) expect(Math.abs(masks.get(p.name)!.reduce((a, b) => a + b, 0) - d * p.size), `${p.name} round ${round}`).toBeLessThanOrEqual(1);
+      for (const p of model.prunable)
+        expect(Math.abs(masks.get(p.name)!.reduce((a, b) => a + b, 0) - d * p.size), `${p.name} round ${round}`).toBeLessThanOrEqual(1);
     }
   });
 
@@ -136,7 +176,20 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
 
   it('smoke: resnet18 (width 4) on synthetic 32×32 data, 2 rounds', async () => {
     const backend = await initBackend('wasm');
-    const config = parseIrpConfig({ model: 'resnet18', width: 4, dataset: 'synthetic:32x32x3:10:200', rounds: 2, finalDensity: 0.2, epochsPerRound: 1, rewind: 'epoch:1', samplesPerClass: 2, train: { batchSize: 50 } }, 'test');
+    const config = parseIrpConfig(
+      {
+        model: 'resnet18',
+        width: 4,
+        dataset: 'synthetic:32x32x3:10:200',
+        rounds: 2,
+        finalDensity: 0.2,
+        epochsPerRound: 1,
+        rewind: 'epoch:1',
+        samplesPerClass: 2,
+        train: { batchSize: 50 },
+      },
+      'test',
+    );
     const r = await runIrp(config, { out: path.join(tmp(), 'run'), backend });
     expect(r.rounds.map((x) => x.density)).toEqual([0.6, 0.2]);
     const t = readArrowFile(path.join(r.dir, 'survival.arrow'));

@@ -25,7 +25,10 @@ function randomKeep(model: Model, seed: number): { keep: ChannelKeep; bits: Map<
     const b = Uint8Array.from({ length: g.size }, () => (rng.next() < 0.5 ? 1 : 0));
     if (!b.some((v) => v)) b[Math.floor(rng.next() * g.size)] = 1;
     bits.set(g.name, b);
-    keep.set(g.name, [...b.keys()].filter((i) => b[i]));
+    keep.set(
+      g.name,
+      [...b.keys()].filter((i) => b[i]),
+    );
   }
   return { keep, bits };
 }
@@ -106,7 +109,12 @@ describe('structural shrink', () => {
     const v = createModel('vgg11', { width: 64, channels: { 'features.conv0': 32 } });
     const vp = initParams(v, 0);
     const expected =
-      32 * 32 * 9 * 3 * 32 + 16 * 16 * 9 * 32 * 128 + 8 * 8 * 9 * (128 * 256 + 256 * 256) + 4 * 4 * 9 * (256 * 512 + 512 * 512) + 2 * 2 * 9 * (512 * 512 + 512 * 512) + 512 * 10;
+      32 * 32 * 9 * 3 * 32 +
+      16 * 16 * 9 * 32 * 128 +
+      8 * 8 * 9 * (128 * 256 + 256 * 256) +
+      4 * 4 * 9 * (256 * 512 + 512 * 512) +
+      2 * 2 * 9 * (512 * 512 + 512 * 512) +
+      512 * 10;
     expect(flopsPerExample(v, vp)).toBe(2 * expected);
     tf.dispose([...Object.values(lp), ...Object.values(vp)]);
   });

@@ -106,7 +106,10 @@ describe('wasm training', () => {
       const m = createModel(name, { width });
       const p = initParams(m, 0);
       const x = tf.randomNormal([16, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-      const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32');
+      const y = tf.tensor1d(
+        Array.from({ length: 16 }, (_, i) => i % 10),
+        'int32',
+      );
       const { optimizer, lr } = sgd(0.05, 0.9);
       const losses: number[] = [];
       for (let i = 0; i < 5; i++) losses.push((await trainStep(m, p, optimizer, x, y, lr)).loss);

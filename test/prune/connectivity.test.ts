@@ -41,16 +41,19 @@ function graphDisconnected(layers: Layer[], masks: Masks, inputs: number): Masks
     bwd[k] = prev;
   }
   return new Map(
-    layers.map((l, k) => [
-      l.name,
-      Uint8Array.from(masks.get(l.name)!, (b, i) => (b && !(fwd[k][l.from(l.unitIn(i))] && bwd[k + 1][i % l.cout]) ? 1 : 0)),
-    ]),
+    layers.map((l, k) => [l.name, Uint8Array.from(masks.get(l.name)!, (b, i) => (b && !(fwd[k][l.from(l.unitIn(i))] && bwd[k + 1][i % l.cout]) ? 1 : 0))]),
   );
 }
 
 const id = (u: number) => u;
 const conv = (name: string, cin: number, cout: number): Layer => ({ name, cin, cout, unitIn: (i) => Math.floor(i / cout) % cin, from: id });
-const dense = (name: string, cin: number, cout: number, from: (u: number) => number = id): Layer => ({ name, cin, cout, unitIn: (i) => Math.floor(i / cout), from });
+const dense = (name: string, cin: number, cout: number, from: (u: number) => number = id): Layer => ({
+  name,
+  cin,
+  cout,
+  unitIn: (i) => Math.floor(i / cout),
+  from,
+});
 
 // lenet5 on 28×28: conv1 1→6, conv2 6→16, flatten 5×5×16 (channels last), fc 400→120→84→10.
 const LENET5: Layer[] = [conv('conv1', 1, 6), conv('conv2', 6, 16), dense('fc1', 400, 120, (u) => u % 16), dense('fc2', 120, 84), dense('fc3', 84, 10)];
@@ -112,7 +115,10 @@ describe('disconnected weights', () => {
     for (const t of lenet5.prunable) {
       const before = masks.get(t.name)!;
       const after = r.masks.get(t.name)!;
-      expect(after.reduce((a, b) => a + b, 0), t.name).toBe(before.reduce((a, b) => a + b, 0));
+      expect(
+        after.reduce((a, b) => a + b, 0),
+        t.name,
+      ).toBe(before.reduce((a, b) => a + b, 0));
       before.forEach((b, i) => {
         if (b && !dead.get(t.name)![i]) expect(after[i]).toBe(1);
       });

@@ -43,12 +43,14 @@ function reference(T: number) {
   });
   const g = W0.map((_, d) => Array.from({ length: C }, (_, c) => X.reduce((s, x, n) => s + x[d] * (P[n][c] - (Y[n] === c ? 1 : 0)), 0) / (N * T)));
   const hg = W0.map((_, d) =>
-    Array.from({ length: C }, (_, c) =>
-      X.reduce((s, x, n) => {
-        const u = Array.from({ length: C }, (_, k) => x.reduce((a, xd, dd) => a + xd * g[dd][k], 0));
-        const pu = P[n].reduce((a, p, k) => a + p * u[k], 0);
-        return s + (x[d] * (P[n][c] * u[c] - P[n][c] * pu)) / (T * T);
-      }, 0) / N,
+    Array.from(
+      { length: C },
+      (_, c) =>
+        X.reduce((s, x, n) => {
+          const u = Array.from({ length: C }, (_, k) => x.reduce((a, xd, dd) => a + xd * g[dd][k], 0));
+          const pu = P[n].reduce((a, p, k) => a + p * u[k], 0);
+          return s + (x[d] * (P[n][c] * u[c] - P[n][c] * pu)) / (T * T);
+        }, 0) / N,
     ),
   );
   return { g: g.flat(), hg: hg.flat() };
@@ -79,7 +81,12 @@ describe('criteria against hand computations', () => {
         expect(relErr(Array.from(f.hg!.get('fc')!), ref.hg)).toBeLessThan(1e-4);
       }
       const grasp = await getCriterion('grasp').score({ model, params, data: batches(N), bnMode: 'train', seed: 0, round: 0, temperature: 200 });
-      expect(relErr(Array.from(grasp.scores.get('fc')!), W0.flat().map((w, i) => w * ref.hg[i]))).toBeLessThan(1e-4);
+      expect(
+        relErr(
+          Array.from(grasp.scores.get('fc')!),
+          W0.flat().map((w, i) => w * ref.hg[i]),
+        ),
+      ).toBeLessThan(1e-4);
     });
   }
 
@@ -143,7 +150,18 @@ describe('criteria against hand computations', () => {
     };
     const before = tf.memory().numTensors;
     for (const name of ['magnitude', 'snip', 'grasp', 'crop', 'synflow']) {
-      await prune({ criterion: getCriterion(name), model, params, data, density: 0.2, scope: 'global', iterations: 2, bnMode: 'train', seed: 0, temperature: 200 });
+      await prune({
+        criterion: getCriterion(name),
+        model,
+        params,
+        data,
+        density: 0.2,
+        scope: 'global',
+        iterations: 2,
+        bnMode: 'train',
+        seed: 0,
+        temperature: 200,
+      });
     }
     await gradientNorm(model, params, data, 'eval');
     const alive = new Map(model.channelGroups.map((g) => [g.name, new Uint8Array(g.size).fill(1)]));
@@ -204,7 +222,19 @@ describe('criteria against hand computations', () => {
     const params = initParams(model, 2);
     const scaled = { ...params, 'features.conv2': tf.mul(params['features.conv2'], 4), 'features.conv5': tf.mul(params['features.conv5'], 0.25) };
     const run = async (p: typeof params) =>
-      (await prune({ criterion: getCriterion('synflow'), model, params: p, density: 0.05, scope: 'global', iterations: 10, bnMode: 'eval', seed: 0, temperature: 200 })).masks;
+      (
+        await prune({
+          criterion: getCriterion('synflow'),
+          model,
+          params: p,
+          density: 0.05,
+          scope: 'global',
+          iterations: 10,
+          bnMode: 'eval',
+          seed: 0,
+          temperature: 200,
+        })
+      ).masks;
     const a = await run(params);
     const b = await run(scaled);
     let kept = 0;

@@ -25,7 +25,10 @@ describe('EarlyCroP pieces', () => {
   });
 
   it('relative distance is ‖W − W₁‖ / ‖W₁‖ over all tensors', () => {
-    expect(relativeDistance([Float32Array.from([3, 4]), Float32Array.from([0])], [Float32Array.from([0, 0]), Float32Array.from([5])])).toBeCloseTo(Math.SQRT2, 12); // √(9 + 16 + 25) / 5
+    expect(relativeDistance([Float32Array.from([3, 4]), Float32Array.from([0])], [Float32Array.from([0, 0]), Float32Array.from([5])])).toBeCloseTo(
+      Math.SQRT2,
+      12,
+    ); // √(9 + 16 + 25) / 5
   });
 
   it('crop scores |θ ⊙ Hg| at T = 1 in BN eval mode, i.e. grasp-abs with those settings', async () => {
@@ -59,8 +62,18 @@ describe('pipeline prune --when', () => {
     const { report } = await runPrune({ ...base, criterion: 'crop', density: 0.1, train: trainCfg(3), when: 'epoch:1' }, { out: dir, backend });
     expect(report.pruned_at_epoch).toBe(1);
     expect(report.iterations).toBe(5);
-    expect(fs.readFileSync(path.join(dir, 'dense', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
-    expect(fs.readFileSync(path.join(dir, 'train', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(
+      fs
+        .readFileSync(path.join(dir, 'dense', 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(1);
+    expect(
+      fs
+        .readFileSync(path.join(dir, 'train', 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
     expect(report.test_accuracy).toBeGreaterThan(0.85);
   });
 

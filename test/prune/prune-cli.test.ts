@@ -78,7 +78,11 @@ describe('pipeline prune', () => {
   it('--train trains the pruned net and reports its test accuracy', async () => {
     const backend = await initBackend('wasm');
     const dir = path.join(tmp(), 'run');
-    const config: PruneConfig = { ...base, dumpScores: false, train: { ...(await import('../../src/cli/commands/train.ts')).resolveTrainConfig({ model: 'lenet300', dataset: 'mnist', epochs: 1 }) } };
+    const config: PruneConfig = {
+      ...base,
+      dumpScores: false,
+      train: { ...(await import('../../src/cli/commands/train.ts')).resolveTrainConfig({ model: 'lenet300', dataset: 'mnist', epochs: 1 }) },
+    };
     const { report } = await runPrune(config, { out: dir, backend });
     expect(report.test_accuracy).toBeGreaterThan(0.85);
     expect(fs.existsSync(path.join(dir, 'train', 'checkpoint.safetensors'))).toBe(true);
@@ -90,7 +94,9 @@ describe('pipeline prune', () => {
     const config: PruneConfig = { ...base, dumpScores: false };
     expect((await runPrune(config, { out: dir, backend })).skipped).toBe(false);
     expect((await runPrune(config, { out: dir, backend })).skipped).toBe(true);
-    await expect(runPrune({ ...config, density: 0.2 }, { out: dir, backend })).rejects.toThrow(/holds a prune run with a different configuration; pass another --out or --force/);
+    await expect(runPrune({ ...config, density: 0.2 }, { out: dir, backend })).rejects.toThrow(
+      /holds a prune run with a different configuration; pass another --out or --force/,
+    );
     const forced = await runPrune({ ...config, density: 0.2 }, { out: dir, backend, force: true });
     expect(forced.skipped).toBe(false);
     expect(forced.report.target_density).toBe(0.2);
@@ -98,11 +104,15 @@ describe('pipeline prune', () => {
 
   it('NaN scores stop the run with the tensor named and nothing written', async () => {
     const backend = await initBackend('wasm');
-    CRITERIA['nan-test'] = { ...CRITERIA.magnitude, name: 'nan-test', score: async (input) => {
-      const out = await CRITERIA.magnitude.score(input);
-      out.scores.get('fc2')![5] = Number.NaN;
-      return out;
-    } };
+    CRITERIA['nan-test'] = {
+      ...CRITERIA.magnitude,
+      name: 'nan-test',
+      score: async (input) => {
+        const out = await CRITERIA.magnitude.score(input);
+        out.scores.get('fc2')![5] = Number.NaN;
+        return out;
+      },
+    };
     const dir = path.join(tmp(), 'run');
     try {
       await expect(runPrune({ ...base, criterion: 'nan-test' }, { out: dir, backend })).rejects.toThrow(/non-finite score\(s\) in tensor 'fc2'/);
@@ -134,7 +144,25 @@ describe('pipeline prune', () => {
 
   it('data-free criteria run with --dataset none', () => {
     const out = path.join(tmp(), 'out');
-    const r = run('prune', '--criterion', 'synflow', '--model', 'lenet5', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--sparsity', '0.9', '--iterations', '5', '--out', out);
+    const r = run(
+      'prune',
+      '--criterion',
+      'synflow',
+      '--model',
+      'lenet5',
+      '--dataset',
+      'none',
+      '--input-shape',
+      '28,28,1',
+      '--classes',
+      '10',
+      '--sparsity',
+      '0.9',
+      '--iterations',
+      '5',
+      '--out',
+      out,
+    );
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
     expect(report.grad_norm_ratio).toBeNull();

@@ -8,7 +8,8 @@ import { Rng } from '../../src/util/rng.ts';
 const model = createModel('lenet300', { width: 0.05, inputShape: [4, 4, 1] }); // 16-15-5-10: 240 + 75 + 50 = 365 weights
 const total = model.prunable.reduce((n, p) => n + p.size, 0);
 const count = (m: Map<string, Uint8Array>) => [...m.values()].reduce((n, b) => n + b.reduce((a, v) => a + v, 0), 0);
-const scoresFrom = (f: (layer: number, i: number) => number) => new Map(model.prunable.map((p, l) => [p.name, Float32Array.from({ length: p.size }, (_, i) => f(l, i))]));
+const scoresFrom = (f: (layer: number, i: number) => number) =>
+  new Map(model.prunable.map((p, l) => [p.name, Float32Array.from({ length: p.size }, (_, i) => f(l, i))]));
 
 describe('exact-count selection', () => {
   it('the model under test has the expected shape', () => expect(total).toBe(365));

@@ -62,7 +62,9 @@ describe('pipeline prune --structured', () => {
     const theta0 = initParams(dense, 0);
     const small = loadShrunk(dir);
     expect(small.model.config.channels).toEqual({ conv1: k1, conv2: k2 });
-    const bits = new Map(Object.entries(channels).map(([g, idx]) => [g, Uint8Array.from({ length: g === 'conv1' ? 6 : 16 }, (_, i) => (idx.includes(i) ? 1 : 0))]));
+    const bits = new Map(
+      Object.entries(channels).map(([g, idx]) => [g, Uint8Array.from({ length: g === 'conv1' ? 6 : 16 }, (_, i) => (idx.includes(i) ? 1 : 0))]),
+    );
     const x = randn([3, 28, 28, 1], 5) as tf.Tensor4D;
     const ref = tf.tidy(() => dense.forward(theta0, x, false, { gates: channelGates(bits) }).logits.dataSync() as Float32Array);
     const got = tf.tidy(() => small.model.forward(small.params, x, false).logits.dataSync() as Float32Array);
@@ -91,8 +93,16 @@ describe('pipeline prune --structured', () => {
 
   for (const [name, args, pattern] of [
     ['a model without channel structure', ['--model', 'lenet300', '--density', '0.5'], /lenet300 has no channel structure/],
-    ['a density that would empty a layer', ['--model', 'lenet5', '--density', '0.04'], /--density 0.04 keeps 1 of 22 channels, which would empty a layer.*--density ≥ 0.0909/],
-    ['a criterion without a channel score', ['--model', 'lenet5', '--density', '0.5', '--criterion', 'grasp'], /--structured scores channels with crop, snip, random, not 'grasp'/],
+    [
+      'a density that would empty a layer',
+      ['--model', 'lenet5', '--density', '0.04'],
+      /--density 0.04 keeps 1 of 22 channels, which would empty a layer.*--density ≥ 0.0909/,
+    ],
+    [
+      'a criterion without a channel score',
+      ['--model', 'lenet5', '--density', '0.5', '--criterion', 'grasp'],
+      /--structured scores channels with crop, snip, random, not 'grasp'/,
+    ],
     ['a layer allocation', ['--model', 'lenet5', '--density', '0.5', '--allocation', 'erk'], /drop --allocation/],
   ] as const) {
     it(`bad input: ${name} → one line, exit 2, nothing written`, () => {

@@ -18,7 +18,13 @@ function sample(shape: [number, number, number], n: number, chunk: number, class
       const all = randn([n, ...shape], 100);
       for (let s = 0; s < n; s += chunk) {
         const m = Math.min(chunk, n - s);
-        yield { x: tf.slice(all, s, m) as tf.Tensor4D, y: tf.tensor1d(Array.from({ length: m }, (_, i) => (s + i) % classes), 'int32') };
+        yield {
+          x: tf.slice(all, s, m) as tf.Tensor4D,
+          y: tf.tensor1d(
+            Array.from({ length: m }, (_, i) => (s + i) % classes),
+            'int32',
+          ),
+        };
       }
       all.dispose();
     },
@@ -72,7 +78,9 @@ describe('channel scores', () => {
       const cout = model.specs.find((s) => s.name === layer)!.shape[3];
       const w = TH.get(layer)!;
       const b = TH.get(`${layer}.bias`)!;
-      const refSnip = Array.from({ length: cout }, (_, j) => Math.abs(channelSum(w, cout, j, (i) => w[i] * G.get(layer)![i]) + b[j] * G.get(`${layer}.bias`)![j]));
+      const refSnip = Array.from({ length: cout }, (_, j) =>
+        Math.abs(channelSum(w, cout, j, (i) => w[i] * G.get(layer)![i]) + b[j] * G.get(`${layer}.bias`)![j]),
+      );
       const refCrop = Array.from({ length: cout }, (_, j) =>
         Math.abs(channelSum(w, cout, j, (i) => G.get(layer)![i] ** 2 + w[i] * HV.get(layer)![i]) + b[j] * HV.get(`${layer}.bias`)![j]),
       );
@@ -130,8 +138,18 @@ describe('channel scores', () => {
       return Math.abs((4 * d1 - d2) / 3);
     };
     const crop = await channelScores('crop', { model, params, data, bnMode: 'eval', alive: allAlive(model), seed: 0, round: 0 });
-    expect(relErr(crop.get('a')!, [0, 1, 2, 3].map((j) => fd('a', j)))).toBeLessThan(2e-3);
-    expect(relErr(crop.get('r')!, [0, 1, 2, 3, 4].map((j) => fd('r', j)))).toBeLessThan(2e-3);
+    expect(
+      relErr(
+        crop.get('a')!,
+        [0, 1, 2, 3].map((j) => fd('a', j)),
+      ),
+    ).toBeLessThan(2e-3);
+    expect(
+      relErr(
+        crop.get('r')!,
+        [0, 1, 2, 3, 4].map((j) => fd('r', j)),
+      ),
+    ).toBeLessThan(2e-3);
   });
 });
 
@@ -173,7 +191,16 @@ describe('channel selection', () => {
     const model = createModel('resnet20', { width: 4, inputShape: [8, 8, 3] });
     const params = initParams(model, 0);
     const rounds: number[] = [];
-    const r = await structuredPrune({ criterion: 'random', model, params, density: 0.3, iterations: 3, bnMode: 'eval', seed: 5, onRound: (i) => rounds.push(i) });
+    const r = await structuredPrune({
+      criterion: 'random',
+      model,
+      params,
+      density: 0.3,
+      iterations: 3,
+      bnMode: 'eval',
+      seed: 5,
+      onRound: (i) => rounds.push(i),
+    });
     const total = model.channelGroups.reduce((n, g) => n + g.size, 0);
     expect(rounds).toEqual([0, 1, 2]);
     expect([...r.keep.values()].reduce((n, k) => n + k.length, 0)).toBe(Math.round(0.3 * total));

@@ -84,7 +84,6 @@ function withReluRecorder<T>(backendName: string, signs: Uint8Array[], shapes: n
   }
 }
 
-
 async function main(): Promise<void> {
   const o = parseArgsResnet(process.argv.slice(2));
   const backend = await initBackend(o.backend, { threads: o.threads });
@@ -113,10 +112,14 @@ async function main(): Promise<void> {
     seed: String(o.seed),
     layout: 'tfjs: conv [kh, kw, cin, cout] (torch: permute(3, 2, 0, 1)), dense [in, out] (torch: .T)',
   });
-  saveSafetensors(path.join(o.out, 'sample.safetensors'), {
-    x: { dtype: 'F32', shape: [o.batch, 32, 32, 3], data: xv },
-    y: { dtype: 'I32', shape: [o.batch], data: yv },
-  }, { input: o.input, layout: 'x: NHWC, normalized' });
+  saveSafetensors(
+    path.join(o.out, 'sample.safetensors'),
+    {
+      x: { dtype: 'F32', shape: [o.batch, 32, 32, 3], data: xv },
+      y: { dtype: 'I32', shape: [o.batch], data: yv },
+    },
+    { input: o.input, layout: 'x: NHWC, normalized' },
+  );
   const x = tf.tensor4d(xv, [o.batch, 32, 32, 3]);
   const y = tf.tensor1d(yv, 'int32');
   const data = { n: o.batch, chunks: () => [{ x: tf.clone(x), y: tf.clone(y) }] };
@@ -140,7 +143,22 @@ async function main(): Promise<void> {
   saveSafetensors(path.join(o.out, `ours-${o.tag}.safetensors`), out, { backend: backend.name, threads: String(backend.threads) });
   fs.writeFileSync(
     path.join(o.out, `ours-${o.tag}.json`),
-    JSON.stringify({ tag: o.tag, input: o.input, backend: backend.name, threads: backend.threads, batch: o.batch, width: o.width, seed: o.seed, temperature: 200, prunable: model.prunable.map((p) => p.name), seconds }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        tag: o.tag,
+        input: o.input,
+        backend: backend.name,
+        threads: backend.threads,
+        batch: o.batch,
+        width: o.width,
+        seed: o.seed,
+        temperature: 200,
+        prunable: model.prunable.map((p) => p.name),
+        seconds,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   console.error(`${o.tag}: ${backend.name} threads=${backend.threads} eval ${seconds.eval.toFixed(1)} s, train ${seconds.train.toFixed(1)} s`);
   tf.dispose([x, y, ...Object.values(params)]);

@@ -52,11 +52,11 @@ async function main(): Promise<void> {
   // θ₀ and the scoring sample exactly as `pipeline prune` builds them (same data chunks the criteria see).
   const { model, data } = preparePrune(base);
   const theta0 = initParams(model, args.seed);
-  saveSafetensors(
-    path.join(args.out, 'theta0.safetensors'),
-    new Map(model.specs.map((s) => [s.name, f32(theta0[s.name])])),
-    { model: 'lenet300', seed: String(args.seed), layout: 'tfjs: dense weight [in, out] (= torch weight.T), bias [out]' },
-  );
+  saveSafetensors(path.join(args.out, 'theta0.safetensors'), new Map(model.specs.map((s) => [s.name, f32(theta0[s.name])])), {
+    model: 'lenet300',
+    seed: String(args.seed),
+    layout: 'tfjs: dense weight [in, out] (= torch weight.T), bias [out]',
+  });
   const xs: Float32Array[] = [];
   const ys: Int32Array[] = [];
   let shape: number[] = [];

@@ -153,7 +153,9 @@ describe('paired comparisons', () => {
     expect(md).toContain('One seed (0): the differences are shown without a sign test or interval');
     expect(md).toMatch(/\| autos@snip \| 95\.0% \| best per seed \| 0 \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| \d\/\d\/\d \| — \| — \|/);
     expect(pairedCsv(p).trim().split('\n')[1]!.split(',').slice(-3)).toEqual(['', '', '']);
-    expect(pairedMarkdown(rows.filter((r) => !r.criterion.startsWith('autos')))).toContain('Needs an autos or lottery entry and at least one of grasp, snip, synflow');
+    expect(pairedMarkdown(rows.filter((r) => !r.criterion.startsWith('autos')))).toContain(
+      'Needs an autos or lottery entry and at least one of grasp, snip, synflow',
+    );
     expect(pairedCsv([])).toBe(`${PAIRED_COLUMNS.join(',')}\n`);
   });
 

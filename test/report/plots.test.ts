@@ -72,7 +72,12 @@ function assertWellFormedXml(xml: string): void {
 }
 
 function unescapeXml(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;|&apos;/g, "'").replace(/&amp;/g, '&');
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /** Texts of the <text> elements inside the mark group(s) with the given role, e.g. "legend-label". */
@@ -131,8 +136,20 @@ describe('layerDensityPlot', () => {
 
   it('keeps short names horizontal, unions layers across series in first-appearance order', async () => {
     const svg = await layerDensityPlot([
-      { criterion: 'A', layers: [{ name: 'c2', density: 0.2 }, { name: 'c1', density: 0.4 }] },
-      { criterion: 'B', layers: [{ name: 'c2', density: 1 }, { name: 'fc', density: 0 }] },
+      {
+        criterion: 'A',
+        layers: [
+          { name: 'c2', density: 0.2 },
+          { name: 'c1', density: 0.4 },
+        ],
+      },
+      {
+        criterion: 'B',
+        layers: [
+          { name: 'c2', density: 1 },
+          { name: 'fc', density: 0 },
+        ],
+      },
     ]);
     expectStandaloneSvg(svg);
     expect(textsOfRole(svg, 'axis-label').slice(0, 3)).toEqual(['c2', 'c1', 'fc']);
@@ -153,7 +170,15 @@ describe('layerDensityPlot', () => {
     await expect(layerDensityPlot([{ criterion: 'A', layers: [{ name: 'x', density: 1.5 }] }])).rejects.toThrow(/\[0, 1\]/);
     await expect(layerDensityPlot([{ criterion: 'A', layers: [{ name: 'x', density: Number.NaN }] }])).rejects.toThrow();
     await expect(
-      layerDensityPlot([{ criterion: 'A', layers: [{ name: 'x', density: 0.1 }, { name: 'x', density: 0.2 }] }]),
+      layerDensityPlot([
+        {
+          criterion: 'A',
+          layers: [
+            { name: 'x', density: 0.1 },
+            { name: 'x', density: 0.2 },
+          ],
+        },
+      ]),
     ).rejects.toThrow(/twice/);
     await expect(
       layerDensityPlot([
@@ -203,7 +228,9 @@ describe('accuracyVsSparsityPlot', () => {
     expect(new Set(strokes).size).toBe(4);
     expect(new Set(dashes).size).toBe(4);
     expect(strokes[3]).toBe('#000000');
-    const symbols = [...svg.matchAll(/<g class="mark-symbol role-legend-symbol[^"]*"[^>]*>(.*?)<\/g>/g)].flatMap((g) => [...g[1]!.matchAll(/<path[^>]* d="([^"]+)"/g)].map((m) => m[1]));
+    const symbols = [...svg.matchAll(/<g class="mark-symbol role-legend-symbol[^"]*"[^>]*>(.*?)<\/g>/g)].flatMap((g) =>
+      [...g[1]!.matchAll(/<path[^>]* d="([^"]+)"/g)].map((m) => m[1]),
+    );
     expect(new Set(symbols).size).toBe(4); // one marker shape per series
   });
 
@@ -214,7 +241,9 @@ describe('accuracyVsSparsityPlot', () => {
     ]);
     const svg = await accuracyVsSparsityPlot(points, { dense: 99, learnedAbove: 15 });
     // one label group per axis: [x, y] of the main panel, then [x, y] of the full-range panel
-    const axes = [...svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/g)].map((g) => [...g[1]!.matchAll(/<text[^>]*>(.*?)<\/text>/g)].map((t) => t[1]!));
+    const axes = [...svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/g)].map((g) =>
+      [...g[1]!.matchAll(/<text[^>]*>(.*?)<\/text>/g)].map((t) => t[1]!),
+    );
     expect(axes).toHaveLength(4);
     expect(axes[0]).toEqual(['90%', '95%', '98%']);
     const mainY = axes[1]!.map((l) => Number(l.slice(0, -1)));

@@ -16,16 +16,22 @@ function render(svg: string): { png: Buffer; width: number; height: number; colo
 }
 
 const legendLabels = (svg: string) =>
-  [...svg.matchAll(/<g class="mark-text role-legend-label"[^>]*>(.*?)<\/g>/g)].flatMap((g) => [...g[1]!.matchAll(/<text[^>]*>(.*?)<\/text>/g)].map((t) => t[1]));
+  [...svg.matchAll(/<g class="mark-text role-legend-label"[^>]*>(.*?)<\/g>/g)].flatMap((g) =>
+    [...g[1]!.matchAll(/<text[^>]*>(.*?)<\/text>/g)].map((t) => t[1]),
+  );
 
 /** Fill/stroke colours the SVG gives each legend entry's symbol, in legend order. */
 const legendColours = (svg: string) =>
-  [...svg.matchAll(/<g class="mark-symbol role-legend-symbol"[^>]*>(.*?)<\/g>/g)].flatMap((g) => [...g[1]!.matchAll(/<path [^>]*?(?:fill|stroke)="(#[0-9a-fA-F]{6})"/g)].map((m) => m[1]!.toUpperCase()));
+  [...svg.matchAll(/<g class="mark-symbol role-legend-symbol"[^>]*>(.*?)<\/g>/g)].flatMap((g) =>
+    [...g[1]!.matchAll(/<path [^>]*?(?:fill|stroke)="(#[0-9a-fA-F]{6})"/g)].map((m) => m[1]!.toUpperCase()),
+  );
 
 describe('plots rendered to PNG (resvg)', () => {
   it('accuracy vs sparsity: a non-empty PNG drawing every series; the legend names each and the dense line', async () => {
     const criteria = ['autos@snip', 'grasp', 'snip', 'synflow', 'random'];
-    const points = criteria.flatMap((criterion, i) => [0.9, 0.95, 0.98].map((sparsity, j) => ({ criterion, sparsity, mean: criterion === 'random' ? 11.3 : 97 - 2 * j - i })));
+    const points = criteria.flatMap((criterion, i) =>
+      [0.9, 0.95, 0.98].map((sparsity, j) => ({ criterion, sparsity, mean: criterion === 'random' ? 11.3 : 97 - 2 * j - i })),
+    );
     const svg = await accuracyVsSparsityPlot(points, { title: 'lenet5 test', dense: 99, learnedAbove: 15 });
     const { png, width, height, colours } = render(svg);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
@@ -41,8 +47,20 @@ describe('plots rendered to PNG (resvg)', () => {
 
   it('layer density: a non-empty PNG with one bar colour per criterion named in the legend', async () => {
     const svg = await layerDensityPlot([
-      { criterion: 'grasp', layers: [{ name: 'conv1', density: 0.6 }, { name: 'fc1', density: 0.01 }] },
-      { criterion: 'snip', layers: [{ name: 'conv1', density: 0.5 }, { name: 'fc1', density: 0.2 }] },
+      {
+        criterion: 'grasp',
+        layers: [
+          { name: 'conv1', density: 0.6 },
+          { name: 'fc1', density: 0.01 },
+        ],
+      },
+      {
+        criterion: 'snip',
+        layers: [
+          { name: 'conv1', density: 0.5 },
+          { name: 'fc1', density: 0.2 },
+        ],
+      },
     ]);
     const { width, height, colours } = render(svg);
     expect(width * height).toBeGreaterThan(0);

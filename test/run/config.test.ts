@@ -36,7 +36,13 @@ describe('pipeline run config: sources and targets', () => {
     const c = parseMainJob(
       {
         sources: [source('lenet300'), source('lenet5', { batchNorm: true })],
-        prune: { ...prune, targets: [{ model: 'vgg11', width: 8, batchNorm: true, dataset: 'mnist', padTo: 32 }, { model: 'vgg16', width: 8, padTo: 32 }] },
+        prune: {
+          ...prune,
+          targets: [
+            { model: 'vgg11', width: 8, batchNorm: true, dataset: 'mnist', padTo: 32 },
+            { model: 'vgg16', width: 8, padTo: 32 },
+          ],
+        },
       },
       'x.json',
     );
@@ -55,29 +61,48 @@ describe('pipeline run config: sources and targets', () => {
   });
 
   it('a target whose architecture is a source is refused in one line, unless allowSeenTargets', () => {
-    const seen = { sources: [source('lenet300'), source('lenet5')], prune: { ...prune, targets: [{ model: 'vgg11', width: 8, padTo: 32 }, { model: 'lenet5' }] } };
-    expect(refusal(seen)).toBe(`x.json: prune.targets[1] 'lenet5' is also a source architecture, so evaluating on it is not transfer; drop it or set "allowSeenTargets": true`);
+    const seen = {
+      sources: [source('lenet300'), source('lenet5')],
+      prune: { ...prune, targets: [{ model: 'vgg11', width: 8, padTo: 32 }, { model: 'lenet5' }] },
+    };
+    expect(refusal(seen)).toBe(
+      `x.json: prune.targets[1] 'lenet5' is also a source architecture, so evaluating on it is not transfer; drop it or set "allowSeenTargets": true`,
+    );
     expect(refusal({ irp: source('lenet5'), prune: { ...prune, model: 'lenet5' } })).toMatch(/^x\.json: prune 'lenet5' is also a source architecture/);
     expect(() => validateMainJob(parseMainJob({ ...seen, allowSeenTargets: true }, 'x.json'), 'x.json')).not.toThrow();
   });
 
   it('bad input is one line naming what is wrong', () => {
     const targets = [{ model: 'vgg11', width: 8, padTo: 32 }];
-    expect(refusal({ irp: source('lenet300'), sources: [source('lenet5')], prune: { ...prune, targets } })).toMatch(/give either "irp" .* or "sources" .*, not both/);
+    expect(refusal({ irp: source('lenet300'), sources: [source('lenet5')], prune: { ...prune, targets } })).toMatch(
+      /give either "irp" .* or "sources" .*, not both/,
+    );
     expect(refusal({ prune: { ...prune, targets } })).toMatch(/give either "irp" .* or "sources" .*, one of them/);
     expect(refusal({ sources: [], prune: { ...prune, targets } })).toMatch(/^x\.json: invalid value at 'sources'/);
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, model: 'lenet5', targets } })).toMatch(/prune has "targets" and a single target's/);
     expect(refusal({ irp: source('lenet300'), prune })).toMatch(/prune needs "model" \(one target\) or "targets"/);
-    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', depth: 3 }] } })).toMatch(/^x\.json: unknown key\(s\) 'depth' at prune\.targets\.0/);
-    expect(refusal({ sources: [source('lenet300'), source('lenet300')], prune: { ...prune, targets } })).toBe('x.json: sources[1] repeats sources[0]; list each IRP source once');
+    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', depth: 3 }] } })).toMatch(
+      /^x\.json: unknown key\(s\) 'depth' at prune\.targets\.0/,
+    );
+    expect(refusal({ sources: [source('lenet300'), source('lenet300')], prune: { ...prune, targets } })).toBe(
+      'x.json: sources[1] repeats sources[0]; list each IRP source once',
+    );
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [...targets, { model: 'vgg11', width: 8, batchNorm: false, padTo: 32 }] } })).toMatch(
       /prune\.targets\[1\] \(vgg11-w8\/mnist\) repeats prune\.targets\[0\]'s model, width and dataset/,
     );
-    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', dataset: 'nosuch' }] } })).toMatch(/^x\.json: prune\.targets\[0\]: unknown dataset "nosuch"/);
-    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', width: 8 }] } })).toMatch(/^x\.json: prune\.targets\[0\]: vgg11 needs inputs of at least 32×32, got 28×28/);
-    expect(refusal({ sources: [source('lenet5', { rewind: 'epoch:5', epochsPerRound: 2 })], prune: { ...prune, targets } })).toMatch(/^x\.json: sources\[0\]: rewind epoch 5 is beyond/);
+    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', dataset: 'nosuch' }] } })).toMatch(
+      /^x\.json: prune\.targets\[0\]: unknown dataset "nosuch"/,
+    );
+    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets: [{ model: 'vgg11', width: 8 }] } })).toMatch(
+      /^x\.json: prune\.targets\[0\]: vgg11 needs inputs of at least 32×32, got 28×28/,
+    );
+    expect(refusal({ sources: [source('lenet5', { rewind: 'epoch:5', epochsPerRound: 2 })], prune: { ...prune, targets } })).toMatch(
+      /^x\.json: sources\[0\]: rewind epoch 5 is beyond/,
+    );
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, train: { padTo: 32 } } })).toMatch(/unknown key\(s\) 'padTo' at prune\.train/);
-    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, criteria: ['snip', 'grasp', 'snip'] } })).toBe('x.json: prune.criteria[2] repeats prune.criteria[0] ("snip"); list each once');
+    expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, criteria: ['snip', 'grasp', 'snip'] } })).toBe(
+      'x.json: prune.criteria[2] repeats prune.criteria[0] ("snip"); list each once',
+    );
     expect(refusal({ irp: source('lenet300'), prune: { ...prune, targets, seeds: [0, 0] } })).toMatch(/prune\.seeds\[1\] repeats prune\.seeds\[0\]/);
   });
 
@@ -110,7 +135,8 @@ describe('pipeline run config: sources and targets', () => {
     expect(splitCriterion('autos@synflow#1')).toEqual({ criterion: 'autos', allocation: 'synflow', structured: false, iterations: 1 });
     expect(splitCriterion('autos#3')).toEqual({ criterion: 'autos', allocation: 'synflow', structured: false, iterations: 3 });
     expect(splitCriterion('structured:crop#2')).toEqual({ criterion: 'crop', allocation: 'global', structured: true, iterations: 2 });
-    for (const bad of ['autos#0', 'autos#x', 'autos#', 'autos#1#2', 'snip#1.5']) expect(() => splitCriterion(bad)).toThrow(/rounds after # must be a positive integer/);
+    for (const bad of ['autos#0', 'autos#x', 'autos#', 'autos#1#2', 'snip#1.5'])
+      expect(() => splitCriterion(bad)).toThrow(/rounds after # must be a positive integer/);
     expect(splitCriterion('autos@learned').allocation).toBe('learned');
     expect(splitCriterion('autos@global').allocation).toBe('global');
     expect(splitCriterion('structured:crop')).toEqual({ criterion: 'crop', allocation: 'global', structured: true });

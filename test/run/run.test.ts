@@ -6,7 +6,8 @@ import { runAsync } from '../helpers/cli.ts';
 import { cpuCores } from '../../src/engine/backend.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
-const cli = (...args: string[]) => runAsync(process.execPath, [bin, '--backend', 'wasm', ...args], { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' });
+const cli = (...args: string[]) =>
+  runAsync(process.execPath, [bin, '--backend', 'wasm', ...args], { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' });
 
 const tiny = {
   irp: { model: 'lenet300', width: 0.25, dataset: 'mnist', criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, train: { batchSize: 256 } },
@@ -40,13 +41,16 @@ describe('pipeline run', () => {
     expect(b.stdout).toMatch(/7 jobs .*, 2 at a time × 1 thread/);
 
     expect(table(parallel)).toEqual(table(serial));
-    expect(table(serial)[0]).toBe('target,criterion,epochs,steps,sparsity,density,param_density,effective_density,seed,accuracy,loss,grad_norm_ratio,min_layer_kept');
+    expect(table(serial)[0]).toBe(
+      'target,criterion,epochs,steps,sparsity,density,param_density,effective_density,seed,accuracy,loss,grad_norm_ratio,min_layer_kept',
+    );
     expect(table(serial)).toHaveLength(8);
     expect(table(serial)[1]).toMatch(/^lenet300-w0\.25\/mnist,dense,1,20,0,1,1,1,0,/);
     expect(read(serial, 'results.md')).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch \(at most 20 steps\), 1 seed \(0\)\n/);
     expect(read(serial, 'results.md')).toMatch(/\n\| dense \(0% sparse\) \| [\d.]+ \| [\d.]+ \|\n/);
     expect(read(parallel, 'results.md')).toBe(read(serial, 'results.md'));
-    for (const f of ['accuracy.svg', 'results.arrow', 'layer-density_s0.5.svg', 'layer-density_s0.9.svg', 'manifest.json']) expect(fs.existsSync(path.join(parallel, f)), f).toBe(true);
+    for (const f of ['accuracy.svg', 'results.arrow', 'layer-density_s0.5.svg', 'layer-density_s0.9.svg', 'manifest.json'])
+      expect(fs.existsSync(path.join(parallel, f)), f).toBe(true);
 
     const manifest = (dir: string) => JSON.parse(read(dir, 'manifest.json'));
     expect(manifest(serial).resolved).toMatchObject({ jobs: 1, threads: Math.min(cpuCores(), 8) });
@@ -60,10 +64,20 @@ describe('pipeline run', () => {
       expect(JSON.parse(read(dir, 'manifest.json')).backend).toMatchObject({ name: 'wasm', threads: 1 });
     }
     // min_layer_kept: the fewest weights any tensor of the job kept, from its report's per-layer counts.
-    const csv = read(parallel, 'results.csv').trim().split('\n').map((l) => l.split(','));
+    const csv = read(parallel, 'results.csv')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     const col = csv[0]!.indexOf('min_layer_kept');
-    const fewest = jobs.map((j) => Math.min(...(JSON.parse(read(path.join(parallel, 'prune', j), 'report.json')).layers as Array<{ kept: number }>).map((l) => l.kept)));
-    expect(csv.slice(1).map((r) => Number(r[col])).sort((a, b) => a - b)).toEqual(fewest.sort((a, b) => a - b));
+    const fewest = jobs.map((j) =>
+      Math.min(...(JSON.parse(read(path.join(parallel, 'prune', j), 'report.json')).layers as Array<{ kept: number }>).map((l) => l.kept)),
+    );
+    expect(
+      csv
+        .slice(1)
+        .map((r) => Number(r[col]))
+        .sort((a, b) => a - b),
+    ).toEqual(fewest.sort((a, b) => a - b));
 
     const again = await cli('run', file, '--out', parallel, '--jobs', '2', '--threads', '1');
     expect(again.status, again.stderr).toBe(0);

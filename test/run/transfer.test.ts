@@ -5,14 +5,26 @@ import { describe, expect, it } from 'vitest';
 import { runAsync } from '../helpers/cli.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
-const cli = (...args: string[]) => runAsync(process.execPath, [bin, '--backend', 'wasm', ...args], { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' });
+const cli = (...args: string[]) =>
+  runAsync(process.execPath, [bin, '--backend', 'wasm', ...args], { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' });
 
 const synthetic = 'synthetic:28x28x1:10:200';
 /** Two sources (an MLP on mnist, a BN conv net on synthetic digits) → two conv targets, 2 seeds: tiny everywhere. */
 const tiny = {
   sources: [
     { model: 'lenet300', width: 0.25, dataset: 'mnist', criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, train: { batchSize: 512 } },
-    { model: 'lenet5', width: 0.5, batchNorm: true, dataset: synthetic, criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, samplesPerClass: 2, train: { batchSize: 100 } },
+    {
+      model: 'lenet5',
+      width: 0.5,
+      batchNorm: true,
+      dataset: synthetic,
+      criterion: 'magnitude',
+      rounds: 2,
+      finalDensity: 0.1,
+      epochsPerRound: 1,
+      samplesPerClass: 2,
+      train: { batchSize: 100 },
+    },
   ],
   autos: { features: ['rank_abs_theta', 'rank_theta_grad'], target: 'rank', hidden: [8], epochs: 1 },
   prune: {
@@ -59,8 +71,16 @@ describe('pipeline run: transfer from several sources to several targets', () =>
     expect(fs.existsSync(path.join(out, 'autos', 'allocation.json'))).toBe(true); // what autos@learned reads
     const jobs = fs.readdirSync(path.join(out, 'prune')).sort();
     expect(jobs).toHaveLength(20);
-    for (const j of jobs) expect(j).toMatch(/^vgg(11|16)-w4-synthetic_28x28x1_10_200_((autos-learned|autos-snip|snip|grasp)_s0\.9|dense)_seed[01]_[0-9a-f]{8}$/);
-    for (const f of ['results.md', 'results.csv', 'results.arrow', 'paired.csv', 'accuracy_vgg11-w4_synthetic_28x28x1_10_200.svg', 'accuracy_vgg16-w4_synthetic_28x28x1_10_200.svg']) {
+    for (const j of jobs)
+      expect(j).toMatch(/^vgg(11|16)-w4-synthetic_28x28x1_10_200_((autos-learned|autos-snip|snip|grasp)_s0\.9|dense)_seed[01]_[0-9a-f]{8}$/);
+    for (const f of [
+      'results.md',
+      'results.csv',
+      'results.arrow',
+      'paired.csv',
+      'accuracy_vgg11-w4_synthetic_28x28x1_10_200.svg',
+      'accuracy_vgg16-w4_synthetic_28x28x1_10_200.svg',
+    ]) {
       expect(fs.existsSync(path.join(out, f)), f).toBe(true);
     }
 
@@ -98,7 +118,10 @@ describe('pipeline run: transfer from several sources to several targets', () =>
           // Bootstrap of two values: a quarter of the resampled means at each one, so the 95% interval is [min, max].
           expect([Number(p.ci_low), Number(p.ci_high)]).toEqual([Math.min(...d), Math.max(...d)]);
           const label = baseline === 'best-per-seed' ? 'best per seed' : `${criterion} (best mean)`;
-          const line = md.slice(md.indexOf(`### ${t},`)).split('\n').find((l) => l.startsWith(`| ${autos} | 90.0% | ${label} | 0, 1 | `))!;
+          const line = md
+            .slice(md.indexOf(`### ${t},`))
+            .split('\n')
+            .find((l) => l.startsWith(`| ${autos} | 90.0% | ${label} | 0, 1 | `))!;
           expect(line).toContain(`| ${(100 * mean(autos)).toFixed(2)} | `);
           expect(line).toContain(` | ${pts(m)} | ${w}/${ti}/${l} | ${sign.toFixed(4)} | [${pts(Math.min(...d))}, ${pts(Math.max(...d))}] |`);
         }

@@ -11,90 +11,118 @@ import { planSweep } from '../../src/sweep/config.ts';
  * them before they became one (src/spec/prune-job.ts, src/spec/plan.ts): existing run directories must keep resolving.
  */
 const SWEEP_NAMES = [
-  "lenet5-mnist_dense_seed0_1888db5e",
-  "lenet5-mnist_dense_seed3_ee912dae",
-  "lenet5-mnist_grasp-erk_d0.1_seed0_b30a9e69",
-  "lenet5-mnist_grasp-erk_d0.1_seed3_5fe877ad",
-  "lenet5-mnist_grasp-erk_d0.5_seed0_db111e39",
-  "lenet5-mnist_grasp-erk_d0.5_seed3_d543b55f",
-  "lenet5-mnist_magnitude-reconnect_d0.1_seed0_2b8ad4a3",
-  "lenet5-mnist_magnitude-reconnect_d0.1_seed3_eea1fbbe",
-  "lenet5-mnist_magnitude-reconnect_d0.5_seed0_70b75261",
-  "lenet5-mnist_magnitude-reconnect_d0.5_seed3_161b38cd",
-  "lenet5-mnist_snip_d0.1_seed0_825bed8d",
-  "lenet5-mnist_snip_d0.1_seed3_0f70397f",
-  "lenet5-mnist_snip_d0.5_seed0_94f692ce",
-  "lenet5-mnist_snip_d0.5_seed3_6c7bff0a",
-  "lenet5-mnist_structured-crop_d0.1_seed0_4ff7b811",
-  "lenet5-mnist_structured-crop_d0.1_seed3_aae86570",
-  "lenet5-mnist_structured-crop_d0.5_seed0_af56a120",
-  "lenet5-mnist_structured-crop_d0.5_seed3_96d8e5eb",
-  "lenet5-mnist_synflow-3_d0.1_seed0_46bfeae2",
-  "lenet5-mnist_synflow-3_d0.1_seed3_bcbe94ec",
-  "lenet5-mnist_synflow-3_d0.5_seed0_d177a945",
-  "lenet5-mnist_synflow-3_d0.5_seed3_60cfefbb",
-  "vgg11-mnist_dense_seed0_05af2f4e",
-  "vgg11-mnist_dense_seed3_257b4a5e",
-  "vgg11-mnist_grasp-erk_d0.1_seed0_259c75a2",
-  "vgg11-mnist_grasp-erk_d0.1_seed3_ed62c46e",
-  "vgg11-mnist_grasp-erk_d0.5_seed0_4fa133b7",
-  "vgg11-mnist_grasp-erk_d0.5_seed3_df0a28c4",
-  "vgg11-mnist_magnitude-reconnect_d0.1_seed0_0b322be4",
-  "vgg11-mnist_magnitude-reconnect_d0.1_seed3_690e4e3f",
-  "vgg11-mnist_magnitude-reconnect_d0.5_seed0_183ee86b",
-  "vgg11-mnist_magnitude-reconnect_d0.5_seed3_eb0bcd9f",
-  "vgg11-mnist_snip_d0.1_seed0_fdd5bc60",
-  "vgg11-mnist_snip_d0.1_seed3_73e8de9f",
-  "vgg11-mnist_snip_d0.5_seed0_cceb4e8e",
-  "vgg11-mnist_snip_d0.5_seed3_419c776b",
-  "vgg11-mnist_structured-crop_d0.1_seed0_ebdced12",
-  "vgg11-mnist_structured-crop_d0.1_seed3_88e41d2d",
-  "vgg11-mnist_structured-crop_d0.5_seed0_32dbbcdd",
-  "vgg11-mnist_structured-crop_d0.5_seed3_f667706f",
-  "vgg11-mnist_synflow-3_d0.1_seed0_20bf132d",
-  "vgg11-mnist_synflow-3_d0.1_seed3_9b31ffed",
-  "vgg11-mnist_synflow-3_d0.5_seed0_b3a17bfe",
-  "vgg11-mnist_synflow-3_d0.5_seed3_ac01ab8c"
+  'lenet5-mnist_dense_seed0_1888db5e',
+  'lenet5-mnist_dense_seed3_ee912dae',
+  'lenet5-mnist_grasp-erk_d0.1_seed0_b30a9e69',
+  'lenet5-mnist_grasp-erk_d0.1_seed3_5fe877ad',
+  'lenet5-mnist_grasp-erk_d0.5_seed0_db111e39',
+  'lenet5-mnist_grasp-erk_d0.5_seed3_d543b55f',
+  'lenet5-mnist_magnitude-reconnect_d0.1_seed0_2b8ad4a3',
+  'lenet5-mnist_magnitude-reconnect_d0.1_seed3_eea1fbbe',
+  'lenet5-mnist_magnitude-reconnect_d0.5_seed0_70b75261',
+  'lenet5-mnist_magnitude-reconnect_d0.5_seed3_161b38cd',
+  'lenet5-mnist_snip_d0.1_seed0_825bed8d',
+  'lenet5-mnist_snip_d0.1_seed3_0f70397f',
+  'lenet5-mnist_snip_d0.5_seed0_94f692ce',
+  'lenet5-mnist_snip_d0.5_seed3_6c7bff0a',
+  'lenet5-mnist_structured-crop_d0.1_seed0_4ff7b811',
+  'lenet5-mnist_structured-crop_d0.1_seed3_aae86570',
+  'lenet5-mnist_structured-crop_d0.5_seed0_af56a120',
+  'lenet5-mnist_structured-crop_d0.5_seed3_96d8e5eb',
+  'lenet5-mnist_synflow-3_d0.1_seed0_46bfeae2',
+  'lenet5-mnist_synflow-3_d0.1_seed3_bcbe94ec',
+  'lenet5-mnist_synflow-3_d0.5_seed0_d177a945',
+  'lenet5-mnist_synflow-3_d0.5_seed3_60cfefbb',
+  'vgg11-mnist_dense_seed0_05af2f4e',
+  'vgg11-mnist_dense_seed3_257b4a5e',
+  'vgg11-mnist_grasp-erk_d0.1_seed0_259c75a2',
+  'vgg11-mnist_grasp-erk_d0.1_seed3_ed62c46e',
+  'vgg11-mnist_grasp-erk_d0.5_seed0_4fa133b7',
+  'vgg11-mnist_grasp-erk_d0.5_seed3_df0a28c4',
+  'vgg11-mnist_magnitude-reconnect_d0.1_seed0_0b322be4',
+  'vgg11-mnist_magnitude-reconnect_d0.1_seed3_690e4e3f',
+  'vgg11-mnist_magnitude-reconnect_d0.5_seed0_183ee86b',
+  'vgg11-mnist_magnitude-reconnect_d0.5_seed3_eb0bcd9f',
+  'vgg11-mnist_snip_d0.1_seed0_fdd5bc60',
+  'vgg11-mnist_snip_d0.1_seed3_73e8de9f',
+  'vgg11-mnist_snip_d0.5_seed0_cceb4e8e',
+  'vgg11-mnist_snip_d0.5_seed3_419c776b',
+  'vgg11-mnist_structured-crop_d0.1_seed0_ebdced12',
+  'vgg11-mnist_structured-crop_d0.1_seed3_88e41d2d',
+  'vgg11-mnist_structured-crop_d0.5_seed0_32dbbcdd',
+  'vgg11-mnist_structured-crop_d0.5_seed3_f667706f',
+  'vgg11-mnist_synflow-3_d0.1_seed0_20bf132d',
+  'vgg11-mnist_synflow-3_d0.1_seed3_9b31ffed',
+  'vgg11-mnist_synflow-3_d0.5_seed0_b3a17bfe',
+  'vgg11-mnist_synflow-3_d0.5_seed3_ac01ab8c',
 ];
 const RUN_NAMES = [
-  "lenet300-mnist_autos-grasp-1_s0.95_seed1_f41b0786",
-  "lenet300-mnist_autos-grasp-1_s0.9_seed1_b3e5a7c1",
-  "lenet300-mnist_autos_s0.95_seed1_76195ef8",
-  "lenet300-mnist_autos_s0.9_seed1_f9fbcec3",
-  "lenet300-mnist_dense_seed1_056cf8c9",
-  "lenet300-mnist_lottery_s0.95_seed1_30891c3d",
-  "lenet300-mnist_lottery_s0.9_seed1_f4b1544b",
-  "lenet300-mnist_snip-reconnect_s0.95_seed1_26b5b5b1",
-  "lenet300-mnist_snip-reconnect_s0.9_seed1_6b4d375a",
-  "resnet20-w4-mnist_autos-grasp-1_s0.95_seed1_4da8fdf8",
-  "resnet20-w4-mnist_autos-grasp-1_s0.9_seed1_daf9eda3",
-  "resnet20-w4-mnist_autos_s0.95_seed1_4156e6b4",
-  "resnet20-w4-mnist_autos_s0.9_seed1_320d2cb8",
-  "resnet20-w4-mnist_dense_seed1_e2fcd1b2",
-  "resnet20-w4-mnist_lottery_s0.95_seed1_084ce3f7",
-  "resnet20-w4-mnist_lottery_s0.9_seed1_b55f714e",
-  "resnet20-w4-mnist_snip-reconnect_s0.95_seed1_16c788c7",
-  "resnet20-w4-mnist_snip-reconnect_s0.9_seed1_f5c219f8"
+  'lenet300-mnist_autos-grasp-1_s0.95_seed1_f41b0786',
+  'lenet300-mnist_autos-grasp-1_s0.9_seed1_b3e5a7c1',
+  'lenet300-mnist_autos_s0.95_seed1_76195ef8',
+  'lenet300-mnist_autos_s0.9_seed1_f9fbcec3',
+  'lenet300-mnist_dense_seed1_056cf8c9',
+  'lenet300-mnist_lottery_s0.95_seed1_30891c3d',
+  'lenet300-mnist_lottery_s0.9_seed1_f4b1544b',
+  'lenet300-mnist_snip-reconnect_s0.95_seed1_26b5b5b1',
+  'lenet300-mnist_snip-reconnect_s0.9_seed1_6b4d375a',
+  'resnet20-w4-mnist_autos-grasp-1_s0.95_seed1_4da8fdf8',
+  'resnet20-w4-mnist_autos-grasp-1_s0.9_seed1_daf9eda3',
+  'resnet20-w4-mnist_autos_s0.95_seed1_4156e6b4',
+  'resnet20-w4-mnist_autos_s0.9_seed1_320d2cb8',
+  'resnet20-w4-mnist_dense_seed1_e2fcd1b2',
+  'resnet20-w4-mnist_lottery_s0.95_seed1_084ce3f7',
+  'resnet20-w4-mnist_lottery_s0.9_seed1_b55f714e',
+  'resnet20-w4-mnist_snip-reconnect_s0.95_seed1_16c788c7',
+  'resnet20-w4-mnist_snip-reconnect_s0.9_seed1_f5c219f8',
 ];
 const ONE_TARGET_RUN_NAMES = [
-  "autos_s0.9_seed0_598a43b8",
-  "autos_s0.9_seed1_3057e99b",
-  "dense_seed0_bcad3d5b",
-  "dense_seed1_70b48bbe",
-  "grasp_s0.9_seed0_7235de0d",
-  "grasp_s0.9_seed1_9df2fc4e"
+  'autos_s0.9_seed0_598a43b8',
+  'autos_s0.9_seed1_3057e99b',
+  'dense_seed0_bcad3d5b',
+  'dense_seed1_70b48bbe',
+  'grasp_s0.9_seed0_7235de0d',
+  'grasp_s0.9_seed1_9df2fc4e',
 ];
 
 const sweepPlan = () =>
-  planSweep({ targets: [{ model: 'lenet5', dataset: 'mnist' }, { model: 'vgg11', width: 8, dataset: 'mnist', padTo: 32 }], criteria: ['snip', 'structured:crop', 'magnitude+reconnect', 'synflow#3', 'grasp@erk'], densities: [0.5, 0.1], seeds: [0, 3], train: { epochs: 1 } }, 's');
-const runPlan = (prune: Record<string, unknown>) => mainJobPlan(MainJobSchema.parse({ irp: { model: 'lenet5', dataset: 'mnist' }, prune }), '/fixed/autos', '/fixed/t.arrow');
+  planSweep(
+    {
+      targets: [
+        { model: 'lenet5', dataset: 'mnist' },
+        { model: 'vgg11', width: 8, dataset: 'mnist', padTo: 32 },
+      ],
+      criteria: ['snip', 'structured:crop', 'magnitude+reconnect', 'synflow#3', 'grasp@erk'],
+      densities: [0.5, 0.1],
+      seeds: [0, 3],
+      train: { epochs: 1 },
+    },
+    's',
+  );
+const runPlan = (prune: Record<string, unknown>) =>
+  mainJobPlan(MainJobSchema.parse({ irp: { model: 'lenet5', dataset: 'mnist' }, prune }), '/fixed/autos', '/fixed/t.arrow');
 
 describe('one prune-job spec for sweep, run and prune', () => {
   it('keeps the directory names (and so the config hashes) of existing sweeps and runs', () => {
-    expect(sweepPlan().jobs.map((j) => j.name).sort()).toEqual(SWEEP_NAMES);
-    const targets = [{ model: 'lenet300', dataset: 'mnist' }, { model: 'resnet20', width: 4, dataset: 'mnist', padTo: 32 }];
-    expect(runPlan({ targets, criteria: ['autos', 'autos@grasp#1', 'lottery', 'snip+reconnect'], sparsities: [0.9, 0.95], seeds: [1], train: { epochs: 2 } }).map((j) => j.name).sort()).toEqual(RUN_NAMES);
-    expect(runPlan({ model: 'lenet300', criteria: ['autos', 'grasp'], sparsities: [0.9], seeds: [0, 1] }).map((j) => j.name).sort()).toEqual(ONE_TARGET_RUN_NAMES);
+    expect(
+      sweepPlan()
+        .jobs.map((j) => j.name)
+        .sort(),
+    ).toEqual(SWEEP_NAMES);
+    const targets = [
+      { model: 'lenet300', dataset: 'mnist' },
+      { model: 'resnet20', width: 4, dataset: 'mnist', padTo: 32 },
+    ];
+    expect(
+      runPlan({ targets, criteria: ['autos', 'autos@grasp#1', 'lottery', 'snip+reconnect'], sparsities: [0.9, 0.95], seeds: [1], train: { epochs: 2 } })
+        .map((j) => j.name)
+        .sort(),
+    ).toEqual(RUN_NAMES);
+    expect(
+      runPlan({ model: 'lenet300', criteria: ['autos', 'grasp'], sparsities: [0.9], seeds: [0, 1] })
+        .map((j) => j.name)
+        .sort(),
+    ).toEqual(ONE_TARGET_RUN_NAMES);
   });
 
   it('sweep, run and prune build byte-identical configs for the same entry, level, seed and budget', () => {
@@ -109,7 +137,22 @@ describe('one prune-job spec for sweep, run and prune', () => {
     // prune's flags, every default spelled out, give the same job.
     for (const entry of entries) {
       const e = parseEntry(entry);
-      const flags = { criterion: e.criterion, allocation: e.allocation, iterations: e.iterations, reconnect: e.reconnect, structured: e.structured || undefined, model: 'lenet5', dataset: 'mnist', density: '0.5', scope: 'global', samplesPerClass: 10, temperature: 200, seed: 2, train: true, epochs: 1 };
+      const flags = {
+        criterion: e.criterion,
+        allocation: e.allocation,
+        iterations: e.iterations,
+        reconnect: e.reconnect,
+        structured: e.structured || undefined,
+        model: 'lenet5',
+        dataset: 'mnist',
+        density: '0.5',
+        scope: 'global',
+        samplesPerClass: 10,
+        temperature: 200,
+        seed: 2,
+        train: true,
+        epochs: 1,
+      };
       expect(canonicalJson(pruneConfigFrom(flags as never))).toBe(bySweep.get(`${entry} 0.5`));
     }
   });
@@ -117,6 +160,8 @@ describe('one prune-job spec for sweep, run and prune', () => {
   it('the learned allocation takes the AutoS directory whatever the criterion', () => {
     const [job] = runPlan({ model: 'lenet300', criteria: ['grasp@learned'], sparsities: [0.9], seeds: [0] }).filter((j) => j.entry !== 'dense');
     expect(job!.config.autos).toBe('/fixed/autos');
-    expect(() => planSweep({ targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['grasp@learned'], densities: [0.1] }, 's.json')).toThrow(/^s\.json: criteria\[0\] 'grasp@learned' needs "autos": a fitted model directory$/);
+    expect(() => planSweep({ targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['grasp@learned'], densities: [0.1] }, 's.json')).toThrow(
+      /^s\.json: criteria\[0\] 'grasp@learned' needs "autos": a fitted model directory$/,
+    );
   });
 });

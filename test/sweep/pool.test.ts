@@ -42,14 +42,21 @@ describe('worker pool', () => {
       const root = tmp();
       const file = path.join(root, 'sweep.json');
       // Jobs long enough to be caught training.
-      fs.writeFileSync(file, JSON.stringify({ targets: [{ model: 'lenet300', width: 0.25 }], criteria: ['magnitude'], densities: [0.5, 0.2], train: { epochs: 50 } }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ targets: [{ model: 'lenet300', width: 0.25 }], criteria: ['magnitude'], densities: [0.5, 0.2], train: { epochs: 50 } }),
+      );
       const out = path.join(root, 'out');
-      const parent = spawn(process.execPath, [bin, '--backend', 'wasm', 'sweep', file, '--jobs', '2', '--threads', '1', '--out', out], { stdio: 'ignore', env: { ...process.env, PIPELINE_QUIET: '1' } });
+      const parent = spawn(process.execPath, [bin, '--backend', 'wasm', 'sweep', file, '--jobs', '2', '--threads', '1', '--out', out], {
+        stdio: 'ignore',
+        env: { ...process.env, PIPELINE_QUIET: '1' },
+      });
       const exited = new Promise((r) => parent.on('exit', r));
       let workers: number[] = [];
       try {
         // Busy: a worker wrote a job's masks and is training it.
-        const busy = () => fs.existsSync(path.join(out, 'jobs')) && fs.readdirSync(path.join(out, 'jobs')).some((j) => fs.existsSync(path.join(out, 'jobs', j, 'masks.arrow')));
+        const busy = () =>
+          fs.existsSync(path.join(out, 'jobs')) && fs.readdirSync(path.join(out, 'jobs')).some((j) => fs.existsSync(path.join(out, 'jobs', j, 'masks.arrow')));
         await until('a busy worker', busy, 60_000);
         workers = workersOf(parent.pid!);
         expect(workers).toHaveLength(2);

@@ -62,7 +62,10 @@ describe('pipeline sweep', () => {
     expect(() => planSweep({ ...sweep, criteria: ['snip#0'] }, 's')).toThrow(/rounds after # must be a positive integer/);
     // Table labels give the entry back, rounds included where they are not the default; the dense
     // baseline takes no rounds from the job it is built from.
-    const labelled = planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['synflow#3', 'snip', 'structured:crop#2'], densities: [0.5] }, 's');
+    const labelled = planSweep(
+      { ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['synflow#3', 'snip', 'structured:crop#2'], densities: [0.5] },
+      's',
+    );
     expect(labelled.jobs.map((j) => entryOf(j.config))).toEqual(['dense', 'synflow#3', 'snip', 'structured:crop#2']);
     expect(labelled.jobs[0]!.config.iterations).toBeUndefined();
     // autos's default rounds are in every job config (a tuned recipe) but not in its label.
@@ -92,7 +95,9 @@ describe('pipeline sweep', () => {
       ['crop', true],
     ]);
     expect(plan.jobs[3].name).toMatch(/^lenet5-mnist_structured-crop_d0.5_seed0_/);
-    expect(() => planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['structured:crop'], densities: [0.05] }, 's')).toThrow(/would empty a layer/);
+    expect(() => planSweep({ ...sweep, targets: [{ model: 'lenet5', dataset: 'mnist' }], criteria: ['structured:crop'], densities: [0.05] }, 's')).toThrow(
+      /would empty a layer/,
+    );
   });
 
   it('parallel and serial runs give equal results; rerunning recomputes nothing; shards cover every job once', async () => {
@@ -139,7 +144,11 @@ describe('pipeline sweep', () => {
     expect(g.status, g.stderr).toBe(0);
     expect(g.stdout).toMatch(/4 of 4 jobs in shard 0\/1: 1 ran, 3 already finished, 0 failed/);
     expect(jobDirs(parallel)).toHaveLength(6); // magnitude's two jobs stay on disk
-    expect(results(parallel).map((l) => l.split(',')[1]).sort()).toEqual(['dense', 'snip', 'snip', 'snip']);
+    expect(
+      results(parallel)
+        .map((l) => l.split(',')[1])
+        .sort(),
+    ).toEqual(['dense', 'snip', 'snip', 'snip']);
     expect(fs.readFileSync(path.join(parallel, 'results.md'), 'utf8')).toMatch(/\| criterion \| 80\.0% sparse \| 90\.0% sparse \| 95\.0% sparse \|/);
   });
 
@@ -147,7 +156,11 @@ describe('pipeline sweep', () => {
     ['an unknown criterion', { criteria: ['snip', 'obd'] }, /criteria\[1\] 'obd': unknown criterion 'obd'/],
     ['an impossible density', { densities: [0.2, 1.5] }, /densities\[1\] = 1.5 is impossible/],
     ['an unknown allocation', { criteria: ['snip@banana'] }, /criteria\[0\] 'snip@banana': unknown allocation 'banana'/],
-    ['channel pruning of a model without channels', { criteria: ['structured:crop'] }, /'structured:crop' on targets\[0\] at density 0.2: lenet300 has no channel structure/],
+    [
+      'channel pruning of a model without channels',
+      { criteria: ['structured:crop'] },
+      /'structured:crop' on targets\[0\] at density 0.2: lenet300 has no channel structure/,
+    ],
   ] as const) {
     it(`bad input: ${name} fails before any job starts, naming the entry`, async () => {
       const root = tmp();

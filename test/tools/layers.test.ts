@@ -21,7 +21,9 @@ describe('the layer check over the import graph', () => {
     write(root, 'irp/run.ts', "import {\n  fit,\n} from '../autos/fit.ts';\nimport { s } from '../scoring/select.ts';\n");
     write(root, 'run/main.ts', "import { j } from '../sweep/jobs.ts';\nconst m = await import('../cli/main.ts');\n");
     write(root, 'extra/thing.ts', "import { u } from '../util/errors.ts';\n");
-    const found = layerViolations(root).map((l: string) => l.replace(/^.*layers-[^/]+\//, '')).sort();
+    const found = layerViolations(root)
+      .map((l: string) => l.replace(/^.*layers-[^/]+\//, ''))
+      .sort();
     expect(found).toEqual([
       "extra/thing.ts: imports '../util/errors.ts' (src/extra/ is in no layer: add it to scripts/check-layers.mjs)",
       "irp/run.ts: imports '../autos/fit.ts' (stages never import one another: move what both need down to scoring/ or lower)",

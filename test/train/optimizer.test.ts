@@ -54,7 +54,10 @@ describe('optimizers', () => {
     for (const [n, m] of Object.entries(maskT)) params[n] = tf.mul(params[n], m);
     const opt = new Optimizer(OptimizerSchema.parse({ lr: 0.05, momentum: 0.9, weightDecay: 5e-4 }));
     const x = tf.randomNormal([32, 8, 8, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
-    const y = tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 10), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: 32 }, (_, i) => i % 10),
+      'int32',
+    );
     const before = Object.fromEntries(model.prunable.map((p) => [p.name, params[p.name].dataSync().slice()]));
     for (let s = 0; s < 100; s++) {
       const out = lossAndGrads(model, params, x, y);

@@ -93,7 +93,12 @@ describe('default presets reach the accuracy PyTorch reaches on the same split',
     const masks = new Map(model.prunable.map((p) => [p.name, Uint8Array.from({ length: p.size }, () => (rng.next() < 0.5 ? 1 : 0))]));
     const maskFile = path.join(dir, 'masks.arrow');
     writeMaskFile(maskFile, masks, new Map(model.prunable.map((p) => [p.name, p.shape])));
-    const r = await runTraining({ config: resolveTrainConfig({ model: 'lenet300', dataset: 'mnist', epochs: 1 }), maskFile, out: path.join(dir, 'run'), backend });
+    const r = await runTraining({
+      config: resolveTrainConfig({ model: 'lenet300', dataset: 'mnist', epochs: 1 }),
+      maskFile,
+      out: path.join(dir, 'run'),
+      backend,
+    });
     const kept = [...masks.values()].reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
     expect(r.density).toBeCloseTo(kept / model.prunable.reduce((n, p) => n + p.size, 0), 10);
     expect(r.final!.test_accuracy).toBeGreaterThan(0.8);

@@ -42,7 +42,15 @@ describe('trainer checkpoints', () => {
     const b = tmp();
     const full = await train({ config, configHash: 'h', model, dataset, params: initParams(model, 0), outDir: a });
     expect(full.metrics).toHaveLength(3);
-    const killed = await train({ config, configHash: 'h', model, dataset, params: initParams(model, 0), outDir: b, onEpoch: (m) => (m.epoch === 1 ? 'stop' : undefined) });
+    const killed = await train({
+      config,
+      configHash: 'h',
+      model,
+      dataset,
+      params: initParams(model, 0),
+      outDir: b,
+      onEpoch: (m) => (m.epoch === 1 ? 'stop' : undefined),
+    });
     expect(killed.stopped).toBe(true);
     expect(killed.metrics).toHaveLength(1);
     const resumed = await train({ config, configHash: 'h', model, dataset, params: initParams(model, 0), outDir: b, resume: true });
@@ -64,7 +72,15 @@ describe('trainer checkpoints', () => {
     const model = makeModel();
     const before = tf.memory().numTensors;
     const bits = Uint8Array.from({ length: model.prunable[0].size }, (_, i) => i % 3 && 1);
-    const run = await train({ config: { ...config, epochs: 1 }, configHash: 'h', model, dataset, params: initParams(model, 0), masks: new Map([[model.prunable[0].name, bits]]), outDir: tmp() });
+    const run = await train({
+      config: { ...config, epochs: 1 },
+      configHash: 'h',
+      model,
+      dataset,
+      params: initParams(model, 0),
+      masks: new Map([[model.prunable[0].name, bits]]),
+      outDir: tmp(),
+    });
     expect(tf.memory().numTensors - before).toBe(Object.keys(run.params).length);
     tf.dispose(Object.values(run.params));
   });

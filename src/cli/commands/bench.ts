@@ -16,12 +16,18 @@ interface BenchFlags {
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('time forward, train step and GraSP Hg; prints one JSON line (same keys as scripts/gpu/torch_reference.py); with the global --threads 1,2,… one line per thread count')
+    .description(
+      'time forward, train step and GraSP Hg; prints one JSON line (same keys as scripts/gpu/torch_reference.py); with the global --threads 1,2,… one line per thread count',
+    )
     .option('--model <name>', `one of ${MODEL_NAMES.join(', ')}`, 'resnet18')
     .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
     .option('--batch <n>', 'batch size', positiveInt('--batch'), 32)
     .option('--repeat <n>', 'timed repeats (median reported)', positiveInt('--repeat'), 3)
-    .option('--channel-fraction <f>', 'instead: dense vs structurally shrunk (every channel group × f) forward, train step, FLOPs, peak memory', positiveNumber('--channel-fraction'))
+    .option(
+      '--channel-fraction <f>',
+      'instead: dense vs structurally shrunk (every channel group × f) forward, train step, FLOPs, peak memory',
+      positiveNumber('--channel-fraction'),
+    )
     .option('--profile', 'also time one train step and one GraSP Hg per kernel (key "profile")')
     .action(async (opts: BenchFlags, cmd: Command) => {
       const [{ runStructuredBench }, { runBench }, { createModel }, { requireChannels }] = await Promise.all([

@@ -35,7 +35,9 @@ export function registerData(program: Command): void {
       const { readCatalog } = await import('../../data/catalog.ts');
       for (const e of readCatalog()) {
         const split = e.split ? `${e.split.train}/${e.split.test}` : 'configurable';
-        process.stdout.write(`${e.name.padEnd(14)} ${String(e.classes).padStart(3)} classes  ${e.shape.join('x').padEnd(8)} train/test ${split.padEnd(12)} ${await availability(e)}\n`);
+        process.stdout.write(
+          `${e.name.padEnd(14)} ${String(e.classes).padStart(3)} classes  ${e.shape.join('x').padEnd(8)} train/test ${split.padEnd(12)} ${await availability(e)}\n`,
+        );
       }
     });
 

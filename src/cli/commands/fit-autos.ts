@@ -1,7 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ALL_FEATURES, DEFAULT_FEATURES, parseFeatureList } from '../../scoring/autos/features.ts';
-import { ALLOCATION_FEATURES, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from '../../scoring/autos/allocation-features.ts';
+import {
+  ALLOCATION_FEATURES,
+  DEFAULT_ALLOCATION_FEATURES,
+  DEFAULT_ALLOCATION_LAMBDA,
+  parseAllocationFeatures,
+} from '../../scoring/autos/allocation-features.ts';
 import type { BaselineMetrics, FitConfig } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
 import { configHash } from '../../io/rundir.ts';
@@ -40,7 +45,10 @@ export function fitConfigFrom(f: FitFlags): FitConfig {
     tables: f.table,
     valTable: f.valTable,
     holdout: f.holdout?.split(',').filter(Boolean),
-    holdoutArch: f.holdoutArch?.flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean),
+    holdoutArch: f.holdoutArch
+      ?.flatMap((h) => h.split(','))
+      .map((h) => h.trim())
+      .filter(Boolean),
     allocationFeatures: f.allocationFeatures ? parseAllocationFeatures(f.allocationFeatures) : undefined,
     allocationLambda: f.allocationLambda,
     features: f.features ? parseFeatureList(f.features) : DEFAULT_FEATURES,
@@ -60,12 +68,20 @@ export function fitConfigFrom(f: FitFlags): FitConfig {
 export function registerFitAutos(program: Command): void {
   program
     .command('fit-autos')
-    .description('fit AutoS (an MLP predicting IRP survival from θ₀, g, Hg and layer descriptors) and a per-layer density model (learned allocation); writes autos.json, weights.safetensors, allocation.json, metrics.json')
+    .description(
+      'fit AutoS (an MLP predicting IRP survival from θ₀, g, Hg and layer descriptors) and a per-layer density model (learned allocation); writes autos.json, weights.safetensors, allocation.json, metrics.json',
+    )
     .requiredOption('--table <file...>', 'survival.arrow file(s) from pipeline irp')
     .option('--val-table <file>', 'validate on this whole table (default: held-out tensors)')
     .option('--holdout <names>', 'comma-separated tensors to hold out (default: every third, from the second)')
-    .option('--holdout-arch <model...>', "validate on these architectures (table metadata 'model', or 'model-w<width>'; repeatable or comma-separated), fitting on the others (default with tables of ≥ 2 architectures: leave-one-architecture-out)")
-    .option('--allocation-features <list>', `descriptors of the learned layer allocation, from: ${ALLOCATION_FEATURES.join(',')} (default ${DEFAULT_ALLOCATION_FEATURES.join(',')})`)
+    .option(
+      '--holdout-arch <model...>',
+      "validate on these architectures (table metadata 'model', or 'model-w<width>'; repeatable or comma-separated), fitting on the others (default with tables of ≥ 2 architectures: leave-one-architecture-out)",
+    )
+    .option(
+      '--allocation-features <list>',
+      `descriptors of the learned layer allocation, from: ${ALLOCATION_FEATURES.join(',')} (default ${DEFAULT_ALLOCATION_FEATURES.join(',')})`,
+    )
     .option('--allocation-lambda <x>', 'ridge λ of the learned layer allocation', positiveNumber('--allocation-lambda'), DEFAULT_ALLOCATION_LAMBDA)
     .option('--features <list>', `comma-separated, from: ${ALL_FEATURES.join(',')} (default ${DEFAULT_FEATURES.join(',')})`)
     .option('--hidden <widths>', 'MLP hidden widths', '64,64')
@@ -91,11 +107,24 @@ export function registerFitAutos(program: Command): void {
         writeManifest(out, { command: 'fit-autos', config: f, resolved: config, backend, timings: { seconds: fitted.seconds }, startedAt: started });
         return fitted;
       });
-      const p = (x: { precision: Record<string, number> }) => Object.entries(x.precision).map(([d, v]) => `${(100 * Number(d)).toFixed(0)}%:${v.toFixed(3)}`).join(' ');
+      const p = (x: { precision: Record<string, number> }) =>
+        Object.entries(x.precision)
+          .map(([d, v]) => `${(100 * Number(d)).toFixed(0)}%:${v.toFixed(3)}`)
+          .join(' ');
       const rows = (r: BaselineMetrics) =>
-        ([['autos', r.autos], ['|θ|', r.magnitude], ['|θ·g|', r.snip], ['θ·Hg', r.grasp]] as const)
+        (
+          [
+            ['autos', r.autos],
+            ['|θ|', r.magnitude],
+            ['|θ·g|', r.snip],
+            ['θ·Hg', r.grasp],
+          ] as const
+        )
           .filter(([, x]) => x)
-          .map(([name, x]) => `    ${name.padEnd(6)} spearman ${x!.spearman.toFixed(3)} (in tensors ${x!.tensor_spearman?.toFixed(3) ?? '—'})  precision@density ${p(x!)}\n`)
+          .map(
+            ([name, x]) =>
+              `    ${name.padEnd(6)} spearman ${x!.spearman.toFixed(3)} (in tensors ${x!.tensor_spearman?.toFixed(3) ?? '—'})  precision@density ${p(x!)}\n`,
+          )
           .join('');
       process.stdout.write(
         `fitted: ${out}  held-out ${m.validation === 'leave-one-architecture-out' ? `each of ${m.architectures.join(', ')} (leave-one-architecture-out; means)` : m.validation_tensors.join(',')}` +
@@ -105,7 +134,8 @@ export function registerFitAutos(program: Command): void {
       );
       for (const [a, r] of Object.entries(m.per_architecture ?? {})) {
         process.stdout.write(
-          `  held-out ${a}: allocation misallocated ${(100 * r.allocation.misallocated_final).toFixed(1)}% at the last round (layer ${(100 * r.allocation.misallocated_layer_final).toFixed(1)}%, erk ${(100 * r.allocation.misallocated_erk_final).toFixed(1)}%)\n` + rows(r),
+          `  held-out ${a}: allocation misallocated ${(100 * r.allocation.misallocated_final).toFixed(1)}% at the last round (layer ${(100 * r.allocation.misallocated_layer_final).toFixed(1)}%, erk ${(100 * r.allocation.misallocated_erk_final).toFixed(1)}%)\n` +
+            rows(r),
         );
       }
     });

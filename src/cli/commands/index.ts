@@ -12,4 +12,14 @@ import { registerTrain } from './train.ts';
 /** Each command module exports a function that adds its subcommand(s) to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench, registerData, registerTrain, registerPrune, registerIrp, registerCompareSurvival, registerFitAutos, registerRun, registerSweep];
+export const commands: RegisterCommand[] = [
+  registerBench,
+  registerData,
+  registerTrain,
+  registerPrune,
+  registerIrp,
+  registerCompareSurvival,
+  registerFitAutos,
+  registerRun,
+  registerSweep,
+];

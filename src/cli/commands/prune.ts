@@ -8,7 +8,26 @@ import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 import { addTrainerFlags, resolveTrainConfig } from './train.ts';
 
 /** Flags that pass straight through to the config keep its types; the rest are parsed below. */
-type PassedThrough = 'criterion' | 'model' | 'width' | 'dataset' | 'dataDir' | 'padTo' | 'batchNorm' | 'samplesPerClass' | 'iterations' | 'reconnect' | 'temperature' | 'chunkSize' | 'table' | 'autos' | 'allocation' | 'signalFloor' | 'when' | 'earlyMaxEpochs' | 'structured';
+type PassedThrough =
+  | 'criterion'
+  | 'model'
+  | 'width'
+  | 'dataset'
+  | 'dataDir'
+  | 'padTo'
+  | 'batchNorm'
+  | 'samplesPerClass'
+  | 'iterations'
+  | 'reconnect'
+  | 'temperature'
+  | 'chunkSize'
+  | 'table'
+  | 'autos'
+  | 'allocation'
+  | 'signalFloor'
+  | 'when'
+  | 'earlyMaxEpochs'
+  | 'structured';
 
 interface PruneFlags extends Pick<PruneConfig, PassedThrough> {
   inputShape?: string;
@@ -49,25 +68,57 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     inputShape = dims as [number, number, number];
   }
   const seed = f.seed ?? 0;
-  const target = { model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, padTo: f.padTo, batchNorm: f.batchNorm, inputShape, numClasses: f.classes };
+  const target = {
+    model: f.model,
+    width: f.width,
+    dataset: f.dataset,
+    dataDir: f.dataDir,
+    padTo: f.padTo,
+    batchNorm: f.batchNorm,
+    inputShape,
+    numClasses: f.classes,
+  };
   // Flags left out stay out of the config (their defaults are the criterion's), so its hash names only what was asked.
-  const entry = { criterion: f.criterion, allocation: f.allocation, structured: Boolean(f.structured), iterations: f.iterations, reconnect: f.reconnect ? (true as const) : undefined };
+  const entry = {
+    criterion: f.criterion,
+    allocation: f.allocation,
+    structured: Boolean(f.structured),
+    iterations: f.iterations,
+    reconnect: f.reconnect ? (true as const) : undefined,
+  };
   const train = f.train
-    ? resolveTrainConfig({ ...f, model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, padTo: f.padTo, batchNorm: f.batchNorm, seed, config: f.config } as Parameters<typeof resolveTrainConfig>[0])
+    ? resolveTrainConfig({
+        ...f,
+        model: f.model,
+        width: f.width,
+        dataset: f.dataset,
+        dataDir: f.dataDir,
+        padTo: f.padTo,
+        batchNorm: f.batchNorm,
+        seed,
+        config: f.config,
+      } as Parameters<typeof resolveTrainConfig>[0])
     : undefined;
-  return pruneJobConfig(target, entry, density, seed, { scope: f.scope, samplesPerClass: f.samplesPerClass, temperature: f.temperature, autos: f.autos, table: f.table, train }, {
-    autos: f.autos,
-    table: f.table,
-    reconnect: f.reconnect,
-    bnMode: f.bnMode as PruneConfig['bnMode'],
-    minLayerDensity: f.minLayerDensity !== undefined ? fraction('--min-layer-density', f.minLayerDensity) : undefined,
-    chunkSize: f.chunkSize,
-    dumpScores: Boolean(f.dumpScores),
-    autosFeatures: f.features ? parseFeatureList(f.features) : undefined,
-    signalFloor: f.signalFloor ? true : undefined,
-    when: f.when,
-    earlyMaxEpochs: f.earlyMaxEpochs,
-  });
+  return pruneJobConfig(
+    target,
+    entry,
+    density,
+    seed,
+    { scope: f.scope, samplesPerClass: f.samplesPerClass, temperature: f.temperature, autos: f.autos, table: f.table, train },
+    {
+      autos: f.autos,
+      table: f.table,
+      reconnect: f.reconnect,
+      bnMode: f.bnMode as PruneConfig['bnMode'],
+      minLayerDensity: f.minLayerDensity !== undefined ? fraction('--min-layer-density', f.minLayerDensity) : undefined,
+      chunkSize: f.chunkSize,
+      dumpScores: Boolean(f.dumpScores),
+      autosFeatures: f.features ? parseFeatureList(f.features) : undefined,
+      signalFloor: f.signalFloor ? true : undefined,
+      when: f.when,
+      earlyMaxEpochs: f.earlyMaxEpochs,
+    },
+  );
 }
 
 export function registerPrune(program: Command): void {
@@ -82,7 +133,7 @@ export function registerPrune(program: Command): void {
     .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
     .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
     .option('--no-batch-norm', 'no batch norm')
-    .option('--input-shape <H,W,C>', "model input with --dataset none")
+    .option('--input-shape <H,W,C>', 'model input with --dataset none')
     .option('--classes <n>', 'class count with --dataset none', positiveInt('--classes'))
     .option('--density <x>', 'kept fraction of prunable weights, in (0, 1]')
     .option('--sparsity <y>', 'removed fraction, in [0, 1)')
@@ -101,10 +152,16 @@ export function registerPrune(program: Command): void {
       '--allocation <a>',
       "layer allocation: global | layer | erk | learned (per-layer densities predicted from layer descriptors by the --autos dir's allocation.json; with the signal floor) | survival (autos: ∝ predicted survival) | <criterion>: its per-layer counts, ranking inside each layer by this criterion (default: synflow for autos, global otherwise)",
     )
-    .option('--signal-floor', 'every tensor keeps ≥ min(size, max(units in, units out)) weights, the budget still met exactly (any allocation but global; always on for learned)')
+    .option(
+      '--signal-floor',
+      'every tensor keeps ≥ min(size, max(units in, units out)) weights, the budget still met exactly (any allocation but global; always on for learned)',
+    )
     .option('--dump-scores', 'write scores.arrow: layer, index, theta, grad, hg, score, kept per weight')
     .option('--train', 'train the pruned network and report test accuracy')
-    .option('--structured', 'prune whole channels (crop | snip | random), --density = kept fraction of channels; removes them physically and trains the smaller dense model (writes model.json, channels.json, shrunk.safetensors)')
+    .option(
+      '--structured',
+      'prune whole channels (crop | snip | random), --density = kept fraction of channels; removes them physically and trains the smaller dense model (writes model.json, channels.json, shrunk.safetensors)',
+    )
     .option('--when <w>', "init (default) | epoch:K (prune after K dense epochs) | early (EarlyCroP's weight-distance plateau); needs --train")
     .option('--early-max-epochs <n>', 'latest epoch --when early may prune at (default: epochs − 1)', positiveInt('--early-max-epochs'))
     .option('--config <file>', 'trainer preset for --train (default pipelines/train-<model>-<dataset>.json)')

@@ -7,9 +7,15 @@ import { notePool } from './sweep.ts';
 export function registerRun(program: Command): void {
   program
     .command('run <config>')
-    .description('the whole pipeline: IRP on one or several sources → fit-autos on their tables → prune one or several target models with criteria × sparsities × seeds → train → results.md/csv, paired.csv + accuracy plots')
+    .description(
+      'the whole pipeline: IRP on one or several sources → fit-autos on their tables → prune one or several target models with criteria × sparsities × seeds → train → results.md/csv, paired.csv + accuracy plots',
+    )
     .option('--out <dir>', 'run directory', 'runs/main')
-    .option('--jobs <n>', 'stage 3: prune jobs at a time, each in a worker process (default: cores ÷ --threads, at most the jobs pending)', positiveInt('--jobs'))
+    .option(
+      '--jobs <n>',
+      'stage 3: prune jobs at a time, each in a worker process (default: cores ÷ --threads, at most the jobs pending)',
+      positiveInt('--jobs'),
+    )
     .action(async (file: string, f: { out: string; jobs?: number }, c: Command) => {
       const [{ runMainJob }, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
       const config = parseMainJob(readPreset(file), file);

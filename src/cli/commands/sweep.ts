@@ -20,24 +20,36 @@ export function registerSweep(program: Command): void {
       const shard = parseShard(f.shard);
       const { runSweep } = await import('../../sweep/run.ts');
       const backend = await backendFrom(c);
-      const s = await runSweep(file, { out: f.out, jobs: f.jobs, threads: await threadsFrom(c), shard, force: Boolean(f.force), backend: backend.name, onPool: notePool });
+      const s = await runSweep(file, {
+        out: f.out,
+        jobs: f.jobs,
+        threads: await threadsFrom(c),
+        shard,
+        force: Boolean(f.force),
+        backend: backend.name,
+        onPool: notePool,
+      });
       process.stdout.write(
         `sweep ${f.out}: ${s.inShard} of ${s.total} jobs in shard ${shard.index}/${shard.count}: ${s.ran} ran, ${s.skipped} already finished, ${s.failed.length} failed (${s.seconds.toFixed(1)} s, ${s.pool.jobs} workers × ${s.pool.threads} threads, ${backend.name})\n`,
       );
       for (const x of s.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
-      for (const name of s.missing) process.stderr.write(`pipeline: job ${name} has no result (its directory was removed or changed during the run); rerun the sweep\n`);
+      for (const name of s.missing)
+        process.stderr.write(`pipeline: job ${name} has no result (its directory was removed or changed during the run); rerun the sweep\n`);
       if (s.failed.length || s.missing.length) process.exitCode = 1;
     });
 
   program
     .command('report <dir>')
-    .description('render a sweep directory (the jobs its current config names): results.md (a dense row; mean ± std with ≥ 2 seeds), results.csv/.arrow, accuracy and per-layer density SVGs')
+    .description(
+      'render a sweep directory (the jobs its current config names): results.md (a dense row; mean ± std with ≥ 2 seeds), results.csv/.arrow, accuracy and per-layer density SVGs',
+    )
     .action(async (dir: string) => {
       const { writeSweepReport } = await import('../../sweep/report.ts');
       const { rows, missing } = await writeSweepReport(dir);
       process.stdout.write(fs.readFileSync(`${dir}/results.md`, 'utf8'));
       process.stdout.write(`(${rows.length} finished jobs${missing.length ? `; ${missing.length} named by the plan have no result` : ''})\n`);
-      for (const name of missing.slice(0, 20)) process.stderr.write(`pipeline: job ${name} has no result (not run, failed or removed); rerun 'pipeline sweep' for it\n`);
+      for (const name of missing.slice(0, 20))
+        process.stderr.write(`pipeline: job ${name} has no result (not run, failed or removed); rerun 'pipeline sweep' for it\n`);
       if (missing.length > 20) process.stderr.write(`pipeline: … and ${missing.length - 20} more jobs without a result\n`);
       if (missing.length) process.exitCode = 1;
     });

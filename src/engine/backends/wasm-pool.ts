@@ -148,10 +148,15 @@ export class WasmKernelPool {
         });
         workers.push(worker);
       }
-      await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-        w.once('online', () => resolve());
-        w.once('error', reject);
-      })));
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve, reject) => {
+              w.once('online', () => resolve());
+              w.once('error', reject);
+            }),
+        ),
+      );
     } catch (err) {
       for (const w of workers) void w.terminate();
       throw err;

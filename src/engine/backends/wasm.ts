@@ -45,7 +45,11 @@ export async function startWasm(threads: number): Promise<WasmStart> {
   const started = await startTfjsWasm(threads);
   const kernelNote = await startSimdKernels(started.threads);
   if (kernelNote === undefined) return { ...started, ownKernels: true };
-  const note = [started.note, `${kernelNote}: using tfjs's and the composed kernels`, started.threads > started.xnnpackThreads ? `running wasm on ${started.xnnpackThreads} thread(s)` : undefined];
+  const note = [
+    started.note,
+    `${kernelNote}: using tfjs's and the composed kernels`,
+    started.threads > started.xnnpackThreads ? `running wasm on ${started.xnnpackThreads} thread(s)` : undefined,
+  ];
   return { ...started, threads: started.xnnpackThreads, ownKernels: false, note: note.filter(Boolean).join('; ') };
 }
 

@@ -41,7 +41,7 @@ export async function probeWebGpu(): Promise<AdapterInfo | string> {
   }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
   if (!adapter) {
-    return 'Dawn found no Vulkan GPU adapter: install the Vulkan loader (libvulkan1) and a driver — the GPU vendor\'s, or Mesa ≥ 25 lavapipe on a CPU-only machine (scripts/install-lavapipe.sh)';
+    return "Dawn found no Vulkan GPU adapter: install the Vulkan loader (libvulkan1) and a driver — the GPU vendor's, or Mesa ≥ 25 lavapipe on a CPU-only machine (scripts/install-lavapipe.sh)";
   }
   dawn = { gpu, adapter, info: describe(adapter) };
   return dawn.info;
@@ -55,7 +55,7 @@ export async function startWebGpu(): Promise<AdapterInfo> {
   const nav = ((globalThis as { navigator?: GpuNavigator }).navigator ??= {} as GpuNavigator);
   Object.defineProperty(nav, 'gpu', { value: dawn!.gpu, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) usage('backend \'webgpu\' failed to initialize on this adapter: use --backend wasm');
+  if (!(await tf.setBackend('webgpu'))) usage("backend 'webgpu' failed to initialize on this adapter: use --backend wasm");
   useQueuedSmallUploads(tf.backend());
   const device = (tf.backend() as tf.KernelBackend & { device: GPUDevice }).device;
   device.addEventListener('uncapturederror', (event) => {

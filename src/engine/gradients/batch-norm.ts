@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { channelAffine2, channelDot, channelSum } from '../channel-ops.ts';
-import { BATCH_NORM, BATCH_NORM_EVAL, BATCH_NORM_EVAL_GRAD, BATCH_NORM_GRAD, type BatchNormAttrs, CHANNEL_AFFINE2, CHANNEL_DOT } from '../kernels/batch-norm.ts';
+import {
+  BATCH_NORM,
+  BATCH_NORM_EVAL,
+  BATCH_NORM_EVAL_GRAD,
+  BATCH_NORM_GRAD,
+  type BatchNormAttrs,
+  CHANNEL_AFFINE2,
+  CHANNEL_DOT,
+} from '../kernels/batch-norm.ts';
 
 /**
  * Gradients of the fused batch-norm kernels (kernels/batch-norm.ts). First order calls the fused
@@ -164,4 +172,11 @@ const channelAffine2Grad: tf.GradConfig = {
   }),
 };
 
-export const batchNormGradients: tf.GradConfig[] = [batchNormGrad, batchNormGradGrad, batchNormEvalGrad, batchNormEvalGradGrad, channelDotGrad, channelAffine2Grad];
+export const batchNormGradients: tf.GradConfig[] = [
+  batchNormGrad,
+  batchNormGradGrad,
+  batchNormEvalGrad,
+  batchNormEvalGradGrad,
+  channelDotGrad,
+  channelAffine2Grad,
+];

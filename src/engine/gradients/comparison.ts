@@ -4,16 +4,14 @@ import * as tf from '@tensorflow/tfjs';
 const binary = ['Equal', 'NotEqual', 'Greater', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr'];
 
 export const comparisonGradients: tf.GradConfig[] = [
-  ...binary.map(
-    (kernelName): tf.GradConfig => ({
-      kernelName,
-      inputsToSave: ['a', 'b'],
-      gradFunc: (_dy, saved) => {
-        const [a, b] = saved;
-        return { a: () => tf.zerosLike(a), b: () => tf.zerosLike(b) };
-      },
-    }),
-  ),
+  ...binary.map((kernelName): tf.GradConfig => ({
+    kernelName,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (_dy, saved) => {
+      const [a, b] = saved;
+      return { a: () => tf.zerosLike(a), b: () => tf.zerosLike(b) };
+    },
+  })),
   {
     kernelName: 'LogicalNot',
     inputsToSave: ['x'],

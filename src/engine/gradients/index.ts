@@ -18,7 +18,15 @@ let registered = false;
 export function registerSecondOrderGradients(): void {
   if (registered) return;
   registered = true;
-  const configs = [...convGradients, ...poolGradients, ...comparisonGradients, ...recomputedGradients, ...reluGradients, stridedSliceGradient, ...batchNormGradients];
+  const configs = [
+    ...convGradients,
+    ...poolGradients,
+    ...comparisonGradients,
+    ...recomputedGradients,
+    ...reluGradients,
+    stridedSliceGradient,
+    ...batchNormGradients,
+  ];
   const quiet = tf.env().getBool('DEBUG');
   for (const config of configs) {
     if (quiet) tf.env().set('DEBUG', false);

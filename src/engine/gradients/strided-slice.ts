@@ -12,7 +12,11 @@ function unsliceAxis(g: tf.Tensor, axis: number, begin: number, stride: number, 
     spread = tf.reshape(tf.pad(expanded, pads), shape);
     const keep = [...shape];
     keep[axis] = (n - 1) * stride + 1;
-    spread = tf.slice(spread, shape.map(() => 0), keep);
+    spread = tf.slice(
+      spread,
+      shape.map(() => 0),
+      keep,
+    );
   }
   const span = spread.shape[axis];
   const pads = g.shape.map((_, i): [number, number] => (i === axis ? [begin, size - begin - span] : [0, 0]));

@@ -77,7 +77,10 @@ class HostIO {
   private readonly simd: WasmKernelPool | undefined;
 
   /** `c`: the channels of the tensors this batch norm call works on. */
-  constructor(readonly backend: tf.KernelBackend, private readonly c: number) {
+  constructor(
+    readonly backend: tf.KernelBackend,
+    private readonly c: number,
+  ) {
     const be = backend as WasmBackend;
     this.wasm = typeof be.typedArrayFromHeap === 'function' && typeof be.makeOutput === 'function' ? be : undefined;
     this.simd = this.wasm && c % 4 === 0 && c > 0 ? simdKernels() : undefined;

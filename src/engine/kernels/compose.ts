@@ -14,7 +14,10 @@ type HeapBackend = tf.KernelBackend & {
 export class KernelComposer {
   private readonly temps: tf.TensorInfo[] = [];
 
-  constructor(readonly backend: tf.KernelBackend, private readonly backendName: string) {}
+  constructor(
+    readonly backend: tf.KernelBackend,
+    private readonly backendName: string,
+  ) {}
 
   /**
    * A new uninitialized float32 tensor and a writable host view of it. Views of the wasm heap are
@@ -23,7 +26,10 @@ export class KernelComposer {
   alloc(shape: number[]): tf.TensorInfo {
     const be = this.backend as HeapBackend;
     // Only wasm's makeOutput has this signature (cpu's takes values first and returns a Tensor).
-    const info = be.typedArrayFromHeap && be.makeOutput ? be.makeOutput(shape, 'float32') : { dataId: be.write(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, 'float32'), shape, dtype: 'float32' as const };
+    const info =
+      be.typedArrayFromHeap && be.makeOutput
+        ? be.makeOutput(shape, 'float32')
+        : { dataId: be.write(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, 'float32'), shape, dtype: 'float32' as const };
     this.temps.push(info);
     return info;
   }
@@ -37,9 +43,10 @@ export class KernelComposer {
   /** Wraps host values as a backend tensor owned by this composer. */
   adopt({ shape, values }: { shape: number[]; values: Float32Array }): tf.TensorInfo {
     const be = this.backend as HeapBackend;
-    const info = be.typedArrayFromHeap && be.makeOutput
-      ? be.makeOutput(shape, 'float32', undefined, values)
-      : { dataId: be.write(values, shape, 'float32'), shape, dtype: 'float32' as const };
+    const info =
+      be.typedArrayFromHeap && be.makeOutput
+        ? be.makeOutput(shape, 'float32', undefined, values)
+        : { dataId: be.write(values, shape, 'float32'), shape, dtype: 'float32' as const };
     this.temps.push(info);
     return info;
   }

@@ -24,11 +24,7 @@ export interface ConvGeometry extends PatchGeometry {
   outC: number;
 }
 
-export function geometry(
-  xShape: number[],
-  filterShape: number[],
-  attrs: tf.NamedAttrMap,
-): ConvGeometry {
+export function geometry(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): ConvGeometry {
   const { strides, pad, dataFormat, dimRoundingMode, dilations } = attrs as unknown as tf.Conv2DBackpropFilterAttrs & {
     dilations?: number | [number, number];
   };
@@ -63,13 +59,7 @@ export function geometry(
 
 export const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.padTop === 0 && g.padLeft === 0;
 
-export function conv2dBackpropFilter(
-  k: KernelComposer,
-  x: tf.TensorInfo,
-  dy: tf.TensorInfo,
-  filterShape: number[],
-  attrs: tf.NamedAttrMap,
-): tf.TensorInfo {
+export function conv2dBackpropFilter(k: KernelComposer, x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: number[], attrs: tf.NamedAttrMap): tf.TensorInfo {
   const g = geometry(x.shape, filterShape, attrs);
   if (!isPointwise(g)) return k.finish(filterGradByDilatedConv(k, x, dy, g));
   if (g.strideH === 1 && g.strideW === 1) {
@@ -209,11 +199,7 @@ export function conv2dBackpropInput(
   const g = geometry(inputShape, filter.shape, attrs);
   if (isPointwise(g) && g.strideH === 1 && g.strideW === 1) {
     const m = g.batch * g.outH * g.outW;
-    const prod = k.run(
-      'BatchMatMul',
-      { a: k.reshape(dy, [1, m, g.outC]), b: k.reshape(filter, [1, g.inC, g.outC]) },
-      { transposeA: false, transposeB: true },
-    );
+    const prod = k.run('BatchMatMul', { a: k.reshape(dy, [1, m, g.outC]), b: k.reshape(filter, [1, g.inC, g.outC]) }, { transposeA: false, transposeB: true });
     return k.finish(k.reshape(prod, [g.batch, g.inH, g.inW, g.inC]));
   }
   if (g.strideH === 1 && g.strideW === 1) {

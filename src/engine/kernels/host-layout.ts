@@ -8,7 +8,16 @@
  * dst[d0 + c·dstStride + r] = src[s0 + r·srcStride + c] for r < rows, c < cols: 16-row strips, four
  * columns per pass (four write streams open, the strip's source rows stay in L1).
  */
-function transposeStrided(src: Float32Array, s0: number, rows: number, cols: number, srcStride: number, dst: Float32Array, d0: number, dstStride: number): void {
+function transposeStrided(
+  src: Float32Array,
+  s0: number,
+  rows: number,
+  cols: number,
+  srcStride: number,
+  dst: Float32Array,
+  d0: number,
+  dstStride: number,
+): void {
   const B = 16;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = Math.min(rows, r0 + B);
@@ -52,8 +61,7 @@ export function reverseAxes3(src: Float32Array, a: number, b: number, c: number,
 
 /** dst[b, a, :] = src[a, b, :] for rows of c contiguous floats (NHWC dy → [H·W, N, C]). */
 export function swapLeadingAxes(src: Float32Array, a: number, b: number, c: number, dst: Float32Array): void {
-  for (let i = 0; i < a; i++)
-    for (let j = 0; j < b; j++) copyRun(src, (i * b + j) * c, dst, (j * a + i) * c, c);
+  for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) copyRun(src, (i * b + j) * c, dst, (j * a + i) * c, c);
 }
 
 /**
@@ -62,8 +70,7 @@ export function swapLeadingAxes(src: Float32Array, a: number, b: number, c: numb
  */
 export function cropToHwio(src: Float32Array, cin: number, h: number, w: number, cout: number, kh: number, kw: number, dst: Float32Array): void {
   for (let ci = 0; ci < cin; ci++)
-    for (let i = 0; i < kh; i++)
-      for (let j = 0; j < kw; j++) copyRun(src, ((ci * h + i) * w + j) * cout, dst, ((i * kw + j) * cin + ci) * cout, cout);
+    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) copyRun(src, ((ci * h + i) * w + j) * cout, dst, ((i * kw + j) * cin + ci) * cout, cout);
 }
 
 /**
@@ -114,6 +121,5 @@ export function padChannels(src: Float32Array, rows: number, c: number, cPad: nu
 
 /** dst [taps, cin, cout] = the leading cin × cout corner of each tap's [cinPad, coutPad] block of src. */
 export function cropChannels(src: Float32Array, taps: number, cinPad: number, coutPad: number, cin: number, cout: number, dst: Float32Array): void {
-  for (let t = 0; t < taps; t++)
-    for (let ci = 0; ci < cin; ci++) copyRun(src, (t * cinPad + ci) * coutPad, dst, (t * cin + ci) * cout, cout);
+  for (let t = 0; t < taps; t++) for (let ci = 0; ci < cin; ci++) copyRun(src, (t * cinPad + ci) * coutPad, dst, (t * cin + ci) * cout, cout);
 }

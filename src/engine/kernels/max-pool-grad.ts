@@ -102,14 +102,7 @@ export function registerHostMaxPoolGrad(backendName: string): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
       const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
-      const info = tf.backend_util.computePool2DInfo(
-        input.shape as [number, number, number, number],
-        filterSize,
-        strides,
-        1,
-        pad,
-        dimRoundingMode,
-      );
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
       const be = backend as HeapBackend;
       const dx = be.makeOutput(input.shape, 'float32');
       // Views after the allocation: growing the heap detaches earlier ones.

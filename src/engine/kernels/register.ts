@@ -20,7 +20,18 @@ import { registerWebGpuSgdStep } from './webgpu/sgd-step.ts';
  * and the trainer call tfjs ops only; what runs below them is chosen here.
  */
 const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> = {
-  wasm: [registerSharedIdentity, registerUntransposedBatchMatMul, registerComposedConvBackprop, registerSimdFilterGrad, registerSimdInputGrad, registerSimdConv2D, registerHostMaxPoolGrad, registerHostBatchNorm, registerSgdStep, registerSimdReluGrad],
+  wasm: [
+    registerSharedIdentity,
+    registerUntransposedBatchMatMul,
+    registerComposedConvBackprop,
+    registerSimdFilterGrad,
+    registerSimdInputGrad,
+    registerSimdConv2D,
+    registerHostMaxPoolGrad,
+    registerHostBatchNorm,
+    registerSgdStep,
+    registerSimdReluGrad,
+  ],
   cpu: [registerHostBatchNorm],
   webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm, registerWgslBatchNorm, registerWebGpuSgdStep, registerWebGpuReluGrad],
 };

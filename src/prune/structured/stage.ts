@@ -25,12 +25,19 @@ export interface StructuredReport {
 /** Refuses a model without channel groups (lenet300): structured pruning removes conv channels. */
 export function requireChannels(model: Model): void {
   if (model.channelGroups.length === 0) {
-    usage(`${model.config.name} has no channel structure (no conv channels to remove): use a conv model (lenet5, vgg11/16/19, resnet18/20/32), or unstructured pruning`);
+    usage(
+      `${model.config.name} has no channel structure (no conv channels to remove): use a conv model (lenet5, vgg11/16/19, resnet18/20/32), or unstructured pruning`,
+    );
   }
 }
 
 /** Refuses --structured requests that cannot work, before any output exists. */
-export function checkStructured(model: Model, criterion: string, density: number, other: { allocation?: string; scope: string; minLayerDensity?: number; table?: string }): void {
+export function checkStructured(
+  model: Model,
+  criterion: string,
+  density: number,
+  other: { allocation?: string; scope: string; minLayerDensity?: number; table?: string },
+): void {
   const name = model.config.name;
   requireChannels(model);
   if (!(STRUCTURED_CRITERIA as readonly string[]).includes(criterion)) {

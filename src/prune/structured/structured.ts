@@ -36,7 +36,15 @@ export async function structuredPrune(req: StructuredRequest): Promise<Structure
   let scores = new Map<string, Float32Array>();
   for (let r = 0; r < req.iterations; r++) {
     req.onRound?.(r, req.iterations);
-    scores = await channelScores(req.criterion, { model: req.model, params: req.params, data: req.data, bnMode: req.bnMode, alive: bits, seed: req.seed, round: r });
+    scores = await channelScores(req.criterion, {
+      model: req.model,
+      params: req.params,
+      data: req.data,
+      bnMode: req.bnMode,
+      alive: bits,
+      seed: req.seed,
+      round: r,
+    });
     bits = selectChannels(groups, scores, bits, channelBudget(groups, roundDensity(req.density, r, req.iterations)));
   }
   const keep: ChannelKeep = new Map([...bits].map(([g, b]) => [g, [...b.keys()].filter((i) => b[i])]));

@@ -13,8 +13,12 @@ export const DEFAULT_ALLOCATION_FEATURES: AllocationFeature[] = ['bias', 'logit_
 export const DEFAULT_ALLOCATION_LAMBDA = 1e-3;
 
 export function parseAllocationFeatures(list: string): AllocationFeature[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!(ALLOCATION_FEATURES as readonly string[]).includes(n)) usage(`unknown allocation feature '${n}': choose from ${ALLOCATION_FEATURES.join(', ')}`);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names)
+    if (!(ALLOCATION_FEATURES as readonly string[]).includes(n)) usage(`unknown allocation feature '${n}': choose from ${ALLOCATION_FEATURES.join(', ')}`);
   if (new Set(names).size !== names.length) usage(`--allocation-features lists a feature twice: ${list}`);
   if (!names.length) usage('--allocation-features is empty');
   return names as AllocationFeature[];

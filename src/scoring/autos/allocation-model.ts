@@ -13,7 +13,13 @@ import { type AllocationFeature, ALLOCATION_FEATURES } from './allocation-featur
  * descriptors that exist for any architecture, fitted on the per-layer density curves of IRP survival
  * tables (a weight with rounds_survived ≥ r+1 was alive after round r).
  */
-export { ALLOCATION_FEATURES, type AllocationFeature, DEFAULT_ALLOCATION_FEATURES, DEFAULT_ALLOCATION_LAMBDA, parseAllocationFeatures } from './allocation-features.ts';
+export {
+  ALLOCATION_FEATURES,
+  type AllocationFeature,
+  DEFAULT_ALLOCATION_FEATURES,
+  DEFAULT_ALLOCATION_LAMBDA,
+  parseAllocationFeatures,
+} from './allocation-features.ts';
 export const ALLOCATION_FORMAT = 'pipeline-autos-allocation-v1';
 /** Densities are clipped to [CLIP, 1 − CLIP] before the logit. */
 export const CLIP = 1e-4;
@@ -45,7 +51,15 @@ export const layerInfoOfDescriptor = (d: LayerDescriptor): LayerInfo => ({
   depth: d.depth,
 });
 
-export const layerInfoOf = (p: PrunableTensor): LayerInfo => ({ name: p.name, kind: p.kind, size: p.size, fan_in: p.fanIn, fan_out: p.fanOut, kernel_size: p.kernelSize, depth: p.depth });
+export const layerInfoOf = (p: PrunableTensor): LayerInfo => ({
+  name: p.name,
+  kind: p.kind,
+  size: p.size,
+  fan_in: p.fanIn,
+  fan_out: p.fanOut,
+  kernel_size: p.kernelSize,
+  depth: p.depth,
+});
 
 export const layerInfoOfModel = (model: Model): LayerInfo[] => model.prunable.map(layerInfoOf);
 
@@ -166,7 +180,13 @@ export function fitAllocation(curves: readonly DensityCurve[], features: readonl
     });
   }
   if (!x.length) usage('the allocation model needs at least one survival table with layers');
-  const coefficients = ridge(x, y, w, lambda, features.map((f) => f !== 'bias'));
+  const coefficients = ridge(
+    x,
+    y,
+    w,
+    lambda,
+    features.map((f) => f !== 'bias'),
+  );
   return { features: [...features], lambda, coefficients };
 }
 
@@ -241,12 +261,20 @@ export function allocationError(fit: Pick<AllocationFit, 'features' | 'coefficie
 }
 
 /** Error of each architecture's tables under a fit on every other architecture's tables. */
-export function leaveOneArchitectureOut(curves: readonly DensityCurve[], features: readonly AllocationFeature[], lambda: number): Record<string, AllocationError> {
+export function leaveOneArchitectureOut(
+  curves: readonly DensityCurve[],
+  features: readonly AllocationFeature[],
+  lambda: number,
+): Record<string, AllocationError> {
   const archs = [...new Set(curves.map((c) => c.architecture))];
   const out: Record<string, AllocationError> = {};
   if (archs.length < 2) return out;
   for (const a of archs) {
-    const fit = fitAllocation(curves.filter((c) => c.architecture !== a), features, lambda);
+    const fit = fitAllocation(
+      curves.filter((c) => c.architecture !== a),
+      features,
+      lambda,
+    );
     out[a] = meanError(curves.filter((c) => c.architecture === a).map((c) => allocationError(fit, c)));
   }
   return out;
@@ -278,7 +306,10 @@ export function saveAllocation(dir: string, file: AllocationFile): void {
 /** Reads allocation.json, or a one-line usage error naming the fix. */
 export function loadAllocation(dir: string): AllocationFile {
   const file = path.join(dir, 'allocation.json');
-  if (!fs.existsSync(file)) usage(`--allocation learned: ${dir} has no allocation.json (fitted before learned allocation existed); refit it with 'pipeline fit-autos', or use --allocation survival`);
+  if (!fs.existsSync(file))
+    usage(
+      `--allocation learned: ${dir} has no allocation.json (fitted before learned allocation existed); refit it with 'pipeline fit-autos', or use --allocation survival`,
+    );
   let a: AllocationFile;
   try {
     a = JSON.parse(fs.readFileSync(file, 'utf8')) as AllocationFile;

@@ -24,7 +24,17 @@ export const LAYER_FEATURES = ['kind', 'log_fan_in', 'log_fan_out', 'kernel_size
  * per-tensor normalization hides: which tensors, and which weights across tensors, a handcrafted
  * score would favour.
  */
-export const CONTEXT_FEATURES = ['ctx_abs_theta', 'ctx_theta_grad', 'ctx_theta_hg', 'ctx_synflow', 'ctx_size_share', 'net_abs_theta', 'net_theta_grad', 'net_theta_hg', 'net_synflow'] as const;
+export const CONTEXT_FEATURES = [
+  'ctx_abs_theta',
+  'ctx_theta_grad',
+  'ctx_theta_hg',
+  'ctx_synflow',
+  'ctx_size_share',
+  'net_abs_theta',
+  'net_theta_grad',
+  'net_theta_hg',
+  'net_synflow',
+] as const;
 export type FeatureName =
   | (typeof WEIGHT_FEATURES)[number]
   | (typeof RANK_FEATURES)[number]
@@ -53,14 +63,18 @@ export interface TensorColumns {
 }
 
 export function parseFeatureList(list: string): FeatureName[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) if (!(ALL_FEATURES as readonly string[]).includes(n)) usage(`unknown AutoS feature '${n}': choose from ${ALL_FEATURES.join(', ')}`);
   if (new Set(names).size !== names.length) usage(`--features lists a feature twice: ${list}`);
   if (names.length === 0) usage('--features is empty: list at least one feature');
   return names as FeatureName[];
 }
 
-export const needsHg = (features: readonly FeatureName[]) => features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg' || f === 'ctx_theta_hg' || f === 'net_theta_hg');
+export const needsHg = (features: readonly FeatureName[]) =>
+  features.some((f) => f === 'hg' || f === 'theta_hg' || f === 'rank_theta_hg' || f === 'ctx_theta_hg' || f === 'net_theta_hg');
 export const needsFlow = (features: readonly FeatureName[]) => features.some((f) => f === 'rank_synflow' || f === 'ctx_synflow' || f === 'net_synflow');
 export const needsContext = (features: readonly FeatureName[]) => features.some((f) => (CONTEXT_FEATURES as readonly string[]).includes(f));
 
@@ -116,7 +130,7 @@ export function percentiles(v: ArrayLike<number>): Float32Array {
   const n = v.length;
   const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => v[a] - v[b]);
   const out = new Float32Array(n);
-  for (let s = 0; s < n; ) {
+  for (let s = 0; s < n;) {
     let e = s + 1;
     while (e < n && v[order[e]] === v[order[s]]) e++;
     const r = n > 1 ? (s + e - 1) / 2 / (n - 1) : 0.5;

@@ -24,7 +24,12 @@ export interface AutosMeta {
 }
 
 export async function saveAutos(dir: string, meta: AutosMeta, weights: ScorerWeights): Promise<void> {
-  const t = await readF32(weights.flatMap(({ w, b }, i): Array<[string, tf.Tensor]> => [[`layer${i}.w`, w], [`layer${i}.b`, b]]));
+  const t = await readF32(
+    weights.flatMap(({ w, b }, i): Array<[string, tf.Tensor]> => [
+      [`layer${i}.w`, w],
+      [`layer${i}.b`, b],
+    ]),
+  );
   saveSafetensors(path.join(dir, 'weights.safetensors'), t, { format: AUTOS_FORMAT });
   writeJsonAtomic(path.join(dir, 'autos.json'), meta);
 }
@@ -54,11 +59,15 @@ export function loadAutos(dir: string, requested?: FeatureName[]): { meta: Autos
     const b = tensors[`layer${i}.b`];
     if (!w || !b) usage(`${dir}/weights.safetensors lacks layer ${i}; the model directory is corrupt`);
     if (w.shape.join() !== `${widths[i]},${widths[i + 1]}` || b.shape.join() !== `${widths[i + 1]}`) {
-      usage(`${dir}/weights.safetensors: layer ${i} has shape [${w.shape}] + [${b.shape}], expected [${widths[i]},${widths[i + 1]}] + [${widths[i + 1]}]; the model directory is corrupt`);
+      usage(
+        `${dir}/weights.safetensors: layer ${i} has shape [${w.shape}] + [${b.shape}], expected [${widths[i]},${widths[i + 1]}] + [${widths[i + 1]}]; the model directory is corrupt`,
+      );
     }
-    if ([...w.data, ...b.data].some((v) => !Number.isFinite(Number(v)))) usage(`${dir}/weights.safetensors: layer ${i} holds NaN or Inf; refit with 'pipeline fit-autos'`);
+    if ([...w.data, ...b.data].some((v) => !Number.isFinite(Number(v))))
+      usage(`${dir}/weights.safetensors: layer ${i} holds NaN or Inf; refit with 'pipeline fit-autos'`);
     return { w: tf.tensor2d(w.data as Float32Array, w.shape as [number, number]), b: tf.tensor1d(b.data as Float32Array) };
   });
-  if (weights[0].w.shape[0] !== meta.features.length) usage(`${dir}: scorer input width ${weights[0].w.shape[0]} ≠ ${meta.features.length} features; the model directory is corrupt`);
+  if (weights[0].w.shape[0] !== meta.features.length)
+    usage(`${dir}: scorer input width ${weights[0].w.shape[0]} ≠ ${meta.features.length} features; the model directory is corrupt`);
   return { meta, weights };
 }

@@ -17,7 +17,10 @@ export function initScorer(spec: ScorerSpec, seed: number): ScorerWeights {
     const fin = dims[i];
     const bound = Math.sqrt(6 / (fin + out));
     return {
-      w: tf.tensor2d(Float32Array.from({ length: fin * out }, () => bound * (2 * rng.next() - 1)), [fin, out]),
+      w: tf.tensor2d(
+        Float32Array.from({ length: fin * out }, () => bound * (2 * rng.next() - 1)),
+        [fin, out],
+      ),
       b: tf.zeros([out]) as tf.Tensor1D,
     };
   });

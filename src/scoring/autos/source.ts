@@ -38,7 +38,8 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
     if (!metadata) {
       metadata = batch.schema.metadata;
       const missing = [...REQUIRED, ...(needHg ? ['hg'] : [])].filter((c) => !names(batch).includes(c));
-      if (missing.length) usage(`${path} lacks column(s) ${missing.join(', ')}; pass a survival table from 'pipeline irp'${needHg ? " or drop hg from --features" : ''}`);
+      if (missing.length)
+        usage(`${path} lacks column(s) ${missing.join(', ')}; pass a survival table from 'pipeline irp'${needHg ? ' or drop hg from --features' : ''}`);
       if (!metadata.has('layers')) usage(`${path} has no 'layers' metadata; pass a survival table from 'pipeline irp'`);
     }
     rows += batch.numRows;
@@ -87,9 +88,17 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
       const p = parts.get(d.name)!;
       const size = Array.isArray(d.shape) ? d.shape.reduce((a, b) => a * b, 1) : Number.NaN;
       const rowsOf = p.theta.reduce((n, x) => n + x.length, 0);
-      if (rowsOf !== size) usage(`${path}: tensor '${d.name}' has ${rowsOf} rows but its shape [${d.shape}] in the 'layers' metadata has ${size} weights; re-create the table with 'pipeline irp'`);
-      for (const [column, chunks] of [['theta', p.theta], ['grad', p.grad], ['hg', p.hg]] as const) {
-        if (chunks.some((x) => x.some((v) => !Number.isFinite(v)))) usage(`${path}: column '${column}' of tensor '${d.name}' holds NaN or Inf; re-create the table with 'pipeline irp'`);
+      if (rowsOf !== size)
+        usage(
+          `${path}: tensor '${d.name}' has ${rowsOf} rows but its shape [${d.shape}] in the 'layers' metadata has ${size} weights; re-create the table with 'pipeline irp'`,
+        );
+      for (const [column, chunks] of [
+        ['theta', p.theta],
+        ['grad', p.grad],
+        ['hg', p.hg],
+      ] as const) {
+        if (chunks.some((x) => x.some((v) => !Number.isFinite(v))))
+          usage(`${path}: column '${column}' of tensor '${d.name}' holds NaN or Inf; re-create the table with 'pipeline irp'`);
       }
       return {
         source: path,
@@ -125,7 +134,9 @@ export async function attachSynflow(table: SourceTable): Promise<void> {
     const theta0 = await params[t.layer.name]?.data();
     if (!theta0 || theta0.length !== t.theta.length || theta0.some((v, i) => v !== t.theta[i])) {
       tf.dispose(Object.values(params));
-      usage(`${table.path}: tensor '${t.layer.name}' is not ${name}'s initialization with seed ${meta.get('seed')} on this version; re-create the table with 'pipeline irp' or drop rank_synflow`);
+      usage(
+        `${table.path}: tensor '${t.layer.name}' is not ${name}'s initialization with seed ${meta.get('seed')} on this version; re-create the table with 'pipeline irp' or drop rank_synflow`,
+      );
     }
   }
   const flow = await synflowScores(model, params);

@@ -47,14 +47,20 @@ export async function channelScores(criterion: StructuredCriterion, input: Chann
   if (criterion === 'snip') {
     for (const { x, y } of data!.chunks()) {
       const loss = lossOn(x, y);
-      dz = sumChunks(dz, tf.tidy(() => tf.grads((...cs: Tensors) => loss(theta, cs))(gates)));
+      dz = sumChunks(
+        dz,
+        tf.tidy(() => tf.grads((...cs: Tensors) => loss(theta, cs))(gates)),
+      );
       tf.dispose([x, y]);
     }
   } else {
     let g: Tensors | undefined;
     for (const { x, y } of data!.chunks()) {
       const loss = lossOn(x, y);
-      g = sumChunks(g, tf.tidy(() => tf.grads((...ws: Tensors) => loss(ws, gates))(theta)));
+      g = sumChunks(
+        g,
+        tf.tidy(() => tf.grads((...ws: Tensors) => loss(ws, gates))(theta)),
+      );
       tf.dispose([x, y]);
     }
     for (const { x, y } of data!.chunks()) {
@@ -63,7 +69,10 @@ export async function channelScores(criterion: StructuredCriterion, input: Chann
         const gw = tf.grads((...ws: Tensors) => loss(ws, cs))(theta);
         return tf.addN(gw.map((t, i) => tf.sum(tf.mul(t, g![i])))) as tf.Scalar;
       };
-      dz = sumChunks(dz, tf.tidy(() => tf.grads(z)(gates)));
+      dz = sumChunks(
+        dz,
+        tf.tidy(() => tf.grads(z)(gates)),
+      );
       tf.dispose([x, y]);
     }
     tf.dispose(g!);

@@ -10,7 +10,12 @@ export function channelBudget(groups: ChannelGroup[], density: number): number {
  * Global ranking of alive channels with at least one kept per group: each group's best channel first,
  * then the highest remaining scores up to `keep`. Ties go to the earlier group, then the lower index.
  */
-export function selectChannels(groups: ChannelGroup[], scores: Map<string, Float32Array>, alive: Map<string, Uint8Array>, keep: number): Map<string, Uint8Array> {
+export function selectChannels(
+  groups: ChannelGroup[],
+  scores: Map<string, Float32Array>,
+  alive: Map<string, Uint8Array>,
+  keep: number,
+): Map<string, Uint8Array> {
   if (keep < groups.length) throw new Error(`selectChannels: ${keep} channels cannot cover ${groups.length} groups`);
   const out = new Map(groups.map((g) => [g.name, new Uint8Array(g.size)]));
   const rest: Array<{ g: number; i: number; s: number }> = [];

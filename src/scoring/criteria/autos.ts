@@ -31,11 +31,29 @@ export const autos: Criterion = {
     const withHg = needsHg(meta.features);
     const features = await computeFeatures(model, params, data!, { bnMode: meta.feature_bn_mode, temperature: meta.temperature, withHg, masks });
     const flow = needsFlow(meta.features) ? await synflowScores(model, params, masks) : undefined;
-    const cols = new Map(model.prunable.map((p) => [p.name, { theta: features.theta.get(p.name)!, grad: features.grad.get(p.name)!, hg: features.hg?.get(p.name), flow: flow?.get(p.name) }]));
-    const context = needsContext(meta.features) ? networkContext([...cols].map(([name, c]) => ({ name, cols: c })), meta.features) : undefined;
+    const cols = new Map(
+      model.prunable.map((p) => [
+        p.name,
+        { theta: features.theta.get(p.name)!, grad: features.grad.get(p.name)!, hg: features.hg?.get(p.name), flow: flow?.get(p.name) },
+      ]),
+    );
+    const context = needsContext(meta.features)
+      ? networkContext(
+          [...cols].map(([name, c]) => ({ name, cols: c })),
+          meta.features,
+        )
+      : undefined;
     const scores = new Map<string, Float32Array>();
     for (const p of model.prunable) {
-      const layer: LayerDescriptor = { name: p.name, kind: p.kind, shape: p.shape, fan_in: p.fanIn, fan_out: p.fanOut, kernel_size: p.kernelSize, depth: p.depth };
+      const layer: LayerDescriptor = {
+        name: p.name,
+        kind: p.kind,
+        shape: p.shape,
+        fan_in: p.fanIn,
+        fan_out: p.fanOut,
+        kernel_size: p.kernelSize,
+        depth: p.depth,
+      };
       const x = featureMatrix(cols.get(p.name)!, layer, meta.features, context);
       scores.set(p.name, await scoreRows(meta.scorer, weights, x));
     }

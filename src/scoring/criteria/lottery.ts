@@ -14,7 +14,8 @@ function orderedBits(view: DataView, v: number): number {
 function column<T extends Uint8Array | Float32Array>(t: Table, file: string, name: string, type: { new (n: number): T; name: string }): T {
   const values = t.getChild(name)?.toArray();
   if (!values) usage(`${file} has no column '${name}'; it is not a complete survival table: re-create it with 'pipeline irp'`);
-  if (!(values instanceof type)) usage(`${file}: column '${name}' is not ${type.name === 'Uint8Array' ? 'uint8' : 'float32'}; re-create the table with 'pipeline irp'`);
+  if (!(values instanceof type))
+    usage(`${file}: column '${name}' is not ${type.name === 'Uint8Array' ? 'uint8' : 'float32'}; re-create the table with 'pipeline irp'`);
   return values as T;
 }
 
@@ -47,7 +48,9 @@ export const lottery: Criterion = {
     const meta = t.schema.metadata;
     if (meta.get('format') !== 'pipeline-survival-v1') usage(`${table} is not a survival table (format '${meta.get('format') ?? 'none'}')`);
     if (meta.get('model') !== model.config.name || Number(meta.get('width')) !== model.config.width) {
-      usage(`${table} was made for ${meta.get('model')} width ${meta.get('width')}, not ${model.config.name} width ${model.config.width}; prune the same model`);
+      usage(
+        `${table} was made for ${meta.get('model')} width ${meta.get('width')}, not ${model.config.name} width ${model.config.width}; prune the same model`,
+      );
     }
     const total = model.prunable.reduce((n, p) => n + p.size, 0);
     if (t.numRows !== total) usage(`${table} has ${t.numRows} rows but ${model.config.name} has ${total} prunable weights`);
@@ -59,7 +62,10 @@ export const lottery: Criterion = {
     for (const p of model.prunable) {
       const w = await params[p.name].data();
       for (let i = 0; i < p.size; i++) {
-        if (w[i] !== theta[at + i]) usage(`${table}: θ₀ of ${p.name}[${i}] is ${theta[at + i]} but seed ${meta.get('seed')} initializes it to ${w[i]}; the table is not this model's ticket: re-create it with 'pipeline irp'`);
+        if (w[i] !== theta[at + i])
+          usage(
+            `${table}: θ₀ of ${p.name}[${i}] is ${theta[at + i]} but seed ${meta.get('seed')} initializes it to ${w[i]}; the table is not this model's ticket: re-create it with 'pipeline irp'`,
+          );
       }
       at += p.size;
     }

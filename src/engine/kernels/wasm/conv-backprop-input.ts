@@ -49,7 +49,14 @@ export function registerSimdInputGrad(backendName: string): void {
       runConv2D(
         pool,
         { x, rows, cols, cin: g.outC, packed: at(packed[i]), kh: py.taps, kw: px.taps, sh: 1, sw: 1 },
-        { y: at(dx), n: g.batch, ho: py.count, wo: px.count, cout: g.inC, into: { h: g.inH, w: g.inW, y0: py.first, x0: px.first, sy: g.strideH, sx: g.strideW } },
+        {
+          y: at(dx),
+          n: g.batch,
+          ho: py.count,
+          wo: px.count,
+          cout: g.inC,
+          into: { h: g.inH, w: g.inW, y0: py.first, x0: px.first, sy: g.strideH, sx: g.strideW },
+        },
       );
     });
     return k.finish(dx);

@@ -20,7 +20,16 @@ const MIN_MACS_PER_BLOCK = 1 << 18;
  * beyond the window the conv reads are left out), on all threads: x and xp are [n, h, w, c] and
  * [n, hp, wp, c] float32 tensors at byte offsets `x` and `xp` of the pool's heap.
  */
-export function padSpatial(pool: WasmKernelPool, x: number, [n, h, w, c]: readonly number[], top: number, left: number, hp: number, wp: number, xp: number): void {
+export function padSpatial(
+  pool: WasmKernelPool,
+  x: number,
+  [n, h, w, c]: readonly number[],
+  top: number,
+  left: number,
+  hp: number,
+  wp: number,
+  xp: number,
+): void {
   const x0 = Math.max(0, -left);
   const x1 = Math.max(x0, Math.min(w, wp - left));
   pool.run('padRows', [x, xp, h, w, c, top, left, hp, wp, x0, x1], n * hp, Math.ceil(MIN_ELEMENTS_PER_BLOCK / (wp * c)));
@@ -42,7 +51,18 @@ export function packFilter(pool: WasmKernelPool, src: number, rows: number, cout
  * flipped in space, with in/out swapped, packed as conv2d.wat takes a filter: dst [cin/8, th, tw,
  * cout, 8] with dst[b, t, u, co, l] = W[r + sh·(th−1−t), c + sw·(tw−1−u), 8b + l, co]; on all threads.
  */
-export function packPhaseFilter(pool: WasmKernelPool, w: number, [, kw, cin, cout]: readonly number[], r: number, c: number, sh: number, sw: number, th: number, tw: number, dst: number): void {
+export function packPhaseFilter(
+  pool: WasmKernelPool,
+  w: number,
+  [, kw, cin, cout]: readonly number[],
+  r: number,
+  c: number,
+  sh: number,
+  sw: number,
+  th: number,
+  tw: number,
+  dst: number,
+): void {
   pool.run('packPhaseFilter', [w, dst, kw, cin, cout, r, c, sh, sw, th, tw], (cin / 8) * th * tw * cout, MIN_PACK_GROUPS_PER_BLOCK);
 }
 

@@ -15,7 +15,11 @@ type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: 
 class BnComposer extends KernelComposer {
   readonly c: number;
   readonly m: number;
-  constructor(backend: tf.KernelBackend, backendName: string, readonly x: Info) {
+  constructor(
+    backend: tf.KernelBackend,
+    backendName: string,
+    readonly x: Info,
+  ) {
     super(backend, backendName);
     this.c = x.shape[x.shape.length - 1];
     this.m = x.shape.reduce((a, b) => a * b, 1) / Math.max(1, this.c);

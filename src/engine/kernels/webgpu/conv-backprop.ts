@@ -50,16 +50,20 @@ function patches(k: KernelComposer, x: tf.TensorInfo, g: ConvGeometry): tf.Tenso
   for (let i = 0; i < g.kh; i++)
     for (let j = 0; j < g.kw; j++) {
       cols.push(
-        k.run('StridedSlice', { x: xp }, {
-          begin: [0, i, j, 0],
-          end: [g.batch, i + g.strideH * (g.outH - 1) + 1, j + g.strideW * (g.outW - 1) + 1, g.inC],
-          strides: [1, g.strideH, g.strideW, 1],
-          beginMask: 0,
-          endMask: 0,
-          ellipsisMask: 0,
-          newAxisMask: 0,
-          shrinkAxisMask: 0,
-        }),
+        k.run(
+          'StridedSlice',
+          { x: xp },
+          {
+            begin: [0, i, j, 0],
+            end: [g.batch, i + g.strideH * (g.outH - 1) + 1, j + g.strideW * (g.outW - 1) + 1, g.inC],
+            strides: [1, g.strideH, g.strideW, 1],
+            beginMask: 0,
+            endMask: 0,
+            ellipsisMask: 0,
+            newAxisMask: 0,
+            shrinkAxisMask: 0,
+          },
+        ),
       );
     }
   const all = cols.length === 1 ? cols[0] : k.run('Concat', cols as unknown as Record<string, tf.TensorInfo>, { axis: 3 });

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { RELU_GRAD } from '../../relu-grad.ts';
 import type { WebGpuBackend } from './program.ts';
 
-
 const WORKGROUP = 64;
 
 /** dy · step(x) in one pass: step is 1 for x > 0, 0 elsewhere, NaN where x is (tfjs's Step). */
@@ -41,7 +40,14 @@ export function registerWebGpuReluGrad(backendName: string): void {
     kernelFunc: ({ inputs, backend }) => {
       const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
       const n = tf.util.sizeFromShape(dy.shape);
-      const out = (backend as WebGpuBackend).runWebGPUProgram(new ReluGradProgram(n), [{ ...dy, shape: [n] }, { ...x, shape: [n] }], 'float32');
+      const out = (backend as WebGpuBackend).runWebGPUProgram(
+        new ReluGradProgram(n),
+        [
+          { ...dy, shape: [n] },
+          { ...x, shape: [n] },
+        ],
+        'float32',
+      );
       return { ...out, shape: dy.shape };
     },
   });

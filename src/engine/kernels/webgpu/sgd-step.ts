@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { registerSgdStepKernel } from '../../sgd-step.ts';
 import type { ProgramUniform, WebGpuBackend } from './program.ts';
 
-
 const WORKGROUP = 64;
 
 /**
@@ -31,8 +30,16 @@ class SgdStepProgram {
     this.dispatch = [Math.ceil(n / WORKGROUP), 1, 1];
     // Every input must be read: the pipeline's layout is derived from the shader and drops unused bindings.
     const thetaRead = pass === 'theta' || flags.decay;
-    this.variableNames = [...(thetaRead ? ['theta'] : []), 'g', ...(pass === 'momentum' ? (flags.prev ? ['prev'] : []) : flags.momentum ? ['b'] : []), ...(flags.mask ? ['mask'] : [])];
-    this.shaderKey = `pipelineSgdStep_${pass}_${Object.entries(flags).filter(([, on]) => on).map(([k]) => k).join('_')}`;
+    this.variableNames = [
+      ...(thetaRead ? ['theta'] : []),
+      'g',
+      ...(pass === 'momentum' ? (flags.prev ? ['prev'] : []) : flags.momentum ? ['b'] : []),
+      ...(flags.mask ? ['mask'] : []),
+    ];
+    this.shaderKey = `pipelineSgdStep_${pass}_${Object.entries(flags)
+      .filter(([, on]) => on)
+      .map(([k]) => k)
+      .join('_')}`;
   }
 
   getUserCode(): string {
@@ -61,7 +68,13 @@ export function registerWebGpuSgdStep(backendName: string): void {
   registerSgdStepKernel(backendName, ({ theta, g, prev, mask }, { lr, momentum, weightDecay, nesterov }, backend) => {
     const be = backend as WebGpuBackend;
     const n = tf.util.sizeFromShape(theta.shape);
-    const flags = { decay: weightDecay > 0, prev: prev !== undefined && momentum !== 0, mask: mask !== undefined, nesterov: nesterov && momentum !== 0, momentum: momentum !== 0 };
+    const flags = {
+      decay: weightDecay > 0,
+      prev: prev !== undefined && momentum !== 0,
+      mask: mask !== undefined,
+      nesterov: nesterov && momentum !== 0,
+      momentum: momentum !== 0,
+    };
     const uniforms: ProgramUniform[] = [
       { type: 'float32', data: [lr] },
       { type: 'float32', data: [momentum] },
@@ -71,7 +84,12 @@ export function registerWebGpuSgdStep(backendName: string): void {
     const present = (ts: Array<tf.TensorInfo | undefined>) => ts.filter((t): t is tf.TensorInfo => t !== undefined).map(flat);
     let b: tf.TensorInfo | undefined;
     if (flags.momentum) {
-      b = be.runWebGPUProgram(new SgdStepProgram(n, 'momentum', flags), present([flags.decay ? theta : undefined, g, flags.prev ? prev : undefined, mask]), 'float32', uniforms);
+      b = be.runWebGPUProgram(
+        new SgdStepProgram(n, 'momentum', flags),
+        present([flags.decay ? theta : undefined, g, flags.prev ? prev : undefined, mask]),
+        'float32',
+        uniforms,
+      );
     }
     const next = be.runWebGPUProgram(new SgdStepProgram(n, 'theta', flags), present([theta, g, b, mask]), 'float32', uniforms);
     const shaped = (t: tf.TensorInfo) => ({ ...t, shape: theta.shape });
