@@ -1,5 +1,5 @@
 import type { PruneConfig } from '../prune/config.ts';
-import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset, type TrainConfig } from '../train/config.ts';
+import { mergeConfig, parseTrainConfig, type TrainConfig, trainRecipe } from '../train/config.ts';
 import type { CriterionEntry } from './criterion-entry.ts';
 import type { Target } from './target.ts';
 
@@ -18,13 +18,12 @@ export interface JobCommon {
 }
 
 /**
- * The trainer config of a target and seed: pipelines/train-<model>-<dataset>.json when it exists, the
- * overrides on top, the target's own keys last.
+ * The trainer config of a target and seed: pipelines/train-<model>-<dataset>.json when it exists (else
+ * the default recipe), the overrides on top, the target's own keys last.
  */
 export function targetTrainConfig(t: Target, seed: number, overrides: Record<string, unknown>, source: string): TrainConfig {
-  const preset = defaultTrainPreset(t.model, t.dataset);
   return parseTrainConfig(
-    mergeConfig(preset ? readPreset(preset) : {}, {
+    mergeConfig(trainRecipe(t.model, t.dataset).base, {
       ...overrides,
       model: t.model,
       width: t.width,

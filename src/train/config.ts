@@ -130,3 +130,34 @@ export function defaultTrainPreset(model: string, dataset: string): string | und
   const file = path.join(PIPELINES_DIR, `train-${model}-${dataset}.json`);
   return fs.existsSync(file) ? file : undefined;
 }
+
+/**
+ * The recipe every shipped training preset uses (pipelines/train-*.json), for a model/dataset pair
+ * without a preset of its own: SGD with momentum 0.9 and weight decay 1e-4, lr 0.05 on a cosine
+ * schedule, batch 64, 3 epochs. (The schema's bare defaults, constant lr 0.1 without weight decay,
+ * trained resnet20 on fashion-mnist to 81.5% where this recipe gives 84.1%.)
+ */
+export const DEFAULT_RECIPE = {
+  epochs: 3,
+  batchSize: 64,
+  optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-4 },
+  schedule: { type: 'cosine' },
+} as const;
+
+/**
+ * The base a model/dataset pair trains from, before flags and config keys: its preset file, or
+ * DEFAULT_RECIPE with a note saying so (commands print it on stderr).
+ */
+export function trainRecipe(model: string, dataset: string): { base: Record<string, unknown>; source?: string; note?: string } {
+  const preset = defaultTrainPreset(model, dataset);
+  if (preset) return { base: readPreset(preset), source: preset };
+  return {
+    base: structuredClone(DEFAULT_RECIPE) as unknown as Record<string, unknown>,
+    note: `no pipelines/train-${model}-${dataset}.json: ${model} on ${dataset} trains from the default recipe (SGD lr 0.05, momentum 0.9, weight decay 1e-4, cosine, batch 64, 3 epochs) under the given keys`,
+  };
+}
+
+/** The notes of trainRecipe for these targets, each once. */
+export function recipeNotes(targets: ReadonlyArray<{ model: string; dataset?: string }>): string[] {
+  return [...new Set(targets.map((t) => trainRecipe(t.model, t.dataset ?? 'mnist').note).filter((n): n is string => n !== undefined))];
+}

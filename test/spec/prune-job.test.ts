@@ -5,10 +5,13 @@ import { MainJobSchema } from '../../src/run/config.ts';
 import { mainJobPlan } from '../../src/run/main-job.ts';
 import { formatEntry, parseEntry } from '../../src/spec/criterion-entry.ts';
 import { planSweep } from '../../src/sweep/config.ts';
+import { DEFAULT_RECIPE } from '../../src/train/config.ts';
 
 /**
  * Job directory names (stem + config hash) as the three separate builders of sweep, run and prune made
- * them before they became one (src/spec/prune-job.ts, src/spec/plan.ts): existing run directories must keep resolving.
+ * them before they became one (src/spec/prune-job.ts, src/spec/plan.ts): existing run directories must keep
+ * resolving. Only targets with a training preset of their own are pinned: the others now train from
+ * DEFAULT_RECIPE instead of the schema's bare defaults, a new config and so a new directory.
  */
 const SWEEP_NAMES = [
   'lenet5-mnist_dense_seed0_1888db5e',
@@ -33,28 +36,6 @@ const SWEEP_NAMES = [
   'lenet5-mnist_synflow-3_d0.1_seed3_bcbe94ec',
   'lenet5-mnist_synflow-3_d0.5_seed0_d177a945',
   'lenet5-mnist_synflow-3_d0.5_seed3_60cfefbb',
-  'vgg11-mnist_dense_seed0_05af2f4e',
-  'vgg11-mnist_dense_seed3_257b4a5e',
-  'vgg11-mnist_grasp-erk_d0.1_seed0_259c75a2',
-  'vgg11-mnist_grasp-erk_d0.1_seed3_ed62c46e',
-  'vgg11-mnist_grasp-erk_d0.5_seed0_4fa133b7',
-  'vgg11-mnist_grasp-erk_d0.5_seed3_df0a28c4',
-  'vgg11-mnist_magnitude-reconnect_d0.1_seed0_0b322be4',
-  'vgg11-mnist_magnitude-reconnect_d0.1_seed3_690e4e3f',
-  'vgg11-mnist_magnitude-reconnect_d0.5_seed0_183ee86b',
-  'vgg11-mnist_magnitude-reconnect_d0.5_seed3_eb0bcd9f',
-  'vgg11-mnist_snip_d0.1_seed0_fdd5bc60',
-  'vgg11-mnist_snip_d0.1_seed3_73e8de9f',
-  'vgg11-mnist_snip_d0.5_seed0_cceb4e8e',
-  'vgg11-mnist_snip_d0.5_seed3_419c776b',
-  'vgg11-mnist_structured-crop_d0.1_seed0_ebdced12',
-  'vgg11-mnist_structured-crop_d0.1_seed3_88e41d2d',
-  'vgg11-mnist_structured-crop_d0.5_seed0_32dbbcdd',
-  'vgg11-mnist_structured-crop_d0.5_seed3_f667706f',
-  'vgg11-mnist_synflow-3_d0.1_seed0_20bf132d',
-  'vgg11-mnist_synflow-3_d0.1_seed3_9b31ffed',
-  'vgg11-mnist_synflow-3_d0.5_seed0_b3a17bfe',
-  'vgg11-mnist_synflow-3_d0.5_seed3_ac01ab8c',
 ];
 const RUN_NAMES = [
   'lenet300-mnist_autos-grasp-1_s0.95_seed1_f41b0786',
@@ -66,15 +47,6 @@ const RUN_NAMES = [
   'lenet300-mnist_lottery_s0.9_seed1_f4b1544b',
   'lenet300-mnist_snip-reconnect_s0.95_seed1_26b5b5b1',
   'lenet300-mnist_snip-reconnect_s0.9_seed1_6b4d375a',
-  'resnet20-w4-mnist_autos-grasp-1_s0.95_seed1_4da8fdf8',
-  'resnet20-w4-mnist_autos-grasp-1_s0.9_seed1_daf9eda3',
-  'resnet20-w4-mnist_autos_s0.95_seed1_4156e6b4',
-  'resnet20-w4-mnist_autos_s0.9_seed1_320d2cb8',
-  'resnet20-w4-mnist_dense_seed1_e2fcd1b2',
-  'resnet20-w4-mnist_lottery_s0.95_seed1_084ce3f7',
-  'resnet20-w4-mnist_lottery_s0.9_seed1_b55f714e',
-  'resnet20-w4-mnist_snip-reconnect_s0.95_seed1_16c788c7',
-  'resnet20-w4-mnist_snip-reconnect_s0.9_seed1_f5c219f8',
 ];
 const ONE_TARGET_RUN_NAMES = [
   'autos_s0.9_seed0_598a43b8',
@@ -107,6 +79,7 @@ describe('one prune-job spec for sweep, run and prune', () => {
     expect(
       sweepPlan()
         .jobs.map((j) => j.name)
+        .filter((n) => n.startsWith('lenet5-'))
         .sort(),
     ).toEqual(SWEEP_NAMES);
     const targets = [
@@ -116,6 +89,7 @@ describe('one prune-job spec for sweep, run and prune', () => {
     expect(
       runPlan({ targets, criteria: ['autos', 'autos@grasp#1', 'lottery', 'snip+reconnect'], sparsities: [0.9, 0.95], seeds: [1], train: { epochs: 2 } })
         .map((j) => j.name)
+        .filter((n) => n.startsWith('lenet300'))
         .sort(),
     ).toEqual(RUN_NAMES);
     expect(
@@ -155,6 +129,11 @@ describe('one prune-job spec for sweep, run and prune', () => {
       };
       expect(canonicalJson(pruneConfigFrom(flags as never))).toBe(bySweep.get(`${entry} 0.5`));
     }
+  });
+
+  it('a target without a training preset trains from the default recipe, under the given keys', () => {
+    const vgg = sweepPlan().jobs.find((j) => j.config.model === 'vgg11')!.config.train!;
+    expect(vgg).toMatchObject({ epochs: 1, batchSize: DEFAULT_RECIPE.batchSize, optimizer: DEFAULT_RECIPE.optimizer, schedule: { type: 'cosine' } });
   });
 
   it('the learned allocation takes the AutoS directory whatever the criterion', () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { parseMainJob } from '../../run/config.ts';
-import { readPreset } from '../../train/config.ts';
+import { parseMainJob, targetsOf } from '../../run/config.ts';
+import { readPreset, recipeNotes } from '../../train/config.ts';
 import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
 import { notePool } from './sweep.ts';
 
@@ -19,6 +19,7 @@ export function registerRun(program: Command): void {
     .action(async (file: string, f: { out: string; jobs?: number }, c: Command) => {
       const [{ runMainJob }, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
       const config = parseMainJob(readPreset(file), file);
+      for (const note of recipeNotes(targetsOf(config))) process.stderr.write(`pipeline: note: ${note}\n`);
       const threads = await threadsFrom(c);
       const backend = await backendFrom(c);
       try {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { PruneConfig } from '../../prune/config.ts';
 import type { PoolShape } from '../../sweep/jobs.ts';
 import { parseShard } from '../../sweep/shard.ts';
+import { readPreset, recipeNotes } from '../../train/config.ts';
 import { describeFailure } from '../../util/errors.ts';
 import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
 
@@ -18,6 +19,11 @@ export function registerSweep(program: Command): void {
     .option('--force', 'recompute finished jobs')
     .action(async (file: string, f: { out: string; jobs?: number; shard?: string; force?: boolean }, c: Command) => {
       const shard = parseShard(f.shard);
+      const plan = readPreset(file) as { train?: unknown; targets?: unknown };
+      if (plan.train && Array.isArray(plan.targets)) {
+        const targets = plan.targets.filter((t): t is { model: string; dataset?: string } => typeof t?.model === 'string');
+        for (const note of recipeNotes(targets)) process.stderr.write(`pipeline: note: ${note}\n`);
+      }
       const { runSweep } = await import('../../sweep/run.ts');
       const backend = await backendFrom(c);
       const s = await runSweep(file, {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { defaultTrainPreset, mergeConfig, parseTrainConfig, readPreset } from '../../train/config.ts';
+import { mergeConfig, parseTrainConfig, readPreset, trainRecipe } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
 
@@ -86,11 +86,10 @@ export function resolveTrainConfig(f: TrainFlags) {
     base = readPreset(f.config);
     source = f.config;
   } else if (f.model) {
-    const preset = defaultTrainPreset(f.model, f.dataset ?? 'mnist');
-    if (preset) {
-      base = readPreset(preset);
-      source = preset;
-    }
+    const recipe = trainRecipe(f.model, f.dataset ?? 'mnist');
+    base = recipe.base;
+    source = recipe.source ?? source;
+    if (recipe.note) process.stderr.write(`pipeline: note: ${recipe.note}\n`);
   }
   const merged = mergeConfig(base, overrides);
   if (merged.model === undefined) usage('no model given: pass --model <name> or --config <preset>');
