@@ -8,6 +8,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// The wasm kernels: their WebAssembly text assembled once here (with an unshared and a shared memory
+// import), not at every start; src/engine/kernels/wasm/simd-kernels.ts loads the binaries.
+const wasmDir = path.join(root, 'src/engine/kernels/wasm');
+const { files } = JSON.parse(fs.readFileSync(path.join(wasmDir, 'kernels.json'), 'utf8'));
+const text = `(module\n  (import "env" "memory" (memory 1 65536 MEMORY_SHARED))\n${files.map((f) => fs.readFileSync(path.join(wasmDir, f), 'utf8')).join('\n')})`;
+const wabt = await (await import('wabt')).default();
+fs.mkdirSync(path.join(wasmDir, 'generated'), { recursive: true });
+for (const shared of [false, true]) {
+  const parsed = wabt.parseWat('kernels.wat', text.replace('MEMORY_SHARED', shared ? 'shared' : ''), { simd: true, threads: true });
+  const out = path.join(wasmDir, 'generated', `kernels${shared ? '.shared' : ''}.wasm`);
+  fs.writeFileSync(`${out}.tmp`, parsed.toBinary({}).buffer);
+  fs.renameSync(`${out}.tmp`, out);
+  parsed.destroy();
+}
+
 const final = path.join(root, 'dist');
 // Built beside dist/ and swapped in at the end, so a CLI started meanwhile sees the old build or the
 // new one (or none, and runs the sources), never half of one.
@@ -26,6 +41,8 @@ let assets = 0;
       const to = path.join(dist, path.relative(path.join(root, 'src'), from));
       fs.mkdirSync(path.dirname(to), { recursive: true });
       fs.copyFileSync(from, to);
+      const { atime, mtime } = fs.statSync(from);
+      fs.utimesSync(to, atime, mtime); // the kernels' build must stay newer than their sources
       assets++;
     }
   }
@@ -33,4 +50,4 @@ let assets = 0;
 fs.writeFileSync(path.join(dist, '.stamp'), `${new Date().toISOString()}\n`);
 fs.rmSync(final, { recursive: true, force: true });
 fs.renameSync(dist, final);
-console.log(`built dist/ from src/ (${assets} assets) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`built the wasm kernels and dist/ from src/ (${assets} assets) in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,5 +1,6 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { WasmKernelPool } from '../../src/engine/backends/wasm-pool.ts';
+import { assembleWat, WasmKernelPool } from '../../src/engine/backends/wasm-pool.ts';
 
 // Adds 1 to counts[i] for every item i of the block (so an item run twice or never shows), and traps
 // on item `trapAt` (−1: never).
@@ -22,7 +23,7 @@ describe('wasm kernel pool', () => {
   for (const threads of [1, 2, 3]) {
     it(`${threads} thread(s): every item of every call runs exactly once, over 2,000 calls of varying size`, async () => {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
-      const pool = await WasmKernelPool.start(memory, SOURCE, threads);
+      const pool = await WasmKernelPool.start(memory, (shared) => assembleWat(SOURCE, shared), threads);
       try {
         expect(pool.threads).toBe(threads);
         // Calls alternate between two count arrays, so a thread that ran a block with an earlier
@@ -44,7 +45,7 @@ describe('wasm kernel pool', () => {
 
     it(`${threads} thread(s): back-to-back calls (no host work between them) each run their own items once`, async () => {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
-      const pool = await WasmKernelPool.start(memory, SOURCE, threads);
+      const pool = await WasmKernelPool.start(memory, (shared) => assembleWat(SOURCE, shared), threads);
       try {
         // A call of a few blocks, then at once one of many, as a conv's padding, packing and product
         // follow each other: a helper still leaving the first call's claim loop must not take a block
@@ -71,12 +72,12 @@ describe('wasm kernel pool', () => {
       }
     });
 
-    it(`${threads} thread(s): a block that traps fails the call (wherever it ran), and the next call runs normally`, async () => {
+    it(`${threads} thread(s): a block that traps fails the call with the trap's message (wherever it ran), and the next call runs normally`, async () => {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
-      const pool = await WasmKernelPool.start(memory, SOURCE, threads);
+      const pool = await WasmKernelPool.start(memory, (shared) => assembleWat(SOURCE, shared), threads);
       try {
         const counts = new Int32Array(memory.buffer, 0, 4096);
-        for (const trapAt of [0, 1500, 2999]) expect(() => pool.run('count', [0, trapAt], 3000, 10)).toThrow(/wasm kernel 'count' failed/);
+        for (const trapAt of [0, 1500, 2999]) expect(() => pool.run('count', [0, trapAt], 3000, 10)).toThrow(/^wasm kernel 'count' failed: unreachable$/);
         counts.fill(0);
         pool.run('count', [0, -1], 3000, 10);
         expect(counts.subarray(0, 3000).every((c) => c === 1)).toBe(true);
@@ -86,4 +87,18 @@ describe('wasm kernel pool', () => {
       }
     });
   }
+});
+
+describe('the wasm kernels built ahead of time', () => {
+  it('the build holds exactly what assembling the kernels now gives, and the engine loads the build', async () => {
+    const { kernelBinary, kernelSource } = await import('../../src/engine/kernels/wasm/simd-kernels.ts');
+    const dir = new URL('../../src/engine/kernels/wasm/generated/', import.meta.url);
+    for (const shared of [false, true]) {
+      const built = fs.readFileSync(new URL(`kernels${shared ? '.shared' : ''}.wasm`, dir)); // npm ci / npm run build makes it
+      expect(Buffer.from(await assembleWat(kernelSource(), shared)).equals(built)).toBe(true);
+      expect(Buffer.from(await kernelBinary(shared)).equals(built)).toBe(true);
+    }
+    // The two differ only in the memory import's shared flag.
+    expect(WebAssembly.Module.imports(new WebAssembly.Module(await kernelBinary(true)))).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+  });
 });

@@ -1,9 +1,8 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import wabtInit from 'wabt';
 
 /**
- * The project's own SIMD kernels (WebAssembly text, assembled once per process) run on tfjs-wasm's
+ * The project's own SIMD kernels (WebAssembly text, assembled at build time) run on tfjs-wasm's
  * heap: they import its memory, so they read and write tensors in place, and, when that memory is
  * shared (the threaded build), worker threads run them too. A call cuts a range of work items (the
  * export's last two parameters, [from, to)) into blocks that the threads claim one at a time, so a
@@ -57,18 +56,33 @@ const SPIN_MS = 2;
  * count and bounds are written only while the claim word says CLOSED (see run), so a thread that read
  * the word of an earlier call, and then the count of the next, fails its compare-and-swap.
  */
-const CLAIM_BLOCKS = `(ctl, call, fn, args) => {
+const CLAIM_BLOCKS = `(ctl, call, fn, args, message) => {
   for (;;) {
     const c = Atomics.load(ctl, ${CLAIM});
     const b = c & 127;
     if (c >>> 7 !== call || b >= Atomics.load(ctl, ${BLOCKS})) return;
     if (Atomics.compareExchange(ctl, ${CLAIM}, c, c + 1) !== c) continue;
-    try { fn(...args, Atomics.load(ctl, ${BOUNDS} + b), Atomics.load(ctl, ${BOUNDS} + b + 1)); } catch { Atomics.store(ctl, ${FAILED}, call); }
+    try { fn(...args, Atomics.load(ctl, ${BOUNDS} + b), Atomics.load(ctl, ${BOUNDS} + b + 1)); } catch (err) {
+      const last = Atomics.load(ctl, ${FAILED});
+      if (last !== call && Atomics.compareExchange(ctl, ${FAILED}, last, call) === last) {
+        const text = new TextEncoder().encode(String((err && err.message) || err)).subarray(0, message.length);
+        message.fill(0);
+        message.set(text);
+      }
+    }
     Atomics.add(ctl, ${FINISHED}, 1);
     Atomics.notify(ctl, ${FINISHED});
   }
 }`;
-const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (ctl: Int32Array, call: number, fn: (...a: number[]) => void, args: number[]) => void;
+const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (
+  ctl: Int32Array,
+  call: number,
+  fn: (...a: number[]) => void,
+  args: number[],
+  message: Uint8Array,
+) => void;
+/** Bytes kept of the first failing block's error message (a trap's: 'unreachable', 'memory access out of bounds'). */
+const MESSAGE_BYTES = 256;
 
 /**
  * Returns once word `i` is no longer `v`: polls until `until` (performance.now() ms; the clock read
@@ -86,7 +100,8 @@ const waitWhile = new Function(`return ${WAIT_WHILE}`)() as (ctl: Int32Array, i:
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, slot, names, spinMs } = workerData;
+const { module, memory, control, messages, slot, names, spinMs } = workerData;
+const message = new Uint8Array(messages);
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 const base = ${SLOTS} + slot * ${STRIDE};
@@ -98,9 +113,24 @@ for (;;) {
   seq = Atomics.load(ctl, base + ${SEQ});
   if (seq < 0) break;
   const args = Array.from(ctl.subarray(base + ${ARGS}, base + ${ARGS} + ctl[base + ${ARGC}]));
-  claimBlocks(ctl, seq, exports[names[ctl[base + ${FN}]]], args);
+  claimBlocks(ctl, seq, exports[names[ctl[base + ${FN}]]], args, message);
   Atomics.store(ctl, base + ${SERVED}, seq);
 }`;
+
+/**
+ * Assembles WebAssembly text whose memory import says `MEMORY_SHARED` where `shared` goes when the
+ * memory is shared (the build does this once, scripts/build.mjs; at run time only for sources newer
+ * than their build, and in tests).
+ */
+export async function assembleWat(source: string, shared: boolean): Promise<Uint8Array<ArrayBuffer>> {
+  const wabt = await (await import('wabt')).default();
+  const parsed = wabt.parseWat('kernels.wat', source.replace('MEMORY_SHARED', shared ? 'shared' : ''), { simd: true, threads: true });
+  try {
+    return new Uint8Array(parsed.toBinary({}).buffer);
+  } finally {
+    parsed.destroy();
+  }
+}
 
 export class WasmKernelPool {
   private call = 0;
@@ -111,6 +141,7 @@ export class WasmKernelPool {
     private readonly names: string[],
     private readonly workers: Worker[],
     private readonly control: Int32Array,
+    private readonly message: Uint8Array,
     private readonly spinMs: number,
   ) {}
 
@@ -120,31 +151,25 @@ export class WasmKernelPool {
   }
 
   /**
-   * Assembles `source` (WebAssembly text whose memory import says `MEMORY_SHARED` where `shared`
-   * goes when `memory` is shared) and starts `threads − 1` workers; resolves once all are running.
+   * Compiles the kernels' binary for this memory (`binary(shared)`: with a shared memory import when
+   * `memory` is shared) and starts `threads − 1` workers; resolves once all are running.
    */
-  static async start(memory: WebAssembly.Memory, source: string, threads: number): Promise<WasmKernelPool> {
+  static async start(memory: WebAssembly.Memory, binary: (shared: boolean) => Promise<Uint8Array<ArrayBuffer>>, threads: number): Promise<WasmKernelPool> {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const wabt = await wabtInit();
-    const parsed = wabt.parseWat('kernels.wat', source.replace('MEMORY_SHARED', shared ? 'shared' : ''), { simd: true, threads: true });
-    let module: WebAssembly.Module;
-    try {
-      module = new WebAssembly.Module(new Uint8Array(parsed.toBinary({}).buffer));
-    } finally {
-      parsed.destroy();
-    }
+    const module = new WebAssembly.Module(await binary(shared));
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
     const names = Object.keys(exports);
     const count = shared ? Math.max(0, threads - 1) : 0;
     const bytes = (SLOTS + count * STRIDE) * 4;
     const control = new Int32Array(count > 0 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const message = new Uint8Array(count > 0 ? new SharedArrayBuffer(MESSAGE_BYTES) : new ArrayBuffer(MESSAGE_BYTES));
     const spinMs = count + 1 <= os.availableParallelism() ? SPIN_MS : 0;
     const workers: Worker[] = [];
     try {
       for (let slot = 0; slot < count; slot++) {
         const worker = new Worker(WORKER_SOURCE, {
           eval: true,
-          workerData: { module, memory, control: control.buffer, slot, names, spinMs },
+          workerData: { module, memory, control: control.buffer, messages: message.buffer, slot, names, spinMs },
         });
         workers.push(worker);
       }
@@ -162,7 +187,7 @@ export class WasmKernelPool {
       throw err;
     }
     for (const w of workers) w.unref(); // idle workers never keep a finished process alive
-    return new WasmKernelPool(memory, exports, names, workers, control, spinMs);
+    return new WasmKernelPool(memory, exports, names, workers, control, message, spinMs);
   }
 
   /**
@@ -200,14 +225,16 @@ export class WasmKernelPool {
       Atomics.notify(control, base + SEQ);
       helpers--;
     }
-    claimBlocks(control, call, fn, args);
+    claimBlocks(control, call, fn, args, this.message);
     const until = performance.now() + this.spinMs;
     for (;;) {
       const finished = Atomics.load(control, FINISHED);
       if (finished >= blocks) break;
       waitWhile(control, FINISHED, finished, until);
     }
-    if (Atomics.load(control, FAILED) === call) throw new Error(`wasm kernel '${name}' failed`);
+    if (Atomics.load(control, FAILED) === call) {
+      throw new Error(`wasm kernel '${name}' failed: ${new TextDecoder().decode(this.message.slice()).replace(/\0+$/, '')}`);
+    }
   }
 
   /** Ends the workers (they also end with the process, being unref'd). */

@@ -1,12 +1,24 @@
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { WasmKernelPool } from '../../backends/wasm-pool.ts';
+import { assembleWat, WasmKernelPool } from '../../backends/wasm-pool.ts';
 
-/** The project's WebAssembly-text kernels (each file a list of functions), as one module on tfjs's heap. */
-const FILES = ['conv2d.wat', 'filter-grad.wat', 'batch-norm.wat', 'max-pool-grad.wat', 'sgd-step.wat', 'relu-grad.wat', 'pad.wat', 'pack.wat'];
-const SOURCE = `(module
+/**
+ * The project's WebAssembly-text kernels (each file of kernels.json a list of functions), as one module
+ * on tfjs's heap, assembled by scripts/build.mjs into generated/kernels[.shared].wasm.
+ */
+const here = (f: string) => new URL(`./${f}`, import.meta.url);
+const FILES = (JSON.parse(fs.readFileSync(here('kernels.json'), 'utf8')) as { files: string[] }).files;
+export const kernelSource = () => `(module
   (import "env" "memory" (memory 1 65536 MEMORY_SHARED))
-${FILES.map((f) => fs.readFileSync(new URL(`./${f}`, import.meta.url), 'utf8')).join('\n')})`;
+${FILES.map((f) => fs.readFileSync(here(f), 'utf8')).join('\n')})`;
+
+/** The built binary, or the text assembled now when there is no build or a .wat is newer than it. */
+export async function kernelBinary(shared: boolean): Promise<Uint8Array<ArrayBuffer>> {
+  const built = here(`generated/kernels${shared ? '.shared' : ''}.wasm`);
+  const builtAt = fs.existsSync(built) ? fs.statSync(built).mtimeMs : -1;
+  if (FILES.every((f) => fs.statSync(here(f)).mtimeMs <= builtAt)) return new Uint8Array(fs.readFileSync(built));
+  return assembleWat(kernelSource(), shared);
+}
 
 /** Below this many elements of one pass over memory a block is not worth handing to another thread. */
 export const MIN_ELEMENTS_PER_BLOCK = 1 << 16;
@@ -30,7 +42,7 @@ export async function startSimdKernels(threads: number): Promise<string | undefi
   if (pool?.memory === memory && pool.threads === threads) return undefined;
   stopSimdKernels();
   try {
-    pool = await WasmKernelPool.start(memory, SOURCE, threads);
+    pool = await WasmKernelPool.start(memory, kernelBinary, threads);
   } catch (err) {
     return `the project's wasm kernels failed to start (${(err as Error).message.split('\n')[0]})`;
   }
