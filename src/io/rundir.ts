@@ -33,13 +33,14 @@ export function runDir(root: string, kind: string, config: unknown): string {
 
 /**
  * Refuses a directory that holds a run of another configuration (so a changed config never silently
- * reuses stale outputs); `strict` also refuses a non-empty directory without a config.json.
+ * reuses stale outputs); `strict` also refuses a non-empty directory without a config.json. `fix` is
+ * the advice of the refusal, for commands without --force (a stage of `pipeline run`).
  */
-export function checkRunDir(dir: string, identity: unknown, what: string, opts: { strict?: boolean } = {}): void {
+export function checkRunDir(dir: string, identity: unknown, what: string, opts: { strict?: boolean; fix?: string } = {}): void {
   const configFile = join(dir, 'config.json');
   if (existsSync(configFile)) {
     if (canonicalJson(JSON.parse(readFileSync(configFile, 'utf8'))) !== canonicalJson(identity)) {
-      usage(`${dir} holds ${what} with a different configuration; pass another --out or --force to replace it`);
+      usage(`${dir} holds ${what} with a different configuration; ${opts.fix ?? 'pass another --out or --force to replace it'}`);
     }
   } else if (opts.strict && existsSync(dir) && readdirSync(dir).some((f) => f !== LOCK_FILE)) {
     usage(`${dir} is not empty and is not a run directory of this tool (expected ${what}); pass another --out`);
@@ -57,7 +58,7 @@ export function claimRunDir(
   dir: string,
   identity: unknown,
   what: string,
-  opts: { force?: boolean; strict?: boolean; inputs?: Array<string | undefined> } = {},
+  opts: { force?: boolean; strict?: boolean; fix?: string; inputs?: Array<string | undefined> } = {},
 ): void {
   if (opts.force) emptyRunDir(dir, opts.inputs);
   else checkRunDir(dir, identity, what, opts);

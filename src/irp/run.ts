@@ -71,7 +71,7 @@ const cloneParams = (p: ParamMap): ParamMap => Object.fromEntries(Object.entries
  * parameters and statistics) to the rewind point (θ₀ or the dense net after K epochs), masks, and
  * trains with a fresh optimizer and schedule. Every step is checkpointed, so a killed run resumes.
  */
-export async function runIrp(config: IrpConfig, opts: { out?: string; force?: boolean; backend: BackendInfo }): Promise<IrpResult> {
+export async function runIrp(config: IrpConfig, opts: { out?: string; force?: boolean; backend: BackendInfo; fix?: string }): Promise<IrpResult> {
   const started = new Date();
   const criterion = getCriterion(config.criterion);
   const dataset = loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
@@ -85,7 +85,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   const dir = opts.out ?? runDir('runs', 'irp', identity);
   const release = lockRunDir(dir);
   try {
-    claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true, inputs: [config.dataDir] });
+    claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true, fix: opts.fix, inputs: [config.dataDir] });
     if (isFinished(dir)) {
       const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
       return { dir, skipped: true, ...summary };

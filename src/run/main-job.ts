@@ -51,6 +51,9 @@ export function sourceDirs(config: MainJobConfig, out: string): string[] {
   return config.sources.map((s) => path.join(out, 'irp', `${targetSlug(s)}_${configHash(s).slice(0, 8)}`));
 }
 
+/** `run` has no --force: a stage directory of another configuration is the user's to remove. */
+const STAGE_FIX = 'pass another --out to pipeline run, or delete that directory to redo the stage';
+
 export interface MainJobOptions {
   /** Stage 3's worker processes and threads per worker (--jobs, --threads); unset ones fill the cores. */
   jobs?: number;
@@ -106,7 +109,7 @@ async function runMainJobLocked(
   for (const [i, source] of sources.entries()) {
     const which = sources.length > 1 ? ` (source ${i + 1}/${sources.length})` : '';
     log(`stage 1/3: iterative rewind pruning of ${source.model}${source.width ? ` (width ${source.width})` : ''} on ${source.dataset}${which}`);
-    const irp = await runIrp(source, { out: dirs[i]!, backend });
+    const irp = await runIrp(source, { out: dirs[i]!, backend, fix: STAGE_FIX });
     log(
       `  final density ${(100 * irp.rounds.at(-1)!.density).toFixed(2)}%: test accuracy ${(100 * irp.rounds.at(-1)!.test_accuracy).toFixed(2)}% (dense ${(100 * irp.dense_test_accuracy).toFixed(2)}%)`,
     );
@@ -129,7 +132,7 @@ async function runMainJobLocked(
     maxRowsPerTensor: 200_000,
     control: false,
   };
-  claimRunDir(autosDir, fitConfig, 'an AutoS fit', { strict: true });
+  claimRunDir(autosDir, fitConfig, 'an AutoS fit', { strict: true, fix: STAGE_FIX });
   if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
     const m = await fitAutos(fitConfig, autosDir);
     await writeSurvivalPlots(autosDir);

@@ -92,6 +92,20 @@ describe('reruns of train', () => {
   });
 });
 
+describe('refusals advise only what the command has', () => {
+  it('run (no --force): a stage directory of another configuration names another --out or deleting it', async () => {
+    const out = path.join(tmp(), 'run');
+    fs.mkdirSync(path.join(out, 'irp'), { recursive: true });
+    fs.writeFileSync(path.join(out, 'irp', 'config.json'), '{"model":"vgg11"}\n');
+    const r = await cliInProcess('run', path.resolve(import.meta.dirname, '../../pipelines/default.json'), '--out', out);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `pipeline: ${path.join(out, 'irp')} holds an IRP run with a different configuration; pass another --out to pipeline run, or delete that directory to redo the stage`,
+    );
+    expect(fs.readdirSync(path.join(out, 'irp')).sort()).toEqual(['config.json']);
+  });
+});
+
 describe('sweep reports never overwrite good results from bad inputs, and name missing jobs', () => {
   it('a malformed sweep.json is refused (exit 2, results untouched); a removed job directory is named (exit 1)', async () => {
     const root = tmp();
