@@ -104,6 +104,17 @@ function takeOver(file: string, dead: LockHolder, note: (line: string) => void):
   }
 }
 
+/**
+ * The holder of `dir`'s lock when it is another live process (on this host: checked; on another host
+ * sharing the filesystem: assumed alive), else undefined.
+ */
+export function lockHolderElsewhere(dir: string): LockHolder | undefined {
+  const holder = readHolder(path.join(dir, LOCK_FILE));
+  if (!holder) return undefined;
+  if (holder.host !== os.hostname()) return holder;
+  return holder.pid !== process.pid && processAlive(holder.pid) ? holder : undefined;
+}
+
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**

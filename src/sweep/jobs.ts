@@ -5,7 +5,7 @@ import { cpuCores } from '../engine/backend.ts';
 import { MAX_WASM_THREADS } from '../engine/backends/wasm.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { emptyRunDir, isFinished } from '../io/rundir.ts';
-import { withRunLockSync } from '../io/run-lock.ts';
+import { lockHolderElsewhere, withRunLockSync } from '../io/run-lock.ts';
 import type { PruneConfig, PruneReport } from '../prune/config.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { WorkerPool } from './pool.ts';
@@ -96,6 +96,9 @@ export class JobsFailedError extends Error {
   }
 }
 
+/** How often a job running in another process is checked for its end. */
+const ELSEWHERE_POLL_MS = 1000;
+
 export function readJobReport(dir: string): PruneReport {
   return JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as PruneReport;
 }
@@ -122,21 +125,44 @@ export async function runJobs(list: PruneJob[], opts: JobRunOptions): Promise<Jo
   const workers = pending.length ? new WorkerPool(pool.jobs, { backend: opts.backend, threads: pool.threads }) : undefined;
   try {
     const queue = new PQueue({ concurrency: Math.max(1, pool.jobs) });
+    // Jobs another process is running (a second sweep or run on the same directory, another node of a
+    // cluster): left to it, and run here only if it ends without finishing them.
+    const elsewhere: Array<{ job: PruneJob; dir: string }> = [];
+    const enqueue = (job: PruneJob, dir: string) =>
+      void queue.add(async () => {
+        if (!opts.force && lockHolderElsewhere(dir)) return void elsewhere.push({ job, dir });
+        const { error, skipped } = await workers!.run(path.join(dir, 'job.json'));
+        // Taken by another process between the check and the worker's lock: its job now.
+        if (error && /is in use by/.test(error) && lockHolderElsewhere(dir)) return void elsewhere.push({ job, dir });
+        if (error) summary.failed.push({ name: job.name, error });
+        else if (skipped)
+          summary.skipped++; // finished by another process while this one waited for its lock
+        else summary.ran++;
+        ended(job, dir, skipped, error);
+      });
     for (const job of pending) {
       const dir = path.join(opts.dir, job.name);
       // Emptied under the job's lock, so a job another process is running is never pulled from under it.
       if (opts.force) withRunLockSync(dir, () => emptyRunDir(dir));
       fs.mkdirSync(dir, { recursive: true });
-      const jobFile = path.join(dir, 'job.json');
-      writeJsonAtomic(jobFile, { config: job.config });
-      void queue.add(async () => {
-        const error = await workers!.run(jobFile);
-        if (error) summary.failed.push({ name: job.name, error });
-        else summary.ran++;
-        ended(job, dir, false, error);
-      });
+      if (!lockHolderElsewhere(dir)) writeJsonAtomic(path.join(dir, 'job.json'), { config: job.config });
+      enqueue(job, dir);
     }
     await queue.onIdle();
+    while (elsewhere.length) {
+      const waiting = elsewhere.splice(0);
+      while (waiting.some(({ dir }) => lockHolderElsewhere(dir))) await new Promise((r) => setTimeout(r, ELSEWHERE_POLL_MS));
+      for (const { job, dir } of waiting) {
+        if (isFinished(dir)) {
+          summary.skipped++;
+          ended(job, dir, true, null);
+        } else {
+          writeJsonAtomic(path.join(dir, 'job.json'), { config: job.config });
+          enqueue(job, dir);
+        }
+      }
+      await queue.onIdle();
+    }
   } finally {
     workers?.close();
     progress.stop();

@@ -4,11 +4,17 @@ import path from 'node:path';
 const BIN = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+/** A job's end as its worker reports it: error null on success; skipped when another process had finished it. */
+export interface WorkerOutcome {
+  error: string | null;
+  skipped: boolean;
+}
+
 interface Worker {
   child: ChildProcess;
   stderr: string;
   /** Set while the worker runs a job: settles it. */
-  finish?: (error: string | null) => void;
+  finish?: (outcome: WorkerOutcome) => void;
 }
 
 export interface PoolOptions {
@@ -56,10 +62,10 @@ export class WorkerPool {
     const w: Worker = { child, stderr: '' };
     this.live.add(w);
     child.stderr!.on('data', (d: Buffer) => (w.stderr = (w.stderr + d.toString()).slice(-2000)));
-    child.on('message', (m: { ok: boolean; error?: string }) => {
+    child.on('message', (m: { ok: boolean; error?: string; skipped?: boolean }) => {
       const finish = w.finish;
       w.finish = undefined;
-      finish?.(m.ok ? null : (m.error ?? 'failed'));
+      finish?.({ error: m.ok ? null : (m.error ?? 'failed'), skipped: Boolean(m.skipped) });
     });
     child.on('exit', (code, signal) => {
       this.live.delete(w);
@@ -69,7 +75,7 @@ export class WorkerPool {
       const finish = w.finish;
       w.finish = undefined;
       if (finish) {
-        finish(this.lastDeath);
+        finish({ error: this.lastDeath, skipped: false });
         // The job may have killed it (memory): the other jobs go on with a fresh worker.
         if (!this.closed) this.release(this.spawn());
       } else if (this.live.size === 0) {
@@ -92,11 +98,11 @@ export class WorkerPool {
     return w ? Promise.resolve(w) : new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  /** Runs one job file; resolves with null on success or a one-line error. */
-  async run(jobFile: string): Promise<string | null> {
+  /** Runs one job file: its error (null on success), and whether it was found finished already. */
+  async run(jobFile: string): Promise<WorkerOutcome> {
     const w = await this.acquire();
-    if (!w) return this.closed ? 'the worker pool was closed' : this.lastDeath;
-    const result = await new Promise<string | null>((resolve) => {
+    if (!w) return { error: this.closed ? 'the worker pool was closed' : this.lastDeath, skipped: false };
+    const result = await new Promise<WorkerOutcome>((resolve) => {
       w.finish = resolve;
       w.child.send({ jobFile });
     });

@@ -80,8 +80,8 @@ export function registerSweep(program: Command): void {
           const [{ runPrune }, { writeLayerDensityPlot }] = await modules;
           const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig };
           // A worker of a killed run may still hold the job's lock for the instant it takes to exit: wait for it.
-          await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot, lockWaitMs: 15_000 });
-          process.send?.({ ok: true });
+          const r = await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot, lockWaitMs: 15_000 });
+          process.send?.({ ok: true, skipped: r.skipped });
         } catch (err) {
           process.send?.({ ok: false, error: describeFailure(err).line });
         }
