@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeFailure } from '../util/errors.ts';
 import { commands } from './commands/index.ts';
-import { shutdownEngine } from './options.ts';
+import { flushNotes, shutdownEngine } from './options.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pipeline')
@@ -19,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
+    flushNotes();
     // A command that finished but failed in part (e.g. some sweep jobs) sets process.exitCode.
     return Number(process.exitCode ?? 0) || 0;
   } catch (err) {

@@ -6,6 +6,18 @@ import { usage } from '../util/errors.ts';
 let engine: typeof import('../engine/backend.ts') | undefined;
 const loadEngine = async () => (engine ??= await import('../engine/backend.ts'));
 
+const notes: string[] = [];
+
+/** A note for the user, printed on stderr once the command has succeeded (bad input stays one line). */
+export function noteAfter(line: string): void {
+  if (!notes.includes(line)) notes.push(line);
+}
+
+/** The notes of a command that succeeded. */
+export function flushNotes(): void {
+  for (const line of notes.splice(0)) process.stderr.write(`pipeline: note: ${line}\n`);
+}
+
 /** Releases the engine's threads and GPU device if a command started it. */
 export function shutdownEngine(): void {
   engine?.shutdownBackend();

@@ -45,7 +45,11 @@ export function writeMaskFile(path: string, masks: Masks, shapes: Map<string, nu
   writeArrowFile(path, table, { format: MASK_FORMAT, ...metadata });
 }
 
-export function readMaskFile(path: string): Masks {
+/**
+ * Reads a mask file, refusing what is well-formed Arrow but not one mask per tensor: a tensor listed
+ * twice, a `kept` count that is not the number of set bits. `shapes` receives each tensor's shape.
+ */
+export function readMaskFile(path: string, shapes?: Map<string, number[]>): Masks {
   const table = readArrowFile(path);
   const schema: Schema = table.schema;
   if (schema.metadata.get('format') !== MASK_FORMAT) {
@@ -57,13 +61,23 @@ export function readMaskFile(path: string): Masks {
   const layer = column('layer');
   const shape = column('shape');
   const bits = column('bits');
+  const kept = table.getChild('kept');
+  const rowOf = new Map<string, number>();
   for (let i = 0; i < table.numRows; i++) {
     const dims = Array.from(shape.get(i) as Iterable<number>);
     const size = dims.reduce((a, b) => a * b, 1);
     const packed = bits.get(i) as Uint8Array | null;
     if (!packed || !dims.every((d) => Number.isInteger(d) && d > 0)) usage(`${path}: mask row ${i} has no bits or a bad shape; the file is corrupt`);
     if (packed.length !== Math.ceil(size / 8)) usage(`${path}: mask '${layer.get(i)}' has ${packed.length} bytes for ${size} entries; the file is corrupt`);
-    masks.set(String(layer.get(i)), unpackBits(packed, size));
+    const name = String(layer.get(i));
+    if (rowOf.has(name)) usage(`${path}: mask '${name}' appears twice (rows ${rowOf.get(name)} and ${i}); re-create the file with 'pipeline prune'`);
+    rowOf.set(name, i);
+    const mask = unpackBits(packed, size);
+    const set = mask.reduce((a, b) => a + b, 0);
+    if (kept && Number(kept.get(i)) !== set)
+      usage(`${path}: mask '${name}' says kept ${kept.get(i)} but has ${set} bits set; the file is corrupt: re-create it with 'pipeline prune'`);
+    masks.set(name, mask);
+    shapes?.set(name, dims);
   }
   return masks;
 }

@@ -8,8 +8,11 @@ export type Masks = Map<string, Uint8Array>;
 /** The same flags as float tensors shaped like their weights, for masking on the backend. */
 export type MaskTensors = Record<string, tf.Tensor>;
 
-/** Every mask must name a prunable tensor of `model` and have its size; missing tensors stay dense. */
-export function checkMasksFit(masks: Masks, model: Model, source: string): void {
+/**
+ * A mask file belongs to the model: one mask per prunable tensor, none missing, each of the tensor's
+ * size and (when the file gives them) shape.
+ */
+export function checkMasksFit(masks: Masks, model: Model, source: string, shapes?: Map<string, number[]>): void {
   const byName = new Map(model.prunable.map((p) => [p.name, p]));
   for (const [name, bits] of masks) {
     const p = byName.get(name);
@@ -19,6 +22,16 @@ export function checkMasksFit(masks: Masks, model: Model, source: string): void 
         `${source}: mask '${name}' has ${bits.length} entries but the tensor has ${p.size} (shape ${p.shape.join('×')}); build the mask for this model/width`,
       );
     }
+    const shape = shapes?.get(name);
+    if (shape && shape.join() !== p.shape.join()) {
+      usage(`${source}: mask '${name}' has shape ${shape.join('×')} but the tensor is ${p.shape.join('×')}; build the mask for this model/width`);
+    }
+  }
+  const missing = model.prunable.filter((p) => !masks.has(p.name)).map((p) => p.name);
+  if (missing.length) {
+    usage(
+      `${source}: no mask for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} of ${model.config.name}; build the mask for this model`,
+    );
   }
 }
 

@@ -40,8 +40,9 @@ export function prepareTrainRun(config: TrainConfig, maskFile?: string): { model
     inputShape: dataset.train.shape,
     numClasses: dataset.numClasses,
   });
-  const masks = maskFile ? readMaskFile(maskFile) : undefined;
-  if (masks) checkMasksFit(masks, model, maskFile!);
+  const shapes = new Map<string, number[]>();
+  const masks = maskFile ? readMaskFile(maskFile, shapes) : undefined;
+  if (masks) checkMasksFit(masks, model, maskFile!, shapes);
   return { model, dataset, masks };
 }
 

@@ -7,7 +7,9 @@ import { FASHION_MNIST_DIR } from '../../src/data/registry.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { loadSafetensors } from '../../src/io/safetensors.ts';
 import { createModel } from '../../src/models/index.ts';
-import { writeMaskFile } from '../../src/masks/mask-file.ts';
+import { Binary, Field, Int32, List, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { writeArrowFile } from '../../src/io/arrow.ts';
+import { MASK_FORMAT, packBits, writeMaskFile } from '../../src/masks/mask-file.ts';
 import { resolveTrainConfig } from '../../src/cli/commands/train.ts';
 import { runTraining } from '../../src/train/run.ts';
 import { Rng } from '../../src/util/rng.ts';
@@ -15,6 +17,38 @@ import { Rng } from '../../src/util/rng.ts';
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' } });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-cli-'));
+
+const lenet300Masks = () =>
+  new Map([
+    ['fc1', new Uint8Array(784 * 300).fill(1)],
+    ['fc2', new Uint8Array(300 * 100).fill(1)],
+    ['fc3', new Uint8Array(100 * 10).fill(1)],
+  ]);
+
+/** A mask file written row by row as given (layer, shape, kept; every bit set), bypassing writeMaskFile's checks. */
+function maskArgs(dir: string, rows: Array<[string, number[], number]>): string[] {
+  const mask = path.join(dir, 'm.arrow');
+  const table = new Table({
+    layer: vectorFromArray(
+      rows.map((r) => r[0]),
+      new Utf8(),
+    ),
+    shape: vectorFromArray(
+      rows.map((r) => r[1]),
+      new List(new Field('item', new Int32(), false)),
+    ),
+    kept: vectorFromArray(
+      rows.map((r) => r[2]),
+      new Int32(),
+    ),
+    bits: vectorFromArray(
+      rows.map((r) => packBits(new Uint8Array(r[1][0]! * r[1][1]!).fill(1))),
+      new Binary(),
+    ),
+  });
+  writeArrowFile(mask, table, { format: MASK_FORMAT });
+  return ['--model', 'lenet300', '--mask', mask];
+}
 
 describe('pipeline train: bad input is one line, exit 2, and no output', () => {
   const cases: Array<[string, (dir: string) => string[], RegExp]> = [
@@ -38,6 +72,53 @@ describe('pipeline train: bad input is one line, exit 2, and no output', () => {
       },
       /mask 'fc1' has 10 entries but the tensor has 235200/,
     ],
+    [
+      'mask file without some of the model’s tensors',
+      (dir) => {
+        const mask = path.join(dir, 'm.arrow');
+        writeMaskFile(mask, new Map([['fc1', new Uint8Array(784 * 300).fill(1)]]), new Map([['fc1', [784, 300]]]));
+        return ['--model', 'lenet300', '--mask', mask];
+      },
+      /no mask for fc2, fc3 of lenet300/,
+    ],
+    [
+      'mask of the tensor’s size but another shape',
+      (dir) => {
+        const mask = path.join(dir, 'm.arrow');
+        writeMaskFile(
+          mask,
+          lenet300Masks(),
+          new Map([
+            ['fc1', [300, 784]],
+            ['fc2', [300, 100]],
+            ['fc3', [100, 10]],
+          ]),
+        );
+        return ['--model', 'lenet300', '--mask', mask];
+      },
+      /mask 'fc1' has shape 300×784 but the tensor is 784×300/,
+    ],
+    [
+      'a tensor listed twice',
+      (dir) =>
+        maskArgs(dir, [
+          ['fc1', [784, 300], 784 * 300],
+          ['fc2', [300, 100], 300 * 100],
+          ['fc1', [784, 300], 784 * 300],
+          ['fc3', [100, 10], 1000],
+        ]),
+      /mask 'fc1' appears twice \(rows 0 and 2\)/,
+    ],
+    [
+      'a kept count that is not the bits set',
+      (dir) =>
+        maskArgs(dir, [
+          ['fc1', [784, 300], 5],
+          ['fc2', [300, 100], 300 * 100],
+          ['fc3', [100, 10], 1000],
+        ]),
+      /mask 'fc1' says kept 5 but has 235200 bits set/,
+    ],
   ];
   for (const [name, args, pattern] of cases) {
     it(name, () => {
@@ -50,6 +131,20 @@ describe('pipeline train: bad input is one line, exit 2, and no output', () => {
       expect(fs.existsSync(out)).toBe(false);
     });
   }
+});
+
+describe('training recipes', () => {
+  it('a model/dataset pair without a preset trains from the default recipe, and says so once it succeeded', () => {
+    const out = path.join(tmp(), 'out');
+    const r = run('train', '--model', 'lenet300', '--width', '0.25', '--dataset', 'fashion-mnist', '--steps', '2', '--out', out);
+    expect(r.status).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('pipeline:'))).toEqual([
+      'pipeline: note: no pipelines/train-lenet300-fashion-mnist.json: lenet300 on fashion-mnist trains from the default recipe (SGD lr 0.05, momentum 0.9, weight decay 1e-4, cosine, batch 64, 3 epochs) under the given keys',
+    ]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.resolved.optimizer).toMatchObject({ type: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
+    expect(manifest.resolved.schedule.type).toBe('cosine');
+  });
 });
 
 describe('default presets reach the accuracy PyTorch reaches on the same split', () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseMainJob, targetsOf } from '../../run/config.ts';
 import { readPreset, recipeNotes } from '../../train/config.ts';
-import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
+import { backendFrom, noteAfter, positiveInt, threadsFrom } from '../options.ts';
 import { notePool } from './sweep.ts';
 
 export function registerRun(program: Command): void {
@@ -19,7 +19,7 @@ export function registerRun(program: Command): void {
     .action(async (file: string, f: { out: string; jobs?: number }, c: Command) => {
       const [{ runMainJob }, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
       const config = parseMainJob(readPreset(file), file);
-      for (const note of recipeNotes(targetsOf(config))) process.stderr.write(`pipeline: note: ${note}\n`);
+      for (const note of recipeNotes(targetsOf(config))) noteAfter(note);
       const threads = await threadsFrom(c);
       const backend = await backendFrom(c);
       try {

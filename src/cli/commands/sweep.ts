@@ -6,7 +6,7 @@ import type { PoolShape } from '../../sweep/jobs.ts';
 import { parseShard } from '../../sweep/shard.ts';
 import { readPreset, recipeNotes } from '../../train/config.ts';
 import { describeFailure } from '../../util/errors.ts';
-import { backendFrom, positiveInt, threadsFrom } from '../options.ts';
+import { backendFrom, noteAfter, positiveInt, threadsFrom } from '../options.ts';
 
 export function registerSweep(program: Command): void {
   program
@@ -22,7 +22,7 @@ export function registerSweep(program: Command): void {
       const plan = readPreset(file) as { train?: unknown; targets?: unknown };
       if (plan.train && Array.isArray(plan.targets)) {
         const targets = plan.targets.filter((t): t is { model: string; dataset?: string } => typeof t?.model === 'string');
-        for (const note of recipeNotes(targets)) process.stderr.write(`pipeline: note: ${note}\n`);
+        for (const note of recipeNotes(targets)) noteAfter(note);
       }
       const { runSweep } = await import('../../sweep/run.ts');
       const backend = await backendFrom(c);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { mergeConfig, parseTrainConfig, readPreset, trainRecipe } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+import { backendFrom, noteAfter, positiveInt, positiveNumber } from '../options.ts';
 
 interface TrainFlags {
   config?: string;
@@ -89,7 +89,7 @@ export function resolveTrainConfig(f: TrainFlags) {
     const recipe = trainRecipe(f.model, f.dataset ?? 'mnist');
     base = recipe.base;
     source = recipe.source ?? source;
-    if (recipe.note) process.stderr.write(`pipeline: note: ${recipe.note}\n`);
+    if (recipe.note) noteAfter(recipe.note);
   }
   const merged = mergeConfig(base, overrides);
   if (merged.model === undefined) usage('no model given: pass --model <name> or --config <preset>');
