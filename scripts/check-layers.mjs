@@ -23,7 +23,7 @@ function* tsFiles(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) yield* tsFiles(p);
-    else if (/\.(ts|mts)$/.test(e.name)) yield p;
+    else if (/\.(ts|mts|mjs)$/.test(e.name)) yield p;
   }
 }
 

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CRITERIA } from '../../src/scoring/criteria/index.ts';
 import { CRITERION_NAMES } from '../../src/scoring/criteria/names.ts';
-// @ts-expect-error: a plain .mjs script without types
 import { staticClosure } from '../../scripts/static-imports.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs script without types
 import { layerViolations } from '../../scripts/check-layers.mjs';
 
 const write = (root: string, file: string, text: string) => {

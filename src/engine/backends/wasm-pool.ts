@@ -1,5 +1,24 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import {
+  ARGC,
+  ARGS,
+  BLOCKS,
+  BOUNDS,
+  CLAIM,
+  claimBlocks,
+  CLOSED,
+  FAILED,
+  FINISHED,
+  FN,
+  MAX_ARGS,
+  MAX_BLOCKS,
+  SEQ,
+  SERVED,
+  SLOTS,
+  STRIDE,
+  waitWhile,
+} from './wasm-pool-protocol.mjs';
 
 /**
  * The project's own SIMD kernels (WebAssembly text, assembled at build time) run on tfjs-wasm's
@@ -10,26 +29,6 @@ import { Worker } from 'node:worker_threads';
  * kernel computes every output element within one item, so results do not depend on who ran what.
  */
 
-// Control words: the claim word (call number << 7 | blocks claimed), the block count, blocks finished,
-// the number of the last call a block of which threw, the block bounds (MAX_BLOCKS + 1); then per
-// worker a slot: call number to serve (main → worker), last call served (worker → main), export index,
-// argument count and the arguments.
-const CLAIM = 0;
-const BLOCKS = 1;
-const FINISHED = 2;
-const FAILED = 3;
-const BOUNDS = 4;
-const MAX_BLOCKS = 64; // < 128: the claimed count fits below the call number in CLAIM
-/** A claimed count above any block count: no block of the call can be claimed yet. */
-const CLOSED = 127;
-const SLOTS = BOUNDS + MAX_BLOCKS + 1;
-const SEQ = 0;
-const SERVED = 1;
-const FN = 2;
-const ARGC = 3;
-const ARGS = 4;
-const MAX_ARGS = 32;
-const STRIDE = ARGS + MAX_ARGS;
 /** Call numbers wrap here so that call << 7 stays a positive int32. */
 const CALL_MASK = 0x7fffff;
 /**
@@ -48,74 +47,8 @@ const BLOCKS_PER_THREAD = 16;
  */
 const SPIN_MS = 2;
 
-/**
- * Claims blocks of call `call` until none are left or another call has begun, running `fn` on each
- * (a block's [from, to) last). A claim is a compare-and-swap on the word holding the call number
- * and the claimed count, so a thread that wakes late can never take a block of a later call. Each
- * finished block is counted (and a throw recorded) so the caller knows when all are done. A call's
- * count and bounds are written only while the claim word says CLOSED (see run), so a thread that read
- * the word of an earlier call, and then the count of the next, fails its compare-and-swap.
- */
-const CLAIM_BLOCKS = `(ctl, call, fn, args, message) => {
-  for (;;) {
-    const c = Atomics.load(ctl, ${CLAIM});
-    const b = c & 127;
-    if (c >>> 7 !== call || b >= Atomics.load(ctl, ${BLOCKS})) return;
-    if (Atomics.compareExchange(ctl, ${CLAIM}, c, c + 1) !== c) continue;
-    try { fn(...args, Atomics.load(ctl, ${BOUNDS} + b), Atomics.load(ctl, ${BOUNDS} + b + 1)); } catch (err) {
-      const last = Atomics.load(ctl, ${FAILED});
-      if (last !== call && Atomics.compareExchange(ctl, ${FAILED}, last, call) === last) {
-        const text = new TextEncoder().encode(String((err && err.message) || err)).subarray(0, message.length);
-        message.fill(0);
-        message.set(text);
-      }
-    }
-    Atomics.add(ctl, ${FINISHED}, 1);
-    Atomics.notify(ctl, ${FINISHED});
-  }
-}`;
-const claimBlocks = new Function(`return ${CLAIM_BLOCKS}`)() as (
-  ctl: Int32Array,
-  call: number,
-  fn: (...a: number[]) => void,
-  args: number[],
-  message: Uint8Array,
-) => void;
 /** Bytes kept of the first failing block's error message (a trap's: 'unreachable', 'memory access out of bounds'). */
 const MESSAGE_BYTES = 256;
-
-/**
- * Returns once word `i` is no longer `v`: polls until `until` (performance.now() ms; the clock read
- * every 64 polls, as a read per poll allocated), then sleeps on the word (whose writers notify).
- */
-const WAIT_WHILE = `(ctl, i, v, until) => {
-  for (let polls = 1; Atomics.load(ctl, i) === v; polls++) {
-    if (polls % 64 === 0 && performance.now() >= until) {
-      Atomics.wait(ctl, i, v);
-      return;
-    }
-  }
-}`;
-const waitWhile = new Function(`return ${WAIT_WHILE}`)() as (ctl: Int32Array, i: number, v: number, until: number) => void;
-
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, messages, slot, names, spinMs } = workerData;
-const message = new Uint8Array(messages);
-const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const ctl = new Int32Array(control);
-const base = ${SLOTS} + slot * ${STRIDE};
-const claimBlocks = ${CLAIM_BLOCKS};
-const waitWhile = ${WAIT_WHILE};
-let seq = 0;
-for (;;) {
-  waitWhile(ctl, base + ${SEQ}, seq, performance.now() + spinMs);
-  seq = Atomics.load(ctl, base + ${SEQ});
-  if (seq < 0) break;
-  const args = Array.from(ctl.subarray(base + ${ARGS}, base + ${ARGS} + ctl[base + ${ARGC}]));
-  claimBlocks(ctl, seq, exports[names[ctl[base + ${FN}]]], args, message);
-  Atomics.store(ctl, base + ${SERVED}, seq);
-}`;
 
 /**
  * Assembles WebAssembly text whose memory import says `MEMORY_SHARED` where `shared` goes when the
@@ -167,8 +100,7 @@ export class WasmKernelPool {
     const workers: Worker[] = [];
     try {
       for (let slot = 0; slot < count; slot++) {
-        const worker = new Worker(WORKER_SOURCE, {
-          eval: true,
+        const worker = new Worker(new URL('./wasm-pool-worker.mjs', import.meta.url), {
           workerData: { module, memory, control: control.buffer, messages: message.buffer, slot, names, spinMs },
         });
         workers.push(worker);
