@@ -64,3 +64,30 @@ export function positiveNumber(flag: string) {
     return n;
   };
 }
+
+/** The flags that name a network and its data, as config keys (undefined where not given). */
+export interface TargetFlags {
+  model: string;
+  width?: number;
+  dataset: string;
+  dataDir?: string;
+  padTo?: number;
+  batchNorm?: boolean;
+}
+
+/** The target keys of parsed flags (the one mapping from target flags to config keys). */
+export function targetOf<T extends Partial<TargetFlags>>(f: T): Pick<T, keyof TargetFlags> {
+  return { model: f.model, width: f.width, dataset: f.dataset, dataDir: f.dataDir, padTo: f.padTo, batchNorm: f.batchNorm } as Pick<T, keyof TargetFlags>;
+}
+
+/** Declares the target flags (--model … --no-batch-norm) of a command, in one place for all commands. */
+export function addTargetFlags(cmd: Command, opts: { modelRequired?: boolean; dataset: string; datasetDefault?: string }): Command {
+  (opts.modelRequired ? cmd.requiredOption('--model <name>', 'model name') : cmd.option('--model <name>', 'model name'))
+    .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
+    .option('--dataset <name>', opts.dataset, opts.datasetDefault)
+    .option('--data-dir <dir>', 'dataset directory override')
+    .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
+    .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
+    .option('--no-batch-norm', 'no batch norm');
+  return cmd;
+}

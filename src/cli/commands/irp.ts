@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseIrpConfig } from '../../irp/config.ts';
 import { mergeConfig, readPreset } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
+import { addTargetFlags, backendFrom, nonNegativeInt, positiveInt, targetOf } from '../options.ts';
 
 interface IrpFlags {
   config?: string;
@@ -45,17 +45,13 @@ const finalDensityFlag = (v: string | undefined) => {
 };
 
 export function registerIrp(program: Command): void {
-  program
-    .command('irp')
-    .description('iterative rewind pruning; writes survival.arrow (per-weight rounds survived + θ₀, g, Hg) and manifest.json')
-    .option('--config <file>', 'JSON preset, e.g. pipelines/irp-lenet300-mnist.json')
-    .option('--model <name>', 'model name')
-    .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
-    .option('--dataset <name>', 'dataset name')
-    .option('--data-dir <dir>', 'dataset directory override')
-    .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
-    .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
-    .option('--no-batch-norm', 'no batch norm')
+  addTargetFlags(
+    program
+      .command('irp')
+      .description('iterative rewind pruning; writes survival.arrow (per-weight rounds survived + θ₀, g, Hg) and manifest.json')
+      .option('--config <file>', 'JSON preset, e.g. pipelines/irp-lenet300-mnist.json'),
+    { dataset: 'dataset name' },
+  )
     .option('--criterion <name>', 'pruning criterion each round (default magnitude)')
     .option('--rounds <E>', 'pruning rounds (≥ 1)')
     .option('--final-density <d>', 'kept fraction after the last round, in (0, 1)')
@@ -70,12 +66,7 @@ export function registerIrp(program: Command): void {
       const { runIrp } = await import('../../irp/run.ts');
       const base = f.config ? readPreset(f.config) : {};
       const merged = mergeConfig(base, {
-        model: f.model,
-        width: f.width,
-        dataset: f.dataset,
-        dataDir: f.dataDir,
-        padTo: f.padTo,
-        batchNorm: f.batchNorm,
+        ...targetOf(f),
         criterion: f.criterion,
         rounds: roundsFlag(f.rounds),
         finalDensity: finalDensityFlag(f.finalDensity),

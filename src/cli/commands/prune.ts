@@ -4,7 +4,7 @@ import { CRITERION_NAMES } from '../../scoring/criteria/names.ts';
 import type { PruneConfig } from '../../prune/config.ts';
 import { pruneJobConfig } from '../../spec/prune-job.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+import { addTargetFlags, backendFrom, positiveInt, positiveNumber, targetOf } from '../options.ts';
 import { addTrainerFlags, resolveTrainConfig } from './train.ts';
 
 /** Flags that pass straight through to the config keep its types; the rest are parsed below. */
@@ -69,12 +69,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
   }
   const seed = f.seed ?? 0;
   const target = {
-    model: f.model,
-    width: f.width,
-    dataset: f.dataset,
-    dataDir: f.dataDir,
-    padTo: f.padTo,
-    batchNorm: f.batchNorm,
+    ...targetOf(f),
     inputShape,
     numClasses: f.classes,
   };
@@ -89,12 +84,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
   const train = f.train
     ? resolveTrainConfig({
         ...f,
-        model: f.model,
-        width: f.width,
-        dataset: f.dataset,
-        dataDir: f.dataDir,
-        padTo: f.padTo,
-        batchNorm: f.batchNorm,
+        ...targetOf(f),
         seed,
         config: f.config,
       } as Parameters<typeof resolveTrainConfig>[0])
@@ -122,17 +112,13 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
 }
 
 export function registerPrune(program: Command): void {
-  const cmd = program
-    .command('prune')
-    .description('prune a model at initialization; writes masks.arrow, report.json, layer-density.svg (and scores.arrow, train/)')
-    .requiredOption('--criterion <name>', `one of ${CRITERION_NAMES.join(', ')}`)
-    .requiredOption('--model <name>', 'model name')
-    .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
-    .option('--dataset <name>', "dataset for scoring and training ('none' for data-free criteria)", 'mnist')
-    .option('--data-dir <dir>', 'dataset directory override')
-    .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
-    .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
-    .option('--no-batch-norm', 'no batch norm')
+  const cmd = addTargetFlags(
+    program
+      .command('prune')
+      .description('prune a model at initialization; writes masks.arrow, report.json, layer-density.svg (and scores.arrow, train/)')
+      .requiredOption('--criterion <name>', `one of ${CRITERION_NAMES.join(', ')}`),
+    { modelRequired: true, dataset: "dataset for scoring and training ('none' for data-free criteria)", datasetDefault: 'mnist' },
+  )
     .option('--input-shape <H,W,C>', 'model input with --dataset none')
     .option('--classes <n>', 'class count with --dataset none', positiveInt('--classes'))
     .option('--density <x>', 'kept fraction of prunable weights, in (0, 1]')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { mergeConfig, parseTrainConfig, readPreset, trainRecipe } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, noteAfter, positiveInt, positiveNumber } from '../options.ts';
+import { addTargetFlags, backendFrom, noteAfter, positiveInt, positiveNumber, targetOf } from '../options.ts';
 
 interface TrainFlags {
   config?: string;
@@ -38,12 +38,7 @@ const nonNegative = (flag: string) => (v: string) => {
 /** Flags → a partial config to lay over the preset. */
 export function trainOverrides(f: TrainFlags): Record<string, unknown> {
   return {
-    model: f.model,
-    width: f.width,
-    dataset: f.dataset,
-    dataDir: f.dataDir,
-    padTo: f.padTo,
-    batchNorm: f.batchNorm,
+    ...targetOf(f),
     epochs: f.epochs,
     steps: f.steps,
     batchSize: f.batchSize,
@@ -97,17 +92,13 @@ export function resolveTrainConfig(f: TrainFlags) {
 }
 
 export function registerTrain(program: Command): void {
-  const cmd = program
-    .command('train')
-    .description('train a (optionally masked) model; writes metrics.jsonl, checkpoint.safetensors, result.json, manifest.json')
-    .option('--config <file>', 'JSON preset (default: pipelines/train-<model>-<dataset>.json when it exists)')
-    .option('--model <name>', 'model name')
-    .option('--width <n>', 'first-stage channels (resnet/vgg) or multiplier (lenet)', positiveNumber('--width'))
-    .option('--dataset <name>', 'dataset name (default mnist)')
-    .option('--data-dir <dir>', 'dataset directory override')
-    .option('--pad-to <n>', 'zero-pad images to n×n (e.g. 32: 28×28 data on vgg)', positiveInt('--pad-to'))
-    .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
-    .option('--no-batch-norm', 'no batch norm')
+  const cmd = addTargetFlags(
+    program
+      .command('train')
+      .description('train a (optionally masked) model; writes metrics.jsonl, checkpoint.safetensors, result.json, manifest.json')
+      .option('--config <file>', 'JSON preset (default: pipelines/train-<model>-<dataset>.json when it exists)'),
+    { dataset: 'dataset name (default mnist)' },
+  )
     .option('--mask <file>', 'masks.arrow to train under (pruned weights stay exactly zero)')
     .option('--out <dir>', 'output directory (default runs/train_<config hash>)')
     .option('--resume', 'continue from the directory’s checkpoint (the default; kept for scripts)')
