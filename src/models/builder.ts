@@ -25,6 +25,9 @@ export class NetBuilder {
   constructor(private readonly config: ModelConfig) {}
 
   private add(spec: TensorSpec): void {
+    if (!spec.shape.every((d) => Number.isInteger(d) && d >= 1)) {
+      usage(`${this.config.name} at width ${this.config.width} gives ${spec.name} the shape ${spec.shape.join('×')}, an empty layer: pass a larger --width`);
+    }
     if (this.specs.some((s) => s.name === spec.name)) throw new Error(`duplicate tensor name ${spec.name}`);
     this.specs.push(spec);
   }

@@ -6,7 +6,7 @@ import { sampleChunks, scoringSample } from '../data/scoring-sample.ts';
 import type { Dataset } from '../data/types.ts';
 import { createModel, type Model } from '../models/index.ts';
 import { usage } from '../util/errors.ts';
-import { checkAllocation, checkSignalFloor } from '../scoring/allocation.ts';
+import { checkAllocation, checkKeepsSome, checkSignalFloor } from '../scoring/allocation.ts';
 import type { PruneConfig } from './config.ts';
 import { CRITERIA, defaultAllocationOf, getCriterion } from '../scoring/criteria/index.ts';
 import type { BnMode, ScoringBatches } from '../scoring/features.ts';
@@ -69,6 +69,7 @@ export function preparePrune(config: PruneConfig): Prepared {
     inputShape: dataset?.train.shape ?? config.inputShape,
     numClasses: dataset?.numClasses ?? config.numClasses,
   });
+  if (!config.structured) checkKeepsSome(model, config.density);
   if (config.signalFloor && (allocation === 'global' || config.structured))
     usage('--signal-floor applies to a layer allocation: add --allocation (layer, erk, learned, survival or a criterion)');
   if (!config.structured && (config.signalFloor || allocation === 'learned')) checkSignalFloor(model, config.density, `--allocation ${allocation}`);

@@ -59,6 +59,15 @@ export function countsFromSizes(sizes: readonly number[], k: number, share: (i: 
 /** The budget k = round(density·N) of a model's prunable weights. */
 export const budgetOf = (model: Model, density: number) => Math.round(density * model.prunable.reduce((a, p) => a + p.size, 0));
 
+/** Refuses a density whose budget rounds to no weight at all (the pruned net would compute nothing). */
+export function checkKeepsSome(model: Model, density: number): void {
+  if (budgetOf(model, density) >= 1) return;
+  const total = model.prunable.reduce((a, p) => a + p.size, 0);
+  usage(
+    `density ${density} keeps no weight of ${model.config.name}'s ${total} prunable weights: use a density of at least ${(1 / total).toPrecision(3)} (one weight)`,
+  );
+}
+
 /**
  * The least a tensor must keep to pass signal: one weight per unit on its wider side, i.e.
  * min(size, max(units in, units out)), units = input/output channels of a conv ([kh, kw, cin, cout]) or

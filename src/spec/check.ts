@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../data/registry.ts';
 import { createModel } from '../models/index.ts';
-import { checkAllocation } from '../scoring/allocation.ts';
+import { checkAllocation, checkKeepsSome } from '../scoring/allocation.ts';
 import { CRITERIA, getCriterion } from '../scoring/criteria/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { UsageError, usage } from '../util/errors.ts';
@@ -47,7 +47,10 @@ export function checkTargets(
     const model = at(where, () => createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
     for (const entry of entries) {
       const { criterion, allocation, structured } = parseEntry(entry);
-      if (!structured) continue;
+      if (!structured) {
+        for (const { density } of levels) at(`${source}: '${entry}' on ${fieldOf(i)}`, () => checkKeepsSome(model, density));
+        continue;
+      }
       for (const { density } of levels)
         at(`${source}: '${entry}' on ${fieldOf(i)} at density ${density}`, () => checkStructured(model, criterion, density, { allocation, scope }));
     }

@@ -130,6 +130,16 @@ describe('pipeline prune', () => {
     ['both density and sparsity', ['--density', '0.1', '--sparsity', '0.9'], /exactly one of --density/],
     ['a data criterion without data', ['--density', '0.1', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10'], /needs scoring data/],
     ['unknown criterion', ['--density', '0.1', '--criterion', 'obd'], /unknown criterion 'obd'/],
+    [
+      'a density that keeps no weight',
+      ['--density', '1e-9'],
+      /^pipeline: density 1e-9 keeps no weight of lenet300's 266200 prunable weights: use a density of at least 0\.00000376 \(one weight\)$/,
+    ],
+    [
+      'a width that empties a layer',
+      ['--density', '0.5', '--width', '0.001'],
+      /^pipeline: lenet300 at width 0\.001 gives fc1 the shape 784×0, an empty layer: pass a larger --width$/,
+    ],
   ] as const) {
     it(`bad input: ${name} → one line, exit 2, nothing written`, () => {
       const out = path.join(tmp(), 'out');
@@ -137,7 +147,7 @@ describe('pipeline prune', () => {
       const r = run('prune', ...criterion, '--model', 'lenet300', ...args, '--out', out);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(pattern);
+      expect(r.stderr.trim()).toMatch(pattern);
       expect(fs.existsSync(out)).toBe(false);
     });
   }

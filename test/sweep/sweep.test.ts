@@ -155,6 +155,7 @@ describe('pipeline sweep', () => {
   for (const [name, patch, pattern] of [
     ['an unknown criterion', { criteria: ['snip', 'obd'] }, /criteria\[1\] 'obd': unknown criterion 'obd'/],
     ['an impossible density', { densities: [0.2, 1.5] }, /densities\[1\] = 1.5 is impossible/],
+    ['a density that keeps no weight', { densities: [0.2, 1e-9] }, /'snip' on targets\[0\]: density 1e-9 keeps no weight of lenet300/],
     ['an unknown allocation', { criteria: ['snip@banana'] }, /criteria\[0\] 'snip@banana': unknown allocation 'banana'/],
     [
       'channel pruning of a model without channels',
