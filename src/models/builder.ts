@@ -36,6 +36,9 @@ export class NetBuilder {
   group(name: string, size: number): number {
     if (this.groups.some((g) => g.name === name)) throw new Error(`duplicate channel group ${name}`);
     const n = this.config.channels?.[name] ?? size;
+    if (this.config.channels?.[name] !== undefined && !(Number.isInteger(n) && n >= 1)) {
+      usage(`channel group ${name} of ${this.config.name} needs a positive integer channel count, got ${n}`);
+    }
     this.groups.push({ name, size: n });
     return n;
   }
