@@ -125,9 +125,11 @@ export function meanStd(xs: number[]): { mean: number; std: number } {
   return { mean, std };
 }
 
+/** The training budget as trained: with a step cap, whichever of the epochs and the cap ended first. */
 export function budgetText(epochs: number | null, steps: number | null): string {
   if (epochs === null) return 'untrained';
-  return `trained ${epochs} epoch${epochs === 1 ? '' : 's'}${steps !== null ? ` (at most ${steps} steps)` : ''}`;
+  const e = `${epochs} epoch${epochs === 1 ? '' : 's'}`;
+  return steps === null ? `trained ${e}` : `trained ${e} or ${steps} steps, whichever ended first`;
 }
 
 /** Chance accuracy (1 / classes) of a catalogued dataset, else undefined. */

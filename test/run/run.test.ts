@@ -46,7 +46,7 @@ describe('pipeline run', () => {
     );
     expect(table(serial)).toHaveLength(8);
     expect(table(serial)[1]).toMatch(/^lenet300-w0\.25\/mnist,dense,1,20,0,1,1,1,0,/);
-    expect(read(serial, 'results.md')).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch \(at most 20 steps\), 1 seed \(0\)\n/);
+    expect(read(serial, 'results.md')).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch or 20 steps, whichever ended first, 1 seed \(0\)\n/);
     expect(read(serial, 'results.md')).toMatch(/\n\| dense \(0% sparse\) \| [\d.]+ \| [\d.]+ \|\n/);
     expect(read(parallel, 'results.md')).toBe(read(serial, 'results.md'));
     for (const f of ['accuracy.svg', 'results.arrow', 'layer-density_s0.5.svg', 'layer-density_s0.9.svg', 'manifest.json'])

@@ -125,7 +125,7 @@ describe('pipeline sweep', () => {
     expect(table.numRows).toBe(5);
     expect(table.schema.fields.map((f) => f.name)).toEqual([...RESULT_COLUMNS]);
     const md = fs.readFileSync(path.join(sharded, 'results.md'), 'utf8');
-    expect(md).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch \(at most 20 steps\), 1 seed \(0\)$/m);
+    expect(md).toMatch(/^## lenet300-w0\.25\/mnist, trained 1 epoch or 20 steps, whichever ended first, 1 seed \(0\)$/m);
     expect(md).toMatch(/\| dense \(0% sparse\) \| [\d.]+ \| [\d.]+ \|/);
     expect(md).toMatch(/\| snip \|/);
     expect(md).toMatch(/80\.0% sparse/);
