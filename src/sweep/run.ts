@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import { readPreset } from '../train/config.ts';
+import { readPreset, recipeNotes } from '../train/config.ts';
 import { planSweep } from './config.ts';
 import { type PoolShape, runJobs } from './jobs.ts';
 import { writeSweepReport } from './report.ts';
@@ -29,6 +29,8 @@ export interface SweepSummary {
   /** The pool that ran this shard's pending jobs. */
   pool: PoolShape;
   seconds: number;
+  /** trainRecipe's notes for the trained targets without a preset of their own. */
+  notes: string[];
 }
 
 /**
@@ -63,5 +65,6 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
     ...r,
     missing: missing.filter((n) => ours.has(n) && !failed.has(n)),
     seconds: (performance.now() - started) / 1000,
+    notes: sweep.train ? recipeNotes(sweep.targets) : [],
   };
 }

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import type { PruneConfig } from '../../prune/config.ts';
 import type { PoolShape } from '../../sweep/jobs.ts';
 import { parseShard } from '../../sweep/shard.ts';
-import { readPreset, recipeNotes } from '../../train/config.ts';
 import { describeFailure } from '../../util/errors.ts';
 import { backendFrom, noteAfter, positiveInt, threadsFrom } from '../options.ts';
 
@@ -19,11 +18,6 @@ export function registerSweep(program: Command): void {
     .option('--force', 'recompute finished jobs')
     .action(async (file: string, f: { out: string; jobs?: number; shard?: string; force?: boolean }, c: Command) => {
       const shard = parseShard(f.shard);
-      const plan = readPreset(file) as { train?: unknown; targets?: unknown };
-      if (plan.train && Array.isArray(plan.targets)) {
-        const targets = plan.targets.filter((t): t is { model: string; dataset?: string } => typeof t?.model === 'string');
-        for (const note of recipeNotes(targets)) noteAfter(note);
-      }
       const { runSweep } = await import('../../sweep/run.ts');
       const backend = await backendFrom(c);
       const s = await runSweep(file, {
@@ -38,6 +32,7 @@ export function registerSweep(program: Command): void {
       process.stdout.write(
         `sweep ${f.out}: ${s.inShard} of ${s.total} jobs in shard ${shard.index}/${shard.count}: ${s.ran} ran, ${s.skipped} already finished, ${s.failed.length} failed (${s.seconds.toFixed(1)} s, ${s.pool.jobs} workers × ${s.pool.threads} threads, ${backend.name})\n`,
       );
+      for (const note of s.notes) noteAfter(note);
       for (const x of s.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
       for (const name of s.missing)
         process.stderr.write(`pipeline: job ${name} has no result (its directory was removed or changed during the run); rerun the sweep\n`);
