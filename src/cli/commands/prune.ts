@@ -84,7 +84,6 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
   const train = f.train
     ? resolveTrainConfig({
         ...f,
-        ...targetOf(f),
         seed,
         config: f.config,
       } as Parameters<typeof resolveTrainConfig>[0])
@@ -94,11 +93,11 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
     entry,
     density,
     seed,
-    { scope: f.scope, samplesPerClass: f.samplesPerClass, temperature: f.temperature, autos: f.autos, table: f.table, train },
+    { scope: f.scope, samplesPerClass: f.samplesPerClass, temperature: f.temperature, train },
     {
+      // As given, whatever the criterion (a job of sweeps and runs names them only where its entry reads them).
       autos: f.autos,
       table: f.table,
-      reconnect: f.reconnect,
       bnMode: f.bnMode as PruneConfig['bnMode'],
       minLayerDensity: f.minLayerDensity !== undefined ? fraction('--min-layer-density', f.minLayerDensity) : undefined,
       chunkSize: f.chunkSize,
