@@ -11,16 +11,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // The wasm kernels: their WebAssembly text assembled once here (with an unshared and a shared memory
 // import), not at every start; src/engine/kernels/wasm/simd-kernels.ts loads the binaries.
 const wasmDir = path.join(root, 'src/engine/kernels/wasm');
-const { files } = JSON.parse(fs.readFileSync(path.join(wasmDir, 'kernels.json'), 'utf8'));
-const text = `(module\n  (import "env" "memory" (memory 1 65536 MEMORY_SHARED))\n${files.map((f) => fs.readFileSync(path.join(wasmDir, f), 'utf8')).join('\n')})`;
-const wabt = await (await import('wabt')).default();
+const { assembleWat, kernelSource } = await import('../src/engine/kernels/wasm/assemble.mjs');
 fs.mkdirSync(path.join(wasmDir, 'generated'), { recursive: true });
 for (const shared of [false, true]) {
-  const parsed = wabt.parseWat('kernels.wat', text.replace('MEMORY_SHARED', shared ? 'shared' : ''), { simd: true, threads: true });
   const out = path.join(wasmDir, 'generated', `kernels${shared ? '.shared' : ''}.wasm`);
-  fs.writeFileSync(`${out}.tmp`, parsed.toBinary({}).buffer);
+  fs.writeFileSync(`${out}.tmp`, await assembleWat(kernelSource(), shared));
   fs.renameSync(`${out}.tmp`, out);
-  parsed.destroy();
 }
 
 const final = path.join(root, 'dist');

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assembleWat, WasmKernelPool } from '../../src/engine/backends/wasm-pool.ts';
+import { WasmKernelPool } from '../../src/engine/backends/wasm-pool.ts';
+import { assembleWat } from '../../src/engine/kernels/wasm/assemble.mjs';
 
 // Adds 1 to counts[i] for every item i of the block (so an item run twice or never shows), and traps
 // on item `trapAt` (−1: never).
@@ -91,7 +92,8 @@ describe('wasm kernel pool', () => {
 
 describe('the wasm kernels built ahead of time', () => {
   it('the build holds exactly what assembling the kernels now gives, and the engine loads the build', async () => {
-    const { kernelBinary, kernelSource } = await import('../../src/engine/kernels/wasm/simd-kernels.ts');
+    const { kernelBinary } = await import('../../src/engine/kernels/wasm/simd-kernels.ts');
+    const { kernelSource } = await import('../../src/engine/kernels/wasm/assemble.mjs');
     const dir = new URL('../../src/engine/kernels/wasm/generated/', import.meta.url);
     for (const shared of [false, true]) {
       const built = fs.readFileSync(new URL(`kernels${shared ? '.shared' : ''}.wasm`, dir)); // npm ci / npm run build makes it

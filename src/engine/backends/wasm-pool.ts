@@ -50,21 +50,6 @@ const SPIN_MS = 2;
 /** Bytes kept of the first failing block's error message (a trap's: 'unreachable', 'memory access out of bounds'). */
 const MESSAGE_BYTES = 256;
 
-/**
- * Assembles WebAssembly text whose memory import says `MEMORY_SHARED` where `shared` goes when the
- * memory is shared (the build does this once, scripts/build.mjs; at run time only for sources newer
- * than their build, and in tests).
- */
-export async function assembleWat(source: string, shared: boolean): Promise<Uint8Array<ArrayBuffer>> {
-  const wabt = await (await import('wabt')).default();
-  const parsed = wabt.parseWat('kernels.wat', source.replace('MEMORY_SHARED', shared ? 'shared' : ''), { simd: true, threads: true });
-  try {
-    return new Uint8Array(parsed.toBinary({}).buffer);
-  } finally {
-    parsed.destroy();
-  }
-}
-
 export class WasmKernelPool {
   private call = 0;
 

@@ -1,22 +1,15 @@
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { assembleWat, WasmKernelPool } from '../../backends/wasm-pool.ts';
+import { WasmKernelPool } from '../../backends/wasm-pool.ts';
+import { assembleWat, KERNEL_FILES, kernelSource } from './assemble.mjs';
 
-/**
- * The project's WebAssembly-text kernels (each file of kernels.json a list of functions), as one module
- * on tfjs's heap, assembled by scripts/build.mjs into generated/kernels[.shared].wasm.
- */
 const here = (f: string) => new URL(`./${f}`, import.meta.url);
-const FILES = (JSON.parse(fs.readFileSync(here('kernels.json'), 'utf8')) as { files: string[] }).files;
-export const kernelSource = () => `(module
-  (import "env" "memory" (memory 1 65536 MEMORY_SHARED))
-${FILES.map((f) => fs.readFileSync(here(f), 'utf8')).join('\n')})`;
 
 /** The built binary, or the text assembled now when there is no build or a .wat is newer than it. */
 export async function kernelBinary(shared: boolean): Promise<Uint8Array<ArrayBuffer>> {
   const built = here(`generated/kernels${shared ? '.shared' : ''}.wasm`);
   const builtAt = fs.existsSync(built) ? fs.statSync(built).mtimeMs : -1;
-  if (FILES.every((f) => fs.statSync(here(f)).mtimeMs <= builtAt)) return new Uint8Array(fs.readFileSync(built));
+  if (KERNEL_FILES.every((f) => fs.statSync(here(f)).mtimeMs <= builtAt)) return new Uint8Array(fs.readFileSync(built));
   return assembleWat(kernelSource(), shared);
 }
 
