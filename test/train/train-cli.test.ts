@@ -136,10 +136,10 @@ describe('pipeline train: bad input is one line, exit 2, and no output', () => {
 describe('training recipes', () => {
   it('a model/dataset pair without a preset trains from the default recipe, and says so once it succeeded', () => {
     const out = path.join(tmp(), 'out');
-    const r = run('train', '--model', 'lenet300', '--width', '0.25', '--dataset', 'fashion-mnist', '--steps', '2', '--out', out);
+    const r = run('train', '--model', 'lenet300', '--width', '0.25', '--dataset', 'synthetic', '--steps', '2', '--out', out);
     expect(r.status).toBe(0);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('pipeline:'))).toEqual([
-      'pipeline: note: no pipelines/train-lenet300-fashion-mnist.json: lenet300 on fashion-mnist trains from the default recipe (SGD lr 0.05, momentum 0.9, weight decay 1e-4, cosine, batch 64, 3 epochs) under the given keys',
+      'pipeline: note: no pipelines/train-lenet300-synthetic.json: lenet300 on synthetic trains from the default recipe (SGD lr 0.05, momentum 0.9, weight decay 1e-4, cosine, batch 64, 3 epochs) under the given keys',
     ]);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     expect(manifest.resolved.optimizer).toMatchObject({ type: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
