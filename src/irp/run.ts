@@ -11,6 +11,7 @@ import { claimRunDir, configHash, isFinished, markFinished, runDir } from '../io
 import { loadSafetensors, saveSafetensors, type SafeTensor } from '../io/safetensors.ts';
 import { createModel, initParams, type Model, type ParamMap } from '../models/index.ts';
 import { getCriterion } from '../scoring/criteria/index.ts';
+import { resolveOptions } from '../scoring/criteria/options.ts';
 import type { Features, ScoringBatches } from '../scoring/features.ts';
 import { readMaskFile, writeMaskFile } from '../masks/mask-file.ts';
 import type { Masks } from '../masks/masks.ts';
@@ -139,6 +140,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
           seed: config.seed,
           round: i,
           temperature: config.temperature,
+          options: resolveOptions(criterion),
         });
         const next = selectMasks(model, scores, { density, scope: config.scope ?? 'global', alive: masks, criterion: criterion.name });
         if (i === config.rounds - 1) {

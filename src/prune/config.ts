@@ -28,6 +28,8 @@ export interface PruneConfig {
   reconnect?: boolean;
   minLayerDensity?: number;
   temperature: number;
+  /** Overrides of the criterion's own hyperparameters (prospr's steps, ntk-sap's draws, …); absent: its defaults. */
+  criterionOptions?: Record<string, number>;
   /** Scoring-sample chunk (memory knob); default the whole sample. */
   chunkSize?: number;
   dumpScores: boolean;
@@ -82,6 +84,8 @@ export interface PruneReport {
   scope: Scope;
   allocation: string;
   iterations: number;
+  /** The criterion's hyperparameters as used (defaults with the job's overrides), for criteria that have any. */
+  criterion_options?: Record<string, number>;
   /**
    * Disconnected kept weights were replaced: how many were dropped over all passes, and how many are left
    * (in tensors that could not refill, or with no path possible at all).

@@ -13,7 +13,7 @@ import { train } from '../train/trainer.ts';
 import { usage } from '../util/errors.ts';
 import type { LayerReport, PruneConfig, PruneReport } from './config.ts';
 import { disconnectedWeights } from '../scoring/connectivity.ts';
-import { defaultAllocationOf, getCriterion } from '../scoring/criteria/index.ts';
+import { defaultAllocationOf, getCriterion, resolveOptions } from '../scoring/criteria/index.ts';
 import { densePhase } from './dense-phase.ts';
 import { type Features, gradientNorm } from '../scoring/features.ts';
 import { layerAllocator } from './layer-allocation.ts';
@@ -54,6 +54,7 @@ async function unstructuredNet(config: PruneConfig, prepared: Prepared, scored: 
     temperature: config.temperature,
     table: config.table,
     autos: config.autos,
+    options: config.criterionOptions,
   });
   return {
     model,
@@ -105,6 +106,7 @@ export async function runPrune(
   const prepared = preparePrune(config);
   const { model, dataset, data, bnMode } = prepared;
   const criterion = getCriterion(config.criterion);
+  const options = resolveOptions(criterion, config.criterionOptions);
   const initSeed = criterion.initSeed?.(config) ?? config.seed;
   // A job whose θ₀ is not its seed's says so in its hash (and report): the same flags meant another init before.
   const identity = { ...config, bnMode, backend: opts.backend.name, ...(initSeed !== config.seed ? { initSeed } : {}) };
@@ -154,6 +156,7 @@ export async function runPrune(
       scope: config.allocation === 'layer' ? 'layer' : config.scope,
       allocation: config.allocation ?? defaultAllocationOf(config.criterion),
       iterations: pruned.rounds,
+      ...(Object.keys(options).length ? { criterion_options: options } : {}),
       reconnect: pruned.reconnected !== undefined,
       ...(pruned.reconnected ? { reconnect_dropped: pruned.reconnected.dropped, reconnect_left: pruned.reconnected.left } : {}),
       ...(effective !== undefined ? { effective_density: effective / layers.reduce((n, l) => n + l.size, 0) } : {}),

@@ -4,7 +4,7 @@
  * a two-sided exact sign test and a seeded percentile-bootstrap interval of the mean difference.
  *
  * Two baselines: "best per seed" — at each seed the highest accuracy among the handcrafted entries
- * (grasp, snip, synflow, with any allocation) present at that seed — and "best by mean" — the one
+ * (HANDCRAFTED, with any allocation) present at that seed — and "best by mean" — the one
  * handcrafted entry with the highest mean accuracy at that sparsity, paired per seed.
  */
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { DENSE_SERIES } from '../spec/criterion-entry.ts';
 import { budgetText, type ResultRow } from './results.ts';
 
 /** The handcrafted criteria autos is compared against (random is not a contender). */
-export const HANDCRAFTED = ['grasp', 'snip', 'synflow'] as const;
+export const HANDCRAFTED = ['grasp', 'snip', 'synflow', 'iter-snip', 'force', 'prospr', 'ntk-sap'] as const;
 
 export const BOOTSTRAP_RESAMPLES = 10_000;
 export const BOOTSTRAP_SEED = 0;

@@ -45,6 +45,8 @@ export const MainJobSchema = z
         sparsities: z.array(z.number().gt(0).lt(1)).min(1),
         seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
         samplesPerClass: z.number().int().positive().default(10),
+        /** Hyperparameters per criterion, e.g. { "prospr": { "steps": 5 } } (default: each criterion's paper values). */
+        criterionOptions: z.record(z.string(), z.record(z.string(), z.number())).optional(),
         /** Trainer overrides on top of pipelines/train-<model>-<dataset>.json (the target's own keys live on the target). */
         train: TrainConfigSchema.omit({ model: true, dataset: true, seed: true, width: true, batchNorm: true, padTo: true }).partial().default({}),
       })

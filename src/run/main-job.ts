@@ -14,7 +14,7 @@ import { getCriterion } from '../scoring/criteria/index.ts';
 import { writePaired } from '../report/paired.ts';
 import { writeSurvivalPlots } from '../report/survival-plot.ts';
 import { jobResult, type ResultRow, writeResults } from '../report/results.ts';
-import { at, checkEntries, checkTargets } from '../spec/check.ts';
+import { at, checkCriterionOptions, checkEntries, checkTargets } from '../spec/check.ts';
 import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
 import { type Level, type PlannedJob, planPruneJobs, type StemOf } from '../spec/plan.ts';
 import { targetLabel, targetSlug } from '../spec/target.ts';
@@ -38,6 +38,7 @@ export function validateMainJob(config: MainJobConfig, source = 'run config'): v
   const p = config.prune;
   // The AutoS model and the survival table are made by stages 2 and 1.
   checkEntries(p.criteria, source, 'prune.criteria', { autos: 'later', table: 'later' });
+  checkCriterionOptions(p.criterionOptions, p.criteria, `${source}: prune`);
   checkTargets(targetsOf(config), p.criteria, levelsOf(config), 'global', source, (i) => (p.targets ? `prune.targets[${i}]` : 'prune'));
   if (config.autos.features) parseFeatureList(config.autos.features.join(','));
 }
@@ -71,7 +72,16 @@ export interface MainJobOptions {
  */
 export function mainJobPlan(config: MainJobConfig, autosDir: string, table: string): PlannedJob[] {
   const p = config.prune;
-  const common = { samplesPerClass: p.samplesPerClass, scope: 'global' as const, temperature: 200, autos: autosDir, table, train: p.train, source: 'main job' };
+  const common = {
+    samplesPerClass: p.samplesPerClass,
+    scope: 'global' as const,
+    temperature: 200,
+    criterionOptions: p.criterionOptions,
+    autos: autosDir,
+    table,
+    train: p.train,
+    source: 'main job',
+  };
   const stem: StemOf = ({ target, entry, level, seed }) =>
     `${p.targets ? `${targetSlug(target)}_` : ''}${entry === DENSE_SERIES ? DENSE_SERIES : `${entrySlug(entry)}_s${level.sparsity}`}_seed${seed}`;
   return planPruneJobs(targetsOf(config), p.criteria, levelsOf(config), p.seeds, common, stem);

@@ -4,6 +4,7 @@ import type { Criterion } from './criteria/types.ts';
 import { type BnMode, computeFeatures, type Features, type ScoringBatches } from './features.ts';
 import type { Masks } from '../masks/masks.ts';
 import { reconnect } from './connectivity.ts';
+import { resolveOptions } from './criteria/options.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 import { roundCounts, roundDensity, type Scope, selectMasks } from './select.ts';
 
@@ -22,6 +23,8 @@ export interface PruneRequest {
   temperature: number;
   table?: string;
   autos?: string;
+  /** Overrides of the criterion's hyperparameters (its declared options); the rest keep their defaults. */
+  options?: Record<string, number>;
   /**
    * Per-tensor kept counts for a density, given scores (layer allocation). With several rounds it is
    * asked once, after the first round's scoring, for the final density; the rounds then shrink every
@@ -47,6 +50,7 @@ export interface PruneResult {
 /** Scores and masks at initialization; iterative rounds re-score the masked network. */
 export async function prune(req: PruneRequest): Promise<PruneResult> {
   const rounds = req.iterations ?? req.criterion.defaultIterations;
+  const options = resolveOptions(req.criterion, req.options);
   let masks: Masks | undefined;
   let last: { scores: Scores; features?: Features } | undefined;
   let finalCounts: Map<string, number> | undefined;
@@ -65,6 +69,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
       temperature: req.temperature,
       table: req.table,
       autos: req.autos,
+      options,
     });
     const density = roundDensity(req.density, r, rounds);
     let counts: Map<string, number> | undefined;
@@ -78,7 +83,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
       counts,
       scope: req.scope,
       minLayerDensity: req.minLayerDensity,
-      alive: masks,
+      alive: req.criterion.regrows ? undefined : masks,
       criterion: req.criterion.name,
     });
   }

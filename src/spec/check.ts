@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadDataset } from '../data/registry.ts';
 import { createModel } from '../models/index.ts';
 import { checkAllocation, checkKeepsSome } from '../scoring/allocation.ts';
-import { CRITERIA, getCriterion } from '../scoring/criteria/index.ts';
+import { CRITERIA, getCriterion, resolveOptions } from '../scoring/criteria/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { UsageError, usage } from '../util/errors.ts';
 import { parseEntry } from './criterion-entry.ts';
@@ -30,6 +30,16 @@ export function checkEntries(entries: readonly string[], source: string, field: 
       usage(`${where} needs "table": an existing survival.arrow`);
     getCriterion(criterion);
   });
+}
+
+/** Criterion hyperparameters keyed by criterion (`criterionOptions`): each names a criterion of the entries and only its options. */
+export function checkCriterionOptions(options: Record<string, Record<string, number>> | undefined, entries: readonly string[], source: string): void {
+  const named = new Set(entries.map((e) => parseEntry(e).criterion));
+  for (const [name, given] of Object.entries(options ?? {})) {
+    const where = `${source}: criterionOptions.${name}`;
+    if (!named.has(name)) usage(`${where}: no entry uses criterion '${name}'; name one of ${[...named].join(', ')}`);
+    at(where, () => resolveOptions(getCriterion(name), given));
+  }
 }
 
 /** Every target's dataset and model build, and every structured entry can prune it at every level. */

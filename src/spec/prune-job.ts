@@ -8,6 +8,8 @@ export interface JobCommon {
   samplesPerClass: number;
   scope: 'global' | 'layer';
   temperature: number;
+  /** Hyperparameters per criterion name (prospr: steps, lr; ntk-sap: draws, …); each job gets its criterion's. */
+  criterionOptions?: Record<string, Record<string, number>>;
   /** Fitted AutoS directory (autos entries) and survival table (lottery entries). */
   autos?: string;
   table?: string;
@@ -67,6 +69,7 @@ export function pruneJobConfig(
     samplesPerClass: common.samplesPerClass,
     seed,
     temperature: common.temperature,
+    criterionOptions: common.criterionOptions?.[entry.criterion],
     dumpScores: false,
     train: common.train,
     iterations: entry.iterations,
@@ -90,6 +93,7 @@ export function denseJobConfig(like: PruneConfig): PruneConfig {
     structured: undefined,
     iterations: undefined,
     reconnect: undefined,
+    criterionOptions: undefined,
     density: 1,
   };
 }

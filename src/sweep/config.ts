@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PruneConfig } from '../prune/config.ts';
-import { checkEntries, checkTargets } from '../spec/check.ts';
+import { checkCriterionOptions, checkEntries, checkTargets } from '../spec/check.ts';
 import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
 import { planPruneJobs, type StemOf } from '../spec/plan.ts';
 import { safeName } from '../spec/target.ts';
@@ -17,6 +17,8 @@ export const SweepSchema = z
     samplesPerClass: z.number().int().positive().default(10),
     scope: z.enum(['global', 'layer']).default('global'),
     temperature: z.number().positive().default(200),
+    /** Hyperparameters per criterion, e.g. { "prospr": { "steps": 5 } } (default: each criterion's paper values). */
+    criterionOptions: z.record(z.string(), z.record(z.string(), z.number())).optional(),
     /** AutoS model directory (for autos entries) and survival table (for lottery). */
     autos: z.string().optional(),
     table: z.string().optional(),
@@ -42,6 +44,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
   // A repeated entry would queue the same job twice (and with --jobs 2 fail on its own sibling's lock).
   for (const key of ['criteria', 'densities', 'seeds', 'targets'] as const) refuseRepeats(source, key, sweep[key]);
   checkEntries(sweep.criteria, source, 'criteria', { autos: sweep.autos, table: sweep.table });
+  checkCriterionOptions(sweep.criterionOptions, sweep.criteria, source);
   sweep.densities.forEach((d, i) => {
     if (!(d > 0 && d <= 1)) usage(`${source}: densities[${i}] = ${d} is impossible; densities must be in (0, 1]`);
   });
@@ -51,6 +54,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
     samplesPerClass: sweep.samplesPerClass,
     scope: sweep.scope,
     temperature: sweep.temperature,
+    criterionOptions: sweep.criterionOptions,
     autos: sweep.autos,
     table: sweep.table,
     train: sweep.train,

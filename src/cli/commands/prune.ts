@@ -40,11 +40,26 @@ interface PruneFlags extends Pick<PruneConfig, PassedThrough> {
   minLayerDensity?: string;
   dumpScores?: boolean;
   features?: string;
+  criterionOption?: string[];
   train?: boolean;
   config?: string;
   out?: string;
   force?: boolean;
   [trainerFlag: string]: unknown;
+}
+
+/** `--criterion-option name=value`, repeated: { name: value }. */
+function criterionOptions(pairs: string[] | undefined): Record<string, number> | undefined {
+  if (!pairs?.length) return undefined;
+  const out: Record<string, number> = {};
+  for (const pair of pairs) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(pair);
+    const value = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isFinite(value)) usage(`--criterion-option must be name=number (e.g. steps=5), got '${pair}'`);
+    if (Object.hasOwn(out, m[1])) usage(`--criterion-option ${m[1]} is given twice: give it once`);
+    out[m[1]] = value;
+  }
+  return out;
 }
 
 function fraction(flag: string, v: string): number {
@@ -101,6 +116,7 @@ export function pruneConfigFrom(f: PruneFlags): PruneConfig {
       bnMode: f.bnMode as PruneConfig['bnMode'],
       minLayerDensity: f.minLayerDensity !== undefined ? fraction('--min-layer-density', f.minLayerDensity) : undefined,
       chunkSize: f.chunkSize,
+      criterionOptions: criterionOptions(f.criterionOption),
       dumpScores: Boolean(f.dumpScores),
       autosFeatures: f.features ? parseFeatureList(f.features) : undefined,
       signalFloor: f.signalFloor ? true : undefined,
@@ -129,6 +145,11 @@ export function registerPrune(program: Command): void {
     .option('--reconnect', "after pruning, replace kept weights on no input→output path by each layer's next-best ones (counts unchanged)")
     .option('--min-layer-density <x>', 'no tensor keeps less than this fraction')
     .option('--temperature <T>', "GraSP's logit temperature", positiveNumber('--temperature'), 200)
+    .option(
+      '--criterion-option <name=value>',
+      "a hyperparameter of the criterion (repeatable; e.g. prospr: steps=3 lr=0.1; ntk-sap: draws=5 epsilon=0.01 inputsPerClass=10; default the paper's)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--chunk-size <n>', 'scoring-sample chunk (memory knob)', positiveInt('--chunk-size'))
     .option('--table <file>', "survival.arrow from 'pipeline irp' (criterion lottery)")
     .option('--autos <dir>', "fitted AutoS model directory from 'pipeline fit-autos' (criterion autos, allocation learned)")

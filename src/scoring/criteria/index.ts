@@ -1,9 +1,13 @@
 import { usage } from '../../util/errors.ts';
 import { autos } from './autos.ts';
 import { crop } from './crop.ts';
+import { force } from './force.ts';
 import { grasp, graspAbs } from './grasp.ts';
+import { iterSnip } from './iter-snip.ts';
 import { lottery } from './lottery.ts';
 import { magnitude } from './magnitude.ts';
+import { ntkSap } from './ntk-sap.ts';
+import { prospr } from './prospr.ts';
 import { random } from './random.ts';
 import { snip } from './snip.ts';
 import { synflow } from './synflow.ts';
@@ -11,7 +15,7 @@ import { CRITERION_NAMES } from './names.ts';
 import type { Criterion } from './types.ts';
 
 export const CRITERIA: Record<string, Criterion> = Object.fromEntries(
-  [random, magnitude, snip, grasp, graspAbs, synflow, lottery, autos, crop].map((c) => [c.name, c]),
+  [random, magnitude, snip, grasp, graspAbs, synflow, iterSnip, force, prospr, ntkSap, lottery, autos, crop].map((c) => [c.name, c]),
 );
 if (Object.keys(CRITERIA).join() !== CRITERION_NAMES.join()) {
   throw new Error(`criteria registry (${Object.keys(CRITERIA).join()}) and names.ts (${CRITERION_NAMES.join()}) differ: list each criterion in both`);
@@ -37,4 +41,5 @@ export function defaultAllocationOf(name: string): string {
   return known(name)?.defaultAllocation ?? 'global';
 }
 
-export type { Criterion, ScoreOutput, ScoringInput } from './types.ts';
+export type { Criterion, CriterionOption, ScoreOutput, ScoringInput } from './types.ts';
+export { resolveOptions } from './options.ts';

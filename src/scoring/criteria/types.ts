@@ -21,6 +21,8 @@ export interface ScoringInput {
   table?: string;
   /** Fitted AutoS model directory (autos). */
   autos?: string;
+  /** Overrides of the criterion's own hyperparameters; the criterion fills in its defaults (resolveOptions). */
+  options?: Record<string, number>;
 }
 
 export interface ScoreOutput {
@@ -51,5 +53,21 @@ export interface Criterion {
    * initialization, read from its survival table). The job's seed still orders the training data.
    */
   initSeed?(input: { table?: string }): number;
+  /**
+   * Pruned weights may come back: each round ranks every weight, not only the survivors of the
+   * previous round (FORCE).
+   */
+  regrows?: boolean;
+  /** Hyperparameters a job may override (`criterionOptions`), with the paper's values as defaults. */
+  options?: Record<string, CriterionOption>;
   score(input: ScoringInput): Promise<ScoreOutput>;
+}
+
+export interface CriterionOption {
+  default: number;
+  description: string;
+  /** Whole numbers only (counts of steps or draws). */
+  integer?: boolean;
+  /** Smallest allowed value (inclusive); default: any value > 0. */
+  min?: number;
 }
