@@ -34,6 +34,8 @@ export interface PruneRequest {
   /** After the last round, replace kept weights on no input→output path (connectivity.ts). */
   reconnect?: boolean;
   onRound?: (round: number, rounds: number) => void;
+  /** Each round's masks as selected (before reconnect): for checks of one round at a time against a reference. */
+  onRoundMasks?: (round: number, masks: Masks) => void;
 }
 
 export interface PruneResult {
@@ -86,6 +88,7 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
       alive: req.criterion.regrows ? undefined : masks,
       criterion: req.criterion.name,
     });
+    req.onRoundMasks?.(r, masks);
   }
   if (!req.reconnect) return { masks: masks!, scores: last!.scores, features: last!.features, rounds };
   const r = await reconnect(req.model, req.params, masks!, last!.scores, beforeLast);

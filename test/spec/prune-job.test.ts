@@ -131,6 +131,37 @@ describe('one prune-job spec for sweep, run and prune', () => {
     }
   });
 
+  it("criterion options give the same job config from a sweep's criterionOptions, a run's and prune's --criterion-option", () => {
+    const target = { model: 'lenet5', dataset: 'mnist' };
+    const options = { prospr: { steps: 5, lr: 0.2 } };
+    const [sweep] = planSweep(
+      { targets: [target], criteria: ['prospr'], densities: [0.5], seeds: [2], criterionOptions: options, train: { epochs: 1 } },
+      's',
+    ).jobs.filter((j) => j.config.density === 0.5);
+    const [run] = runPlan({ model: 'lenet5', criteria: ['prospr'], sparsities: [0.5], seeds: [2], criterionOptions: options, train: { epochs: 1 } }).filter(
+      (j) => j.entry !== 'dense',
+    );
+    const flags = {
+      criterion: 'prospr',
+      allocation: 'global',
+      model: 'lenet5',
+      dataset: 'mnist',
+      density: '0.5',
+      scope: 'global',
+      samplesPerClass: 10,
+      temperature: 200,
+      seed: 2,
+    };
+    const pruned = pruneConfigFrom({ ...flags, train: true, epochs: 1, criterionOption: ['steps=5', 'lr=0.2'] } as never);
+    expect(sweep!.config.criterionOptions).toEqual({ steps: 5, lr: 0.2 });
+    expect(canonicalJson(run!.config)).toBe(canonicalJson(sweep!.config));
+    expect(canonicalJson(pruned)).toBe(canonicalJson(sweep!.config));
+    expect(() => pruneConfigFrom({ ...flags, criterionOption: ['steps'] } as never)).toThrow(
+      /^--criterion-option must be name=number \(e\.g\. steps=5\), got 'steps'$/,
+    );
+    expect(() => pruneConfigFrom({ ...flags, criterionOption: ['steps=1', 'steps=2'] } as never)).toThrow(/steps is given twice/);
+  });
+
   it('a target without a training preset trains from the default recipe, under the given keys', () => {
     const vgg = sweepPlan().jobs.find((j) => j.config.model === 'vgg11')!.config.train!;
     expect(vgg).toMatchObject({ epochs: 1, batchSize: DEFAULT_RECIPE.batchSize, optimizer: DEFAULT_RECIPE.optimizer, schedule: { type: 'cosine' } });

@@ -14,23 +14,10 @@ export interface ProsprOptions {
   lr: number;
 }
 
-/**
- * ∂L(θ_M)/∂c at c = 1, where θ'₀ = θ ⊙ c (c over the prunable weights, θ masked by `masks` when given),
- * θ'_{k+1} = θ'_k − α ∇L(θ'_k) for every trainable tensor (BN affine and biases too), L the mean
- * cross-entropy of the whole scoring sample. Reverse mode through the steps: a_M = ∇L(θ'_M),
- * a_k = a_{k+1} − α H(θ'_k) a_{k+1} (exact Hessian-vector products), and ∂L/∂c = θ ⊙ a₀.
- */
-export async function prosprMetaGradient(
-  model: Model,
-  params: ParamMap,
-  data: ScoringBatches,
-  bnMode: BnMode,
-  opts: ProsprOptions,
-  masks?: Masks,
-): Promise<Map<string, Float32Array>> {
+/** The loss over the scoring sample as a function of the trainable tensors, and the sum of a per-chunk quantity. */
+function sampleLoss(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode) {
   const buffers = new Set(model.buffers);
   const names = model.specs.map((s) => s.name).filter((n) => !buffers.has(n));
-  const prunable = new Set(model.prunable.map((p) => p.name));
   const lossOf =
     (x: tf.Tensor4D, y: tf.Tensor1D): LossOfParams =>
     (ps) => {
@@ -47,6 +34,16 @@ export async function prosprMetaGradient(
     }
     return total!;
   };
+  return { names, overSample };
+}
+
+/**
+ * The inner trajectory θ'₀ … θ'_M over every trainable tensor (BN affine and biases too, named by
+ * `names`): θ'₀ = θ (prunable tensors masked by `masks` when given), θ'_{k+1} = θ'_k − α ∇L(θ'_k), L the
+ * mean cross-entropy of the whole scoring sample. The caller disposes the tensors.
+ */
+export function prosprPath(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode, opts: ProsprOptions, masks?: Masks) {
+  const { names, overSample } = sampleLoss(model, params, data, bnMode);
   const start = names.map((n) => {
     const bits = masks?.get(n);
     return bits ? tf.tidy(() => tf.mul(params[n], tf.tensor(Float32Array.from(bits), params[n].shape))) : tf.clone(params[n]);
@@ -57,6 +54,25 @@ export async function prosprMetaGradient(
     path.push(path[k].map((t, i) => tf.tidy(() => tf.sub(t, tf.mul(g[i], opts.lr)))));
     tf.dispose(g);
   }
+  return { names, path };
+}
+
+/**
+ * ∂L(θ'_M)/∂c at c = 1, where θ'₀ = θ ⊙ c (c over the prunable weights) and θ'_k is prosprPath's
+ * trajectory. Reverse mode through the steps: a_M = ∇L(θ'_M), a_k = a_{k+1} − α H(θ'_k) a_{k+1} (exact
+ * Hessian-vector products), and ∂L/∂c = θ ⊙ a₀.
+ */
+export async function prosprMetaGradient(
+  model: Model,
+  params: ParamMap,
+  data: ScoringBatches,
+  bnMode: BnMode,
+  opts: ProsprOptions,
+  masks?: Masks,
+): Promise<Map<string, Float32Array>> {
+  const { overSample } = sampleLoss(model, params, data, bnMode);
+  const { names, path } = prosprPath(model, params, data, bnMode, opts, masks);
+  const prunable = new Set(model.prunable.map((p) => p.name));
   let a = overSample((loss) => grad(loss, path[opts.steps]));
   for (let k = opts.steps - 1; k >= 0; k--) {
     const ha = overSample((loss) => hvp(loss, path[k], a));
