@@ -7,8 +7,9 @@ import type { BackendInfo } from '../engine/backend.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { parseIrpConfig } from '../irp/config.ts';
 import { runIrp } from '../irp/run.ts';
-import { claimRunDir, configHash } from '../io/rundir.ts';
+import { claimRunDir, configHash, isFinished } from '../io/rundir.ts';
 import { withRunLock } from '../io/run-lock.ts';
+import { UsageError } from '../util/errors.ts';
 import { createModel } from '../models/index.ts';
 import { getCriterion } from '../scoring/criteria/index.ts';
 import { writePaired } from '../report/paired.ts';
@@ -113,20 +114,48 @@ async function runMainJobLocked(
   const started = new Date();
   validateMainJob(config, opts.source);
   fs.mkdirSync(out, { recursive: true });
+  await runIrpStage(config, out, backend, log);
+  await runFitStage(config, out, log);
+  const r = await runPruneStage(config, out, backend, log, opts);
+  if (r.failed.length) throw new JobsFailedError(r.failed, r.total);
+  return writeRunResults(config, out, backend, log, opts, started);
+}
+
+/** The report stage on its own (after stage 3 ran elsewhere, e.g. as Slurm tasks): results under the run directory's lock. */
+export function reportStage(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void, opts: MainJobOptions): Promise<ResultRow[]> {
+  const started = new Date();
+  return withRunLock(out, () => writeRunResults(config, out, backend, log, opts, started));
+}
+
+/** Stage 2's directory. */
+export const autosDirOf = (out: string) => path.join(out, 'autos');
+/** Stage 1's survival tables, one per source, in order. */
+export const tablesOf = (config: MainJobConfig, out: string) => sourceDirs(config, out).map((d) => path.join(d, 'survival.arrow'));
+
+/** Stage 1: IRP of every source (or only source `only`), each in its own locked directory; finished ones are skipped. */
+export async function runIrpStage(config: MainJobConfig, out: string, backend: BackendInfo, log: (s: string) => void, only?: number): Promise<void> {
   const sources = sourcesOf(config);
   const dirs = sourceDirs(config, out);
-  const tables: string[] = [];
+  if (only !== undefined && !(Number.isInteger(only) && only >= 0 && only < sources.length)) {
+    throw new UsageError(`--source ${only} does not exist: the run has ${sources.length} source${sources.length > 1 ? 's' : ''} (0 … ${sources.length - 1})`);
+  }
   for (const [i, source] of sources.entries()) {
+    if (only !== undefined && i !== only) continue;
     const which = sources.length > 1 ? ` (source ${i + 1}/${sources.length})` : '';
     log(`stage 1/3: iterative rewind pruning of ${source.model}${source.width ? ` (width ${source.width})` : ''} on ${source.dataset}${which}`);
     const irp = await runIrp(source, { out: dirs[i]!, backend, fix: STAGE_FIX });
     log(
       `  final density ${(100 * irp.rounds.at(-1)!.density).toFixed(2)}%: test accuracy ${(100 * irp.rounds.at(-1)!.test_accuracy).toFixed(2)}% (dense ${(100 * irp.dense_test_accuracy).toFixed(2)}%)`,
     );
-    tables.push(path.join(irp.dir, 'survival.arrow'));
   }
+}
 
-  const autosDir = path.join(out, 'autos');
+/** Stage 2: AutoS fitted on every source's table (all of stage 1 must have finished). */
+export async function runFitStage(config: MainJobConfig, out: string, log: (s: string) => void): Promise<void> {
+  const tables = tablesOf(config, out);
+  const missing = tables.filter((t) => !fs.existsSync(t) || !isFinished(path.dirname(t)));
+  if (missing.length) throw new UsageError(`stage 2 needs every IRP source finished; not yet: ${missing.map((t) => path.dirname(t)).join(', ')} (run stage irp first)`);
+  const autosDir = autosDirOf(out);
   log(`stage 2/3: fitting AutoS on ${tables.length > 1 ? `the ${tables.length} survival tables` : 'the survival table'}`);
   const fitConfig: FitConfig = {
     tables,
@@ -142,18 +171,36 @@ async function runMainJobLocked(
     maxRowsPerTensor: 200_000,
     control: false,
   };
-  claimRunDir(autosDir, fitConfig, 'an AutoS fit', { strict: true, fix: STAGE_FIX });
-  if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
-    const m = await fitAutos(fitConfig, autosDir);
-    await writeSurvivalPlots(autosDir);
-    log(
-      `  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)}, |θ·g| ${m.snip.spearman.toFixed(3)}${m.grasp ? `, θ·Hg ${m.grasp.spearman.toFixed(3)}` : ''})`,
-    );
-  }
+  await withRunLock(autosDir, async () => {
+    claimRunDir(autosDir, fitConfig, 'an AutoS fit', { strict: true, fix: STAGE_FIX });
+    if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
+      const m = await fitAutos(fitConfig, autosDir);
+      await writeSurvivalPlots(autosDir);
+      log(
+        `  held-out Spearman ${m.autos.spearman.toFixed(3)} (|θ| ${m.magnitude.spearman.toFixed(3)}, |θ·g| ${m.snip.spearman.toFixed(3)}${m.grasp ? `, θ·Hg ${m.grasp.spearman.toFixed(3)}` : ''})`,
+      );
+    }
+  });
+}
 
+/**
+ * Stage 3: the prune jobs (with `task` = { index, count }, only those whose plan index ≡ index mod count:
+ * one task of an array), on the worker pool of `pipeline sweep`; finished jobs are skipped. Returns the failures.
+ */
+export async function runPruneStage(
+  config: MainJobConfig,
+  out: string,
+  backend: BackendInfo,
+  log: (s: string) => void,
+  opts: MainJobOptions & { task?: { index: number; count: number } } = {},
+): Promise<{ failed: Array<{ name: string; error: string }>; total: number }> {
+  const autosDir = autosDirOf(out);
+  if (!fs.existsSync(path.join(autosDir, 'autos.json'))) throw new UsageError(`stage 3 needs the fitted AutoS model in ${autosDir} (run stage fit first)`);
   const targets = targetsOf(config);
   const several = targets.length > 1;
-  const jobs = mainJobPlan(config, autosDir, tables[0]!);
+  const all = mainJobPlan(config, autosDir, tablesOf(config, out)[0]!);
+  const task = opts.task;
+  const jobs = task ? all.filter((_, i) => i % task.count === task.index) : all;
   const byName = new Map(jobs.map((j) => [j.name, j]));
   const r = await runJobs(jobs, {
     dir: path.join(out, 'prune'),
@@ -166,9 +213,10 @@ async function runMainJobLocked(
     onPool: (shape) => {
       opts.onPool?.(shape);
       const running = shape.jobs ? `, ${shape.jobs} at a time × ${shape.threads} thread${shape.threads > 1 ? 's' : ''}` : '';
+      const share = task ? ` (task ${task.index}/${task.count}: ${jobs.length} of ${all.length})` : '';
       const what = several
-        ? `${targets.map(targetLabel).join(', ')}: ${jobs.length} jobs (targets × criteria × sparsities × seeds, and a dense baseline per target and seed)`
-        : `${targets[0]!.model} on ${targets[0]!.dataset}: ${jobs.length} jobs (criteria × sparsities × seeds, and the dense baseline)`;
+        ? `${targets.map(targetLabel).join(', ')}: ${all.length} jobs (targets × criteria × sparsities × seeds, and a dense baseline per target and seed)${share}`
+        : `${targets[0]!.model} on ${targets[0]!.dataset}: ${all.length} jobs (criteria × sparsities × seeds, and the dense baseline)${share}`;
       log(`stage 3/3: pruning ${what}, each trained${running}`);
     },
     onJob: (j, o, progress) => {
@@ -181,7 +229,27 @@ async function runMainJobLocked(
       progress.log(() => log(line));
     },
   });
-  if (r.failed.length) throw new JobsFailedError(r.failed, jobs.length);
+  return { failed: r.failed, total: jobs.length };
+}
+
+/** The results of a finished stage 3: results.md/csv/arrow, paired.csv, plots and the run's manifest. */
+export async function writeRunResults(
+  config: MainJobConfig,
+  out: string,
+  backend: BackendInfo,
+  log: (s: string) => void,
+  opts: MainJobOptions,
+  started: Date,
+): Promise<ResultRow[]> {
+  const targets = targetsOf(config);
+  const several = targets.length > 1;
+  const jobs = mainJobPlan(config, autosDirOf(out), tablesOf(config, out)[0]!);
+  const unfinished = jobs.filter((j) => !isFinished(path.join(out, 'prune', j.name)));
+  if (unfinished.length) {
+    throw new UsageError(
+      `${unfinished.length} of ${jobs.length} prune jobs have not finished (e.g. ${unfinished[0]!.name}): run stage prune until they have, then report`,
+    );
+  }
   const rows = await writeResults(
     out,
     jobs.map((job) => jobResult(path.join(out, 'prune', job.name), job.config)),

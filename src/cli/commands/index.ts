@@ -6,6 +6,7 @@ import { registerFitAutos } from './fit-autos.ts';
 import { registerIrp } from './irp.ts';
 import { registerPrune } from './prune.ts';
 import { registerRun } from './run.ts';
+import { registerStatus } from './status.ts';
 import { registerSweep } from './sweep.ts';
 import { registerTrain } from './train.ts';
 
@@ -22,4 +23,5 @@ export const commands: RegisterCommand[] = [
   registerFitAutos,
   registerRun,
   registerSweep,
+  registerStatus,
 ];

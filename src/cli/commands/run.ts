@@ -1,8 +1,29 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { parseMainJob, targetsOf } from '../../run/config.ts';
 import { readPreset, recipeNotes } from '../../train/config.ts';
-import { backendFrom, noteAfter, positiveInt, threadsFrom } from '../options.ts';
+import { usage } from '../../util/errors.ts';
+import { backendFrom, nonNegativeInt, noteAfter, positiveInt, threadsFrom } from '../options.ts';
 import { notePool } from './sweep.ts';
+
+interface RunFlags {
+  out: string;
+  jobs?: number;
+  stage?: string;
+  source?: number;
+  task?: string;
+  slurm?: boolean;
+  maxTasks: number;
+  sbatchArgs?: string;
+  dryRun?: boolean;
+}
+
+/** `--task i/n` → { index, count }. */
+function taskOf(s: string): { index: number; count: number } {
+  const m = /^(\d+)\/([1-9]\d*)$/.exec(s);
+  if (!m || Number(m[1]) >= Number(m[2])) usage(`--task must be i/n with 0 ≤ i < n (e.g. 0/4), got '${s}'`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
 
 export function registerRun(program: Command): void {
   program
@@ -16,14 +37,51 @@ export function registerRun(program: Command): void {
       'stage 3: prune jobs at a time, each in a worker process (default: cores ÷ --threads, at most the jobs pending)',
       positiveInt('--jobs'),
     )
-    .action(async (file: string, f: { out: string; jobs?: number }, c: Command) => {
-      const [{ runMainJob }, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
+    .option('--stage <s>', 'run one stage only: irp | fit | prune | report (what --slurm submits; finished work is skipped)')
+    .option('--source <i>', 'with --stage irp: only source i (0-based)', nonNegativeInt('--source'))
+    .option('--task <i/n>', 'with --stage prune: only the jobs whose plan index ≡ i (mod n)')
+    .option('--slurm', 'submit the stages to Slurm with sbatch as dependent jobs (scripts in <out>/slurm/), then return')
+    .option('--max-tasks <n>', 'with --slurm: prune tasks in the array (at most the prune jobs)', positiveInt('--max-tasks'), 16)
+    .option('--sbatch-args <args>', 'with --slurm: extra sbatch options for every stage, e.g. "--partition=gpu --time=4:00:00"')
+    .option('--dry-run', 'with --slurm: print the scripts and sbatch commands, submit nothing')
+    .action(async (file: string, f: RunFlags, c: Command) => {
       const config = parseMainJob(readPreset(file), file);
+      if (f.source !== undefined && f.stage !== 'irp') usage('--source goes with --stage irp');
+      if (f.task !== undefined && f.stage !== 'prune') usage('--task goes with --stage prune');
+      if (f.stage !== undefined && !['irp', 'fit', 'prune', 'report'].includes(f.stage)) usage(`--stage must be irp, fit, prune or report, got '${f.stage}'`);
+      if (f.slurm && f.stage) usage('--slurm submits every stage: leave out --stage');
+      if (!f.slurm && (f.dryRun || f.sbatchArgs !== undefined)) usage('--dry-run and --sbatch-args go with --slurm');
+      const [main, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
+      const log = (s: string) => process.stdout.write(`${s}\n`);
+      main.validateMainJob(config, file);
+      if (f.slurm) {
+        const { submitSlurm, splitSbatchArgs } = await import('../../run/slurm.ts');
+        const global = c.optsWithGlobals() as { backend?: string; threads?: string };
+        const pruneJobs = main.mainJobPlan(config, main.autosDirOf(f.out), main.tablesOf(config, f.out)[0]!).length;
+        submitSlurm(config, f.out, pruneJobs, {
+          maxTasks: f.maxTasks,
+          sbatchArgs: splitSbatchArgs(f.sbatchArgs),
+          globalArgs: [...(global.backend ? ['--backend', global.backend] : []), ...(global.threads ? ['--threads', global.threads] : [])],
+          node: process.execPath,
+          bin: path.resolve(import.meta.dirname, '../../../bin/pipeline.mjs'),
+          jobsPerTask: f.jobs ?? 1,
+          dryRun: Boolean(f.dryRun),
+          log,
+        });
+        return;
+      }
       for (const note of recipeNotes(targetsOf(config))) noteAfter(note);
       const threads = await threadsFrom(c);
       const backend = await backendFrom(c);
+      const opts = { jobs: f.jobs, threads, onPool: notePool, source: file };
       try {
-        await runMainJob(config, f.out, backend, (s) => process.stdout.write(`${s}\n`), { jobs: f.jobs, threads, onPool: notePool, source: file });
+        if (f.stage === 'irp') await main.runIrpStage(config, f.out, backend, log, f.source);
+        else if (f.stage === 'fit') await main.runFitStage(config, f.out, log);
+        else if (f.stage === 'prune') {
+          const r = await main.runPruneStage(config, f.out, backend, log, { ...opts, task: f.task ? taskOf(f.task) : undefined });
+          if (r.failed.length) throw new JobsFailedError(r.failed, r.total);
+        } else if (f.stage === 'report') await main.reportStage(config, f.out, backend, log, opts);
+        else await main.runMainJob(config, f.out, backend, log, opts);
       } catch (err) {
         if (!(err instanceof JobsFailedError)) throw err;
         for (const x of err.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
