@@ -3,8 +3,10 @@
  * holder's pid, host and start time. A second writer is refused with one line naming the holder
  * (exit 2); a lock whose holder is dead on this host is taken over with a note on stderr (a killed run
  * is rerun without ceremony). Locks are released at exit and on SIGINT/SIGTERM/SIGHUP; a SIGKILLed
- * holder leaves its lock behind, which the next run takes over. Re-entrant within one process.
+ * holder leaves its lock behind, which the next run takes over — on another node of a shared filesystem
+ * too, when the holder ran as a Slurm job that has ended. Re-entrant within one process.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +19,8 @@ export interface LockHolder {
   pid: number;
   host: string;
   started: string;
+  /** The Slurm job (SLURM_JOB_ID) the holder ran in, if any: how a lock left on another node is known dead. */
+  slurmJob?: string;
 }
 
 export interface LockOptions {
@@ -67,7 +71,8 @@ function tryCreate(file: string): boolean {
     throw err;
   }
   try {
-    fs.writeSync(fd, `${JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString() } satisfies LockHolder)}\n`);
+    const slurmJob = process.env.SLURM_JOB_ID || undefined;
+    fs.writeSync(fd, `${JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString(), slurmJob } satisfies LockHolder)}\n`);
   } finally {
     fs.closeSync(fd);
   }
@@ -105,13 +110,29 @@ function takeOver(file: string, dead: LockHolder, note: (line: string) => void):
 }
 
 /**
+ * Whether a holder on another host is known to be gone: its Slurm job has left the queue (squeue knows
+ * it no longer, or lists it in a final state). Without a Slurm job or without squeue: not known.
+ */
+export function slurmHolderEnded(holder: LockHolder): boolean {
+  if (!holder.slurmJob) return false;
+  const r = spawnSync('squeue', ['-h', '-o', '%T', '-j', holder.slurmJob], { encoding: 'utf8' });
+  if (r.error) return false;
+  if (r.status !== 0) return /Invalid job id/i.test(r.stderr);
+  const state = r.stdout.trim();
+  return state === '' || /^(COMPLETED|CANCELLED|FAILED|TIMEOUT|PREEMPTED|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE)/.test(state);
+}
+
+/** A holder that is certainly not running: a dead pid on this host, or an ended Slurm job on another. */
+const holderDead = (h: LockHolder) => (h.host === os.hostname() ? h.pid !== process.pid && !processAlive(h.pid) : slurmHolderEnded(h));
+
+/**
  * The holder of `dir`'s lock when it is another live process (on this host: checked; on another host
  * sharing the filesystem: assumed alive), else undefined.
  */
 export function lockHolderElsewhere(dir: string): LockHolder | undefined {
   const holder = readHolder(path.join(dir, LOCK_FILE));
   if (!holder) return undefined;
-  if (holder.host !== os.hostname()) return holder;
+  if (holder.host !== os.hostname()) return slurmHolderEnded(holder) ? undefined : holder;
   return holder.pid !== process.pid && processAlive(holder.pid) ? holder : undefined;
 }
 
@@ -136,7 +157,7 @@ export function lockRunDir(dir: string, opts: LockOptions = {}): () => void {
   for (;;) {
     if (tryCreate(file)) break;
     const holder = readHolder(file);
-    if (holder && holder.host === os.hostname() && holder.pid !== process.pid && !processAlive(holder.pid)) {
+    if (holder && holderDead(holder)) {
       if (takeOver(file, holder, note)) break;
     } else if (holder && holder.host === os.hostname() && holder.pid === process.pid) {
       // Left by this very process (a lock not released after an error): ours again.

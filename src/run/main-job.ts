@@ -154,7 +154,8 @@ export async function runIrpStage(config: MainJobConfig, out: string, backend: B
 export async function runFitStage(config: MainJobConfig, out: string, log: (s: string) => void): Promise<void> {
   const tables = tablesOf(config, out);
   const missing = tables.filter((t) => !fs.existsSync(t) || !isFinished(path.dirname(t)));
-  if (missing.length) throw new UsageError(`stage 2 needs every IRP source finished; not yet: ${missing.map((t) => path.dirname(t)).join(', ')} (run stage irp first)`);
+  if (missing.length)
+    throw new UsageError(`stage 2 needs every IRP source finished; not yet: ${missing.map((t) => path.dirname(t)).join(', ')} (run stage irp first)`);
   const autosDir = autosDirOf(out);
   log(`stage 2/3: fitting AutoS on ${tables.length > 1 ? `the ${tables.length} survival tables` : 'the survival table'}`);
   const fitConfig: FitConfig = {

@@ -104,7 +104,12 @@ export function sbatchArgv(s: SlurmScript, opts: SlurmOptions, after?: string): 
  * Writes the scripts and the config copy, then submits the four stages in order with sbatch (or, with
  * `dryRun`, prints them). Submissions are appended to `<out>/slurm/submissions.json`.
  */
-export function submitSlurm(config: MainJobConfig, out: string, pruneJobs: number, opts: SlurmOptions & { dryRun: boolean; log: (s: string) => void }): Submission[] {
+export function submitSlurm(
+  config: MainJobConfig,
+  out: string,
+  pruneJobs: number,
+  opts: SlurmOptions & { dryRun: boolean; log: (s: string) => void },
+): Submission[] {
   const scripts = slurmScripts(config, out, pruneJobs, opts);
   const dir = path.join(path.resolve(out), SLURM_DIR);
   if (opts.dryRun) {

@@ -159,31 +159,35 @@ def schedule(density, r, rounds, total):
     return math.floor(d * total + 0.5)
 
 
-def snip_scores(pb, alive, use_theta0):
+def snip_scores(pb, alive, use_theta0, dtype=DT):
     """iter-snip (use_theta0=False): |w̄ ⊙ ∂L/∂w̄|; force (True): |θ₀ ⊙ ∂L/∂w̄|; w̄ = θ₀ ⊙ alive."""
+    theta = {k: v.to(dtype) for k, v in pb.theta.items()}
     theta0 = pb.flat([pb.theta[n] for n in pb.names])
-    wbar = [t.clone().requires_grad_(True) for t in pb.unflat(theta0 * alive)]
-    g = pb.flat(torch.autograd.grad(pb.loss(wbar), wbar))
+    wbar = [t.to(dtype).clone().requires_grad_(True) for t in pb.unflat(theta0 * alive)]
+    p = dict(theta)
+    p.update(zip(pb.names, wbar))
+    loss = F.cross_entropy(pb.net(p, pb.x.to(dtype), "train"), pb.y)
+    g = pb.flat([t.to(torch.float64) for t in torch.autograd.grad(loss, wbar)])
     return np.abs((theta0 if use_theta0 else theta0 * alive) * g)
 
 
-def ntk_scores(pb, alive, r, draws):
+def ntk_scores(pb, alive, r, draws, dtype=DT):
     """|Σ_draws ∂J/∂m| at the mask `alive`, with round r's exported draws."""
     dr, _ = read_safetensors(os.path.join(pb.dir, f"ntk-draws-r{r}.safetensors"))
     acc = np.zeros(pb.total)
     for j in range(draws):
-        th = {n: torch.from_numpy(np.ascontiguousarray(dr[f"d{j}.theta.{n}"])).to(DT) for n in pb.theta}
-        x = torch.from_numpy(np.ascontiguousarray(dr[f"d{j}.x"].transpose(0, 3, 1, 2))).to(DT)
-        m = [t.requires_grad_(True) for t in pb.unflat(alive.astype(np.float64))]
+        th = {n: torch.from_numpy(np.ascontiguousarray(dr[f"d{j}.theta.{n}"])).to(dtype) for n in pb.theta}
+        x = torch.from_numpy(np.ascontiguousarray(dr[f"d{j}.x"].transpose(0, 3, 1, 2))).to(dtype)
+        m = [t.to(dtype).requires_grad_(True) for t in pb.unflat(alive.astype(np.float64))]
         p1, p2 = dict(th), dict(th)
         for i, n in enumerate(pb.names):
             p1[n] = th[n] * m[i]
-            p2[n] = (th[n] + torch.from_numpy(np.ascontiguousarray(dr[f"d{j}.delta.{n}"])).to(DT)) * m[i]
+            p2[n] = (th[n] + torch.from_numpy(np.ascontiguousarray(dr[f"d{j}.delta.{n}"])).to(dtype)) * m[i]
         stats = {}
         with torch.no_grad():
             pb.net(p1, x, "record", stats)
         jac = ((pb.net(p1, x, "eval", stats) - pb.net(p2, x, "eval", stats)) ** 2).sum()
-        acc += pb.flat(torch.autograd.grad(jac, m))
+        acc += pb.flat([t.to(torch.float64) for t in torch.autograd.grad(jac, m)])
     return np.abs(acc)
 
 
@@ -196,13 +200,14 @@ def round_check(pb, name, c, density, rounds_to_check):
     out = []
     for r in sorted({x if x >= 0 else R + x for x in rounds_to_check}):
         alive = mask(r - 1) if r > 0 else np.ones(pb.total, dtype=bool)
-        if name == "ntk-sap":
-            scores = ntk_scores(pb, alive, r, int(c["options"]["draws"]))
-        else:
-            scores = snip_scores(pb, alive, use_theta0=(name == "force"))
+        score = lambda dtype: (
+            ntk_scores(pb, alive, r, int(c["options"]["draws"]), dtype) if name == "ntk-sap" else snip_scores(pb, alive, name == "force", dtype)
+        )
+        scores = score(DT)
         cand = np.ones(pb.total, dtype=bool) if c["regrows"] else alive
         k = schedule(density, r, R, pb.total)
         ref = keep_top(scores, k, cand)
+        ref32 = keep_top(score(torch.float32), k, cand)
         mine = mask(r)
         diff = np.flatnonzero(ref != mine)
         # How far the differing weights' reference scores lie from the reference's k-th score.
@@ -214,6 +219,7 @@ def round_check(pb, name, c, density, rounds_to_check):
                 "overlap": float((ref & mine).sum() / k),
                 "differ": int(len(diff) // 2),
                 "max_rel_gap_of_differing": float(np.max(np.abs(scores[diff] - kth)) / kth) if len(diff) else 0.0,
+                "torch32_differ": int((ref != ref32).sum() // 2),
             }
         )
     return out
