@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { BackendInfo } from '../engine/backend.ts';
 import { usage } from '../util/errors.ts';
@@ -90,4 +91,36 @@ export function addTargetFlags(cmd: Command, opts: { modelRequired?: boolean; da
     .option('--batch-norm', 'batch norm after each conv (default on for resnet/vgg, off for lenet)')
     .option('--no-batch-norm', 'no batch norm');
   return cmd;
+}
+
+/** The flags of `--slurm` submission, shared by run and sweep. */
+export interface SlurmFlags {
+  slurm?: boolean;
+  maxTasks: number;
+  sbatchArgs?: string;
+  dryRun?: boolean;
+  jobs?: number;
+}
+
+export function addSlurmFlags(cmd: Command, what: string): Command {
+  return cmd
+    .option('--slurm', `submit to Slurm with sbatch as dependent jobs (${what}; scripts in <out>/slurm/), then return`)
+    .option('--max-tasks <n>', 'with --slurm: tasks in the prune array (at most the prune jobs)', positiveInt('--max-tasks'), 16)
+    .option('--sbatch-args <args>', 'with --slurm: extra sbatch options for every stage, e.g. "--partition=gpu --time=4:00:00"')
+    .option('--dry-run', 'with --slurm: print the scripts and sbatch commands, submit nothing');
+}
+
+/** What every stage script repeats: the CLI's own node and bin, the global flags, --jobs per task. */
+export function slurmOptionsFrom(f: SlurmFlags, c: Command) {
+  const global = c.optsWithGlobals() as { backend?: string; threads?: string };
+  return {
+    maxTasks: f.maxTasks,
+    sbatchArgs: (f.sbatchArgs ?? '').split(/\s+/).filter(Boolean),
+    globalArgs: [...(global.backend ? ['--backend', global.backend] : []), ...(global.threads ? ['--threads', global.threads] : [])],
+    node: process.execPath,
+    bin: path.resolve(import.meta.dirname, '../../bin/pipeline.mjs'),
+    jobsPerTask: f.jobs ?? 1,
+    dryRun: Boolean(f.dryRun),
+    log: (s: string) => process.stdout.write(`${s}\n`),
+  };
 }

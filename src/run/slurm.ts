@@ -14,8 +14,7 @@ import { type MainJobConfig, sourcesOf } from './config.ts';
 
 export const SLURM_DIR = 'slurm';
 export const SUBMISSIONS_FILE = 'submissions.json';
-const STAGES = ['irp', 'fit', 'prune', 'report'] as const;
-export type SlurmStage = (typeof STAGES)[number];
+export type SlurmStage = 'irp' | 'fit' | 'prune' | 'report';
 
 export interface SlurmOptions {
   /** Prune tasks in the array (at most the number of prune jobs). */
@@ -29,6 +28,14 @@ export interface SlurmOptions {
   bin: string;
   /** Stage 3 worker processes per task (--jobs). */
   jobsPerTask: number;
+}
+
+/** One submission: a batch script running `pipeline <args>`, an array of `tasks` when given. */
+export interface StageSpec {
+  stage: SlurmStage;
+  tasks?: number;
+  /** Shell words after `pipeline` (already quoted where needed; $SLURM_ARRAY_TASK_ID stays a variable). */
+  args: string;
 }
 
 export interface SlurmScript {
@@ -48,44 +55,62 @@ export interface Submission {
   logs: string;
 }
 
-const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-/** `--sbatch-args "--partition=gpu --time=2:00:00"` → its words (no shell: split on whitespace). */
-export function splitSbatchArgs(s: string | undefined): string[] {
-  return (s ?? '').split(/\s+/).filter(Boolean);
+/** The prune tasks of an array: --max-tasks, at most one per job. */
+export const taskCount = (maxTasks: number, jobs: number) => Math.max(1, Math.min(maxTasks, jobs));
+
+/** The stages of `pipeline run`: IRP array over sources, fit, prune array, report. */
+export function runStages(config: MainJobConfig, out: string, pruneJobs: number, opts: SlurmOptions): StageSpec[] {
+  const abs = path.resolve(out);
+  const base = `run ${quote(path.join(abs, SLURM_DIR, 'config.json'))} --out ${quote(abs)}`;
+  const tasks = taskCount(opts.maxTasks, pruneJobs);
+  return [
+    { stage: 'irp', tasks: sourcesOf(config).length, args: `${base} --stage irp --source "$SLURM_ARRAY_TASK_ID"` },
+    { stage: 'fit', args: `${base} --stage fit` },
+    { stage: 'prune', tasks, args: `${base} --stage prune --task "$SLURM_ARRAY_TASK_ID/${tasks}" --jobs ${opts.jobsPerTask}` },
+    { stage: 'report', args: `${base} --stage report` },
+  ];
 }
 
-/** The four batch scripts of a run (not yet written). `configFile` is the run's own copy of its config. */
-export function slurmScripts(config: MainJobConfig, out: string, pruneJobs: number, opts: SlurmOptions): SlurmScript[] {
+/** The stages of `pipeline sweep`: a prune array (one shard per task) and the report. */
+export function sweepStages(out: string, jobs: number, opts: SlurmOptions): StageSpec[] {
   const abs = path.resolve(out);
-  const dir = path.join(abs, SLURM_DIR);
-  const configFile = path.join(dir, 'config.json');
-  const sources = sourcesOf(config).length;
-  const tasks = Math.max(1, Math.min(opts.maxTasks, pruneJobs));
-  const cli = [opts.node, opts.bin, ...opts.globalArgs, 'run', configFile, '--out', abs].map(quote).join(' ');
-  const script = (stage: SlurmStage, array: string | undefined, command: string): SlurmScript => ({
-    stage,
-    file: path.join(dir, `${stage}.sh`),
-    array,
-    text: [
-      '#!/bin/bash',
-      `#SBATCH --job-name=pipeline-${stage}`,
-      `#SBATCH --output=${path.join(dir, 'logs', array ? `${stage}-%A_%a.out` : `${stage}-%j.out`)}`,
-      '#SBATCH --ntasks=1',
-      // Preemption and time limits send SIGTERM first: the stage stops cleanly and a resubmission resumes it.
-      '#SBATCH --signal=TERM@60',
-      'set -euo pipefail',
-      `cd ${quote(process.cwd())}`,
-      `exec ${command}`,
-      '',
-    ].join('\n'),
-  });
+  const tasks = taskCount(opts.maxTasks, jobs);
   return [
-    script('irp', `0-${sources - 1}`, `${cli} --stage irp --source "$SLURM_ARRAY_TASK_ID"`),
-    script('fit', undefined, `${cli} --stage fit`),
-    script('prune', `0-${tasks - 1}`, `${cli} --stage prune --task "$SLURM_ARRAY_TASK_ID/${tasks}" --jobs ${opts.jobsPerTask}`),
-    script('report', undefined, `${cli} --stage report`),
+    {
+      stage: 'prune',
+      tasks,
+      args: `sweep ${quote(path.join(abs, SLURM_DIR, 'config.json'))} --out ${quote(abs)} --shard "$SLURM_ARRAY_TASK_ID/${tasks}" --jobs ${opts.jobsPerTask}`,
+    },
+    { stage: 'report', args: `report ${quote(abs)}` },
   ];
+}
+
+/** The batch scripts of the stages (not yet written). */
+export function slurmScripts(out: string, stages: StageSpec[], opts: SlurmOptions): SlurmScript[] {
+  const dir = path.join(path.resolve(out), SLURM_DIR);
+  const cli = [opts.node, opts.bin, ...opts.globalArgs].map(quote).join(' ');
+  return stages.map(({ stage, tasks, args }) => {
+    const array = tasks !== undefined ? `0-${tasks - 1}` : undefined;
+    return {
+      stage,
+      file: path.join(dir, `${stage}.sh`),
+      array,
+      text: [
+        '#!/bin/bash',
+        `#SBATCH --job-name=pipeline-${stage}`,
+        `#SBATCH --output=${path.join(dir, 'logs', array ? `${stage}-%A_%a.out` : `${stage}-%j.out`)}`,
+        '#SBATCH --ntasks=1',
+        // Preemption and time limits send SIGTERM first: the stage stops cleanly and a resubmission resumes it.
+        '#SBATCH --signal=TERM@60',
+        'set -euo pipefail',
+        `cd ${quote(process.cwd())}`,
+        `exec ${cli} ${args}`,
+        '',
+      ].join('\n'),
+    };
+  });
 }
 
 /** The sbatch command line of each stage, its dependency on the previous stage's job id given. */
@@ -101,16 +126,17 @@ export function sbatchArgv(s: SlurmScript, opts: SlurmOptions, after?: string): 
 }
 
 /**
- * Writes the scripts and the config copy, then submits the four stages in order with sbatch (or, with
- * `dryRun`, prints them). Submissions are appended to `<out>/slurm/submissions.json`.
+ * Writes the scripts and the config copy (`<out>/slurm/config.json`, what the stages read), then submits
+ * the stages in order, each after the previous one, with sbatch (or, with `dryRun`, prints them).
+ * Submissions are appended to `<out>/slurm/submissions.json`.
  */
 export function submitSlurm(
-  config: MainJobConfig,
+  config: unknown,
   out: string,
-  pruneJobs: number,
+  stages: StageSpec[],
   opts: SlurmOptions & { dryRun: boolean; log: (s: string) => void },
 ): Submission[] {
-  const scripts = slurmScripts(config, out, pruneJobs, opts);
+  const scripts = slurmScripts(out, stages, opts);
   const dir = path.join(path.resolve(out), SLURM_DIR);
   if (opts.dryRun) {
     for (const s of scripts) opts.log(`# ${s.file}\n${s.text}`);

@@ -122,6 +122,27 @@ describe('pipeline run --slurm on a one-node Slurm', () => {
     expect(JSON.parse(read(path.join(out, 'slurm'), 'submissions.json')).submissions).toHaveLength(2);
   }, 420_000);
 
+  it('sweep --slurm: an array of shards and the report give the same results as the sweep run here', async () => {
+    const sweep = {
+      targets: [{ model: 'lenet300', width: 0.25, dataset: 'mnist' }],
+      criteria: ['snip', 'magnitude'],
+      densities: [0.5, 0.1],
+      seeds: [0],
+      train: { epochs: 1, steps: 20 },
+    };
+    const file = path.join(work, 'sweep.json');
+    fs.writeFileSync(file, JSON.stringify(sweep));
+    const here = await cli('sweep', file, '--out', path.join(work, 'sweep-here'), '--jobs', '1');
+    expect(here.status, here.stderr).toBe(0);
+    const sub = await cli('sweep', file, '--out', path.join(work, 'sweep-slurm'), '--slurm', '--max-tasks', '2');
+    expect(sub.status, sub.stderr).toBe(0);
+    expect(sub.stdout).toMatch(/submitted prune: job \d+ \(array 0-1\)\nsubmitted report: job \d+ after \d+\n/);
+    await drained(180_000);
+    const csv = (d: string) => results(path.join(work, d)).csv;
+    expect(csv('sweep-slurm')).toEqual(csv('sweep-here'));
+    expect(csv('sweep-here')).toHaveLength(6); // header, dense, 2 criteria × 2 densities
+  }, 300_000);
+
   it('a lock left on another node by a Slurm job that has ended is taken over; one of a live holder is not', () => {
     const dir = fs.mkdtempSync(path.join(work, 'lock-'));
     const holder = (slurmJob?: string) => JSON.stringify({ pid: 1, host: 'another-node', started: '2026-01-01T00:00:00Z', slurmJob });

@@ -1,21 +1,15 @@
-import path from 'node:path';
 import type { Command } from 'commander';
 import { parseMainJob, targetsOf } from '../../run/config.ts';
 import { readPreset, recipeNotes } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, nonNegativeInt, noteAfter, positiveInt, threadsFrom } from '../options.ts';
+import { addSlurmFlags, backendFrom, nonNegativeInt, noteAfter, positiveInt, type SlurmFlags, slurmOptionsFrom, threadsFrom } from '../options.ts';
 import { notePool } from './sweep.ts';
 
-interface RunFlags {
+interface RunFlags extends SlurmFlags {
   out: string;
-  jobs?: number;
   stage?: string;
   source?: number;
   task?: string;
-  slurm?: boolean;
-  maxTasks: number;
-  sbatchArgs?: string;
-  dryRun?: boolean;
 }
 
 /** `--task i/n` → { index, count }. */
@@ -26,7 +20,7 @@ function taskOf(s: string): { index: number; count: number } {
 }
 
 export function registerRun(program: Command): void {
-  program
+  const run = program
     .command('run <config>')
     .description(
       'the whole pipeline: IRP on one or several sources → fit-autos on their tables → prune one or several target models with criteria × sparsities × seeds → train → results.md/csv, paired.csv + accuracy plots',
@@ -39,54 +33,41 @@ export function registerRun(program: Command): void {
     )
     .option('--stage <s>', 'run one stage only: irp | fit | prune | report (what --slurm submits; finished work is skipped)')
     .option('--source <i>', 'with --stage irp: only source i (0-based)', nonNegativeInt('--source'))
-    .option('--task <i/n>', 'with --stage prune: only the jobs whose plan index ≡ i (mod n)')
-    .option('--slurm', 'submit the stages to Slurm with sbatch as dependent jobs (scripts in <out>/slurm/), then return')
-    .option('--max-tasks <n>', 'with --slurm: prune tasks in the array (at most the prune jobs)', positiveInt('--max-tasks'), 16)
-    .option('--sbatch-args <args>', 'with --slurm: extra sbatch options for every stage, e.g. "--partition=gpu --time=4:00:00"')
-    .option('--dry-run', 'with --slurm: print the scripts and sbatch commands, submit nothing')
-    .action(async (file: string, f: RunFlags, c: Command) => {
-      const config = parseMainJob(readPreset(file), file);
-      if (f.source !== undefined && f.stage !== 'irp') usage('--source goes with --stage irp');
-      if (f.task !== undefined && f.stage !== 'prune') usage('--task goes with --stage prune');
-      if (f.stage !== undefined && !['irp', 'fit', 'prune', 'report'].includes(f.stage)) usage(`--stage must be irp, fit, prune or report, got '${f.stage}'`);
-      if (f.slurm && f.stage) usage('--slurm submits every stage: leave out --stage');
-      if (!f.slurm && (f.dryRun || f.sbatchArgs !== undefined)) usage('--dry-run and --sbatch-args go with --slurm');
-      const [main, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
-      const log = (s: string) => process.stdout.write(`${s}\n`);
-      main.validateMainJob(config, file);
-      if (f.slurm) {
-        const { submitSlurm, splitSbatchArgs } = await import('../../run/slurm.ts');
-        const global = c.optsWithGlobals() as { backend?: string; threads?: string };
-        const pruneJobs = main.mainJobPlan(config, main.autosDirOf(f.out), main.tablesOf(config, f.out)[0]!).length;
-        submitSlurm(config, f.out, pruneJobs, {
-          maxTasks: f.maxTasks,
-          sbatchArgs: splitSbatchArgs(f.sbatchArgs),
-          globalArgs: [...(global.backend ? ['--backend', global.backend] : []), ...(global.threads ? ['--threads', global.threads] : [])],
-          node: process.execPath,
-          bin: path.resolve(import.meta.dirname, '../../../bin/pipeline.mjs'),
-          jobsPerTask: f.jobs ?? 1,
-          dryRun: Boolean(f.dryRun),
-          log,
-        });
-        return;
-      }
-      for (const note of recipeNotes(targetsOf(config))) noteAfter(note);
-      const threads = await threadsFrom(c);
-      const backend = await backendFrom(c);
-      const opts = { jobs: f.jobs, threads, onPool: notePool, source: file };
-      try {
-        if (f.stage === 'irp') await main.runIrpStage(config, f.out, backend, log, f.source);
-        else if (f.stage === 'fit') await main.runFitStage(config, f.out, log);
-        else if (f.stage === 'prune') {
-          const r = await main.runPruneStage(config, f.out, backend, log, { ...opts, task: f.task ? taskOf(f.task) : undefined });
-          if (r.failed.length) throw new JobsFailedError(r.failed, r.total);
-        } else if (f.stage === 'report') await main.reportStage(config, f.out, backend, log, opts);
-        else await main.runMainJob(config, f.out, backend, log, opts);
-      } catch (err) {
-        if (!(err instanceof JobsFailedError)) throw err;
-        for (const x of err.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
-        process.stderr.write(`pipeline: ${err.message}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .option('--task <i/n>', 'with --stage prune: only the jobs whose plan index ≡ i (mod n)');
+  addSlurmFlags(run, 'an IRP array, the fit, a prune array, the report').action(async (file: string, f: RunFlags, c: Command) => {
+    const config = parseMainJob(readPreset(file), file);
+    if (f.source !== undefined && f.stage !== 'irp') usage('--source goes with --stage irp');
+    if (f.task !== undefined && f.stage !== 'prune') usage('--task goes with --stage prune');
+    if (f.stage !== undefined && !['irp', 'fit', 'prune', 'report'].includes(f.stage)) usage(`--stage must be irp, fit, prune or report, got '${f.stage}'`);
+    if (f.slurm && f.stage) usage('--slurm submits every stage: leave out --stage');
+    if (!f.slurm && (f.dryRun || f.sbatchArgs !== undefined)) usage('--dry-run and --sbatch-args go with --slurm');
+    const [main, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
+    const log = (s: string) => process.stdout.write(`${s}\n`);
+    main.validateMainJob(config, file);
+    if (f.slurm) {
+      const { runStages, submitSlurm } = await import('../../run/slurm.ts');
+      const pruneJobs = main.mainJobPlan(config, main.autosDirOf(f.out), main.tablesOf(config, f.out)[0]!).length;
+      const slurm = slurmOptionsFrom(f, c);
+      submitSlurm(config, f.out, runStages(config, f.out, pruneJobs, slurm), slurm);
+      return;
+    }
+    for (const note of recipeNotes(targetsOf(config))) noteAfter(note);
+    const threads = await threadsFrom(c);
+    const backend = await backendFrom(c);
+    const opts = { jobs: f.jobs, threads, onPool: notePool, source: file };
+    try {
+      if (f.stage === 'irp') await main.runIrpStage(config, f.out, backend, log, f.source);
+      else if (f.stage === 'fit') await main.runFitStage(config, f.out, log);
+      else if (f.stage === 'prune') {
+        const r = await main.runPruneStage(config, f.out, backend, log, { ...opts, task: f.task ? taskOf(f.task) : undefined });
+        if (r.failed.length) throw new JobsFailedError(r.failed, r.total);
+      } else if (f.stage === 'report') await main.reportStage(config, f.out, backend, log, opts);
+      else await main.runMainJob(config, f.out, backend, log, opts);
+    } catch (err) {
+      if (!(err instanceof JobsFailedError)) throw err;
+      for (const x of err.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
+      process.stderr.write(`pipeline: ${err.message}\n`);
+      process.exitCode = 1;
+    }
+  });
 }

@@ -4,40 +4,61 @@ import type { Command } from 'commander';
 import type { PruneConfig } from '../../prune/config.ts';
 import type { PoolShape } from '../../sweep/jobs.ts';
 import { parseShard } from '../../sweep/shard.ts';
-import { describeFailure } from '../../util/errors.ts';
-import { backendFrom, noteAfter, positiveInt, threadsFrom } from '../options.ts';
+import { describeFailure, usage } from '../../util/errors.ts';
+import { addSlurmFlags, backendFrom, noteAfter, positiveInt, type SlurmFlags, slurmOptionsFrom, threadsFrom } from '../options.ts';
+
+interface SweepFlags extends SlurmFlags {
+  out: string;
+  shard?: string;
+  force?: boolean;
+}
+
+async function submitSweep(file: string, f: SweepFlags, c: Command): Promise<void> {
+  if (f.shard || f.force) usage('--slurm shards the sweep itself: leave out --shard and --force');
+  const [{ planSweep }, { readPreset }, { submitSlurm, sweepStages }] = await Promise.all([
+    import('../../sweep/config.ts'),
+    import('../../train/config.ts'),
+    import('../../run/slurm.ts'),
+  ]);
+  const config = readPreset(file);
+  const { jobs } = planSweep(config, file);
+  const slurm = slurmOptionsFrom(f, c);
+  submitSlurm(config, f.out, sweepStages(f.out, jobs.length, slurm), slurm);
+}
 
 export function registerSweep(program: Command): void {
-  program
+  const sweep = program
     .command('sweep <config>')
     .description('targets × criteria × densities × seeds, each job a hashed directory, run by a pool of long-lived worker processes')
     .option('--out <dir>', 'sweep directory', 'runs/sweep')
     .option('--jobs <n>', 'worker processes (default: cores ÷ --threads, at most the jobs pending)', positiveInt('--jobs'))
     .option('--shard <i/n>', 'run only jobs with index ≡ i (mod n), e.g. for a Slurm array or Kubernetes Indexed Job')
     .option('--resume', 'skip finished jobs (the default; kept for scripts)')
-    .option('--force', 'recompute finished jobs')
-    .action(async (file: string, f: { out: string; jobs?: number; shard?: string; force?: boolean }, c: Command) => {
-      const shard = parseShard(f.shard);
-      const { runSweep } = await import('../../sweep/run.ts');
-      const backend = await backendFrom(c);
-      const s = await runSweep(file, {
-        out: f.out,
-        jobs: f.jobs,
-        threads: await threadsFrom(c),
-        shard,
-        force: Boolean(f.force),
-        backend: backend.name,
-        onPool: notePool,
-      });
-      process.stdout.write(
-        `sweep ${f.out}: ${s.inShard} of ${s.total} jobs in shard ${shard.index}/${shard.count}: ${s.ran} ran, ${s.skipped} already finished, ${s.failed.length} failed (${s.seconds.toFixed(1)} s, ${s.pool.jobs} workers × ${s.pool.threads} threads, ${backend.name})\n`,
-      );
-      for (const note of s.notes) noteAfter(note);
-      for (const x of s.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
-      for (const name of s.missing)
-        process.stderr.write(`pipeline: job ${name} has no result (its directory was removed or changed during the run); rerun the sweep\n`);
-      if (s.failed.length || s.missing.length) process.exitCode = 1;
+    .option('--force', 'recompute finished jobs');
+  addSlurmFlags(sweep, 'an array of shards, then the report').action(async (file: string, f: SweepFlags, c: Command) => {
+    if (f.slurm) return submitSweep(file, f, c);
+    if (f.dryRun || f.sbatchArgs !== undefined) usage('--dry-run and --sbatch-args go with --slurm');
+    const shard = parseShard(f.shard);
+    const { runSweep } = await import('../../sweep/run.ts');
+    const backend = await backendFrom(c);
+    const s = await runSweep(file, {
+      out: f.out,
+      jobs: f.jobs,
+      threads: await threadsFrom(c),
+      shard,
+      force: Boolean(f.force),
+      backend: backend.name,
+      onPool: notePool,
     });
+    process.stdout.write(
+      `sweep ${f.out}: ${s.inShard} of ${s.total} jobs in shard ${shard.index}/${shard.count}: ${s.ran} ran, ${s.skipped} already finished, ${s.failed.length} failed (${s.seconds.toFixed(1)} s, ${s.pool.jobs} workers × ${s.pool.threads} threads, ${backend.name})\n`,
+    );
+    for (const note of s.notes) noteAfter(note);
+    for (const x of s.failed) process.stderr.write(`pipeline: job ${x.name} failed: ${x.error}\n`);
+    for (const name of s.missing)
+      process.stderr.write(`pipeline: job ${name} has no result (its directory was removed or changed during the run); rerun the sweep\n`);
+    if (s.failed.length || s.missing.length) process.exitCode = 1;
+  });
 
   program
     .command('report <dir>')
