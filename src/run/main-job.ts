@@ -21,6 +21,7 @@ import { type Level, type PlannedJob, planPruneJobs, type StemOf } from '../spec
 import { targetLabel, targetSlug } from '../spec/target.ts';
 import { JobsFailedError, type PoolShape, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
 import { checkMainJob, type MainJobConfig, sourcesOf, targetsOf } from './config.ts';
+import { latestSubmission } from './slurm.ts';
 
 /**
  * Everything checked before any directory is touched: the config's forms (checkMainJob), every
@@ -264,10 +265,12 @@ export async function writeRunResults(
       appendMarkdown: (rows) => writePaired(out, rows),
     },
   );
+  const slurm = latestSubmission(out);
   writeManifest(out, {
     command: 'run',
     config,
-    resolved: { ...config, ...planShape(jobs.length, opts) },
+    // A run submitted with --slurm: its latest submission's job ids, scripts and logs.
+    resolved: { ...config, ...planShape(jobs.length, opts), ...(slurm ? { slurm } : {}) },
     backend,
     timings: { seconds: (Date.now() - started.getTime()) / 1000 },
     startedAt: started,

@@ -91,6 +91,10 @@ describe('pipeline run --slurm on a one-node Slurm', () => {
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^irp +1\/1 done\nfit +1\/1 done\nprune +7\/7 done\nreport +1\/1 done\nslurm \(latest submission; logs in .*\):\n/);
     expect(status.stdout).toMatch(/prune +job \d+ array 0-2: not in the queue \(ended\)/);
+    // The run's manifest names the submission: job ids, scripts, logs.
+    const manifest = JSON.parse(read(out, 'manifest.json'));
+    expect(manifest.resolved.slurm.map((s: { stage: string; jobId: string }) => s.stage)).toEqual(['irp', 'fit', 'prune', 'report']);
+    expect(manifest.resolved.slurm[2]).toMatchObject({ array: '0-2', logs: path.join(out, 'slurm', 'logs') });
   }, 300_000);
 
   it('a prune task cancelled mid-run (scancel) cancels the report; resubmitting finishes the run with the same results', async () => {
