@@ -3,34 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import * as ops from '../../src/engine/ops.ts';
 import { NetBuilder } from '../../src/models/builder.ts';
-import { createModel, initParams, type Model } from '../../src/models/index.ts';
+import { createModel, initParams } from '../../src/models/index.ts';
 import { getCriterion } from '../../src/scoring/criteria/index.ts';
 import { computeFeatures, gradientNorm, type ScoringBatches } from '../../src/scoring/features.ts';
 import { prune } from '../../src/scoring/prune.ts';
 import { channelScores } from '../../src/scoring/channels/channel-scores.ts';
 import { relErr } from '../engine/helpers.ts';
-
-// Softmax regression on D=6 inputs, C=3 classes: logits = x·W, everything in closed form.
-const N = 8;
-const D = 6;
-const C = 3;
-function softmaxRegression(): Model {
-  const b = new NetBuilder({ name: 'lenet300', width: 1, inputShape: [1, D, 1], numClasses: C, batchNorm: false });
-  const fc = b.dense('fc', D, C, false);
-  return b.build((ctx, x) => fc(ctx, ops.flatten(x)));
-}
-const X = Array.from({ length: N }, (_, n) => Array.from({ length: D }, (_, d) => Math.sin(1.3 * n + 0.7 * d) + 0.1 * d));
-const Y = Array.from({ length: N }, (_, n) => n % C);
-const W0 = Array.from({ length: D }, (_, d) => Array.from({ length: C }, (_, c) => 0.3 * Math.cos(d + 2 * c) + (c === 1 ? 0.5 : 0)));
-const batches = (chunk: number): ScoringBatches => ({
-  n: N,
-  chunks: function* () {
-    for (let s = 0; s < N; s += chunk) {
-      const rows = X.slice(s, s + chunk);
-      yield { x: tf.tensor4d(rows.flat(), [rows.length, 1, D, 1]), y: tf.tensor1d(Y.slice(s, s + chunk), 'int32') };
-    }
-  },
-});
+import { batches, C, N, softmaxRegression, W0, X, Y } from '../helpers/softmax-regression.ts';
 
 /** float64 host reference: g = Xᵀ(P − Y)/(N·T) and Hg, H the Hessian of mean CE(xW/T). */
 function reference(T: number) {

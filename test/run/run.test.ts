@@ -3,19 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAsync } from '../helpers/cli.ts';
+import { tiny } from '../helpers/tiny-run.ts';
 import { cpuCores } from '../../src/engine/backend.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
 const cli = (...args: string[]) =>
   runAsync(process.execPath, [bin, '--backend', 'wasm', ...args], { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' });
-
-const tiny = {
-  irp: { model: 'lenet300', width: 0.25, dataset: 'mnist', criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, train: { batchSize: 256 } },
-  // Source and target are one architecture: a test of the machinery, not a transfer evaluation.
-  allowSeenTargets: true,
-  autos: { hidden: [8], epochs: 1 },
-  prune: { model: 'lenet300', width: 0.25, criteria: ['autos', 'snip', 'random'], sparsities: [0.5, 0.9], train: { epochs: 1, steps: 20 } },
-};
 
 const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), 'utf8');
 /** results.csv without its timing column. */

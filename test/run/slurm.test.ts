@@ -10,19 +10,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockRunDir } from '../../src/io/run-lock.ts';
 import { runAsync } from '../helpers/cli.ts';
+import { tiny } from '../helpers/tiny-run.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/pipeline.mjs');
 const env = { ...process.env, PIPELINE_QUIET: '1', PIPELINE_THREADS: '' };
 const cli = (...args: string[]) => runAsync(process.execPath, [bin, '--backend', 'wasm', '--threads', '1', ...args], env);
 const cluster = path.join(root, 'scripts/slurm/local-cluster.sh');
-
-const tiny = {
-  irp: { model: 'lenet300', width: 0.25, dataset: 'mnist', criterion: 'magnitude', rounds: 2, finalDensity: 0.1, epochsPerRound: 1, train: { batchSize: 256 } },
-  allowSeenTargets: true,
-  autos: { hidden: [8], epochs: 1 },
-  prune: { model: 'lenet300', width: 0.25, criteria: ['autos', 'snip', 'random'], sparsities: [0.5, 0.9], train: { epochs: 1, steps: 20 } },
-};
 
 const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), 'utf8');
 /** results.csv without its wall-clock column, and paired.csv. */
