@@ -120,6 +120,23 @@ describe('paired comparisons', () => {
     expect(p[0]!.diffs.map((d) => Number(d.toFixed(12)))).toEqual([-0.02, 0.02]);
   });
 
+  it('the 2021–2023 criteria (iter-snip, force, prospr, ntk-sap) are handcrafted baselines too; magnitude and random are not', () => {
+    const rows2 = [
+      ...[0, 1].map((seed) => row('autos', 0.95, seed, 0.9)),
+      ...[0, 1].map((seed) => row('snip', 0.95, seed, 0.85)),
+      ...[0, 1].map((seed) => row('force', 0.95, seed, [0.93, 0.8][seed]!)),
+      ...[0, 1].map((seed) => row('ntk-sap@erk', 0.95, seed, [0.8, 0.91][seed]!)),
+      ...[0, 1].map((seed) => row('iter-snip#5', 0.95, seed, 0.86)),
+      ...[0, 1].map((seed) => row('prospr', 0.95, seed, 0.87)),
+      ...[0, 1].map((seed) => row('random', 0.95, seed, 0.99)),
+      ...[0, 1].map((seed) => row('magnitude', 0.95, seed, 0.99)),
+    ];
+    const [perSeed, bestMean] = pairedComparisons(rows2);
+    // Best per seed: force at seed 0 (0.93), ntk-sap@erk at seed 1 (0.91); random/magnitude's 0.99 do not count.
+    expect(perSeed!.diffs.map((d) => Number(d.toFixed(12)))).toEqual([-0.03, -0.01]);
+    expect(bestMean!.criterion).toBe('prospr'); // means: force 0.865, ntk-sap@erk 0.855, prospr 0.87, iter-snip 0.86, snip 0.85
+  });
+
   it('the markdown section and paired.csv carry the same numbers', () => {
     const md = pairedMarkdown(rows);
     expect(md).toMatch(/^## Paired differences: autos − best handcrafted\n/);
