@@ -81,7 +81,7 @@ stop() {
       [[ -s $state/$p.pid ]] && kill "$(cat "$state/$p.pid")" 2>/dev/null || true
     done
     # Wait for them to exit, so that a start right after does not meet the old daemons.
-    for _ in $(seq 1 30); do pgrep -x 'slurmctld|slurmd' >/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 30); do { pgrep -x slurmctld || pgrep -x slurmd; } >/dev/null || break; sleep 0.5; done
     rm -f "$state/daemons"
   fi
   if [[ -e $state/munged ]]; then
