@@ -110,6 +110,11 @@ export function addSlurmFlags(cmd: Command, what: string): Command {
     .option('--dry-run', 'with --slurm: print the scripts and sbatch commands, submit nothing');
 }
 
+/** --dry-run and --sbatch-args mean nothing without --slurm: refused rather than ignored. */
+export function refuseSlurmOnlyFlags(f: SlurmFlags): void {
+  if (!f.slurm && (f.dryRun || f.sbatchArgs !== undefined)) usage('--dry-run and --sbatch-args go with --slurm');
+}
+
 /** What every stage script repeats: the CLI's own node and bin, the global flags, --jobs per task. */
 export function slurmOptionsFrom(f: SlurmFlags, c: Command) {
   const global = c.optsWithGlobals() as { backend?: string; threads?: string };

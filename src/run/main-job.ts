@@ -20,6 +20,7 @@ import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
 import { type Level, type PlannedJob, planPruneJobs, type StemOf } from '../spec/plan.ts';
 import { targetLabel, targetSlug } from '../spec/target.ts';
 import { JobsFailedError, type PoolShape, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
+import { inShard, type Shard } from '../sweep/shard.ts';
 import { checkMainJob, type MainJobConfig, sourcesOf, targetsOf } from './config.ts';
 import { latestSubmission } from './slurm.ts';
 
@@ -113,7 +114,6 @@ async function runMainJobLocked(
   opts: MainJobOptions,
 ): Promise<ResultRow[]> {
   const started = new Date();
-  validateMainJob(config, opts.source);
   fs.mkdirSync(out, { recursive: true });
   await runIrpStage(config, out, backend, log);
   await runFitStage(config, out, log);
@@ -194,7 +194,7 @@ export async function runPruneStage(
   out: string,
   backend: BackendInfo,
   log: (s: string) => void,
-  opts: MainJobOptions & { task?: { index: number; count: number } } = {},
+  opts: MainJobOptions & { task?: Shard } = {},
 ): Promise<{ failed: Array<{ name: string; error: string }>; total: number }> {
   const autosDir = autosDirOf(out);
   if (!fs.existsSync(path.join(autosDir, 'autos.json'))) throw new UsageError(`stage 3 needs the fitted AutoS model in ${autosDir} (run stage fit first)`);
@@ -202,7 +202,7 @@ export async function runPruneStage(
   const several = targets.length > 1;
   const all = mainJobPlan(config, autosDir, tablesOf(config, out)[0]!);
   const task = opts.task;
-  const jobs = task ? all.filter((_, i) => i % task.count === task.index) : all;
+  const jobs = task ? all.filter((_, i) => inShard(i, task)) : all;
   const byName = new Map(jobs.map((j) => [j.name, j]));
   const r = await runJobs(jobs, {
     dir: path.join(out, 'prune'),

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { lockHolderElsewhere } from '../io/run-lock.ts';
 import { isFinished } from '../io/rundir.ts';
+import { usage } from '../util/errors.ts';
 import { type MainJobConfig, parseMainJob } from './config.ts';
 import { autosDirOf, mainJobPlan, sourceDirs, tablesOf } from './main-job.ts';
 import { latestSubmission, queueStates, SLURM_DIR } from './slurm.ts';
@@ -26,7 +27,7 @@ export function runConfigOf(out: string, given?: unknown, source = 'run config')
     const j = JSON.parse(fs.readFileSync(file, 'utf8'));
     return parseMainJob(file.endsWith('manifest.json') ? j.config : j, file);
   }
-  throw new Error(`${out} has no ${SLURM_DIR}/config.json or manifest.json: pass the run's config with --config <file>`);
+  usage(`${out} has no ${SLURM_DIR}/config.json or manifest.json: pass the run's config with --config <file>`);
 }
 
 export function runStatus(config: MainJobConfig, out: string): StageState[] {

@@ -5,6 +5,7 @@ import { readPreset, recipeNotes } from '../train/config.ts';
 import { planSweep } from './config.ts';
 import { type PoolShape, runJobs } from './jobs.ts';
 import { writeSweepReport } from './report.ts';
+import { inShard } from './shard.ts';
 
 export interface SweepOptions {
   out: string;
@@ -42,7 +43,7 @@ export interface SweepSummary {
 export async function runSweep(file: string, opts: SweepOptions): Promise<SweepSummary> {
   const started = performance.now();
   const { sweep, jobs } = planSweep(readPreset(file), file);
-  const mine = jobs.filter((j) => j.index % opts.shard.count === opts.shard.index);
+  const mine = jobs.filter((j) => inShard(j.index, opts.shard));
   fs.mkdirSync(path.join(opts.out, 'jobs'), { recursive: true });
   // A changed config grows the sweep in place: jobs are addressed by their config hash, so every
   // finished job it still names is reused; the reports cover only the jobs named now.

@@ -2,7 +2,18 @@ import type { Command } from 'commander';
 import { parseMainJob, targetsOf } from '../../run/config.ts';
 import { readPreset, recipeNotes } from '../../train/config.ts';
 import { usage } from '../../util/errors.ts';
-import { addSlurmFlags, backendFrom, nonNegativeInt, noteAfter, positiveInt, type SlurmFlags, slurmOptionsFrom, threadsFrom } from '../options.ts';
+import {
+  addSlurmFlags,
+  refuseSlurmOnlyFlags,
+  backendFrom,
+  nonNegativeInt,
+  noteAfter,
+  positiveInt,
+  type SlurmFlags,
+  slurmOptionsFrom,
+  threadsFrom,
+} from '../options.ts';
+import { parseShard } from '../../sweep/shard.ts';
 import { notePool } from './sweep.ts';
 
 interface RunFlags extends SlurmFlags {
@@ -10,13 +21,6 @@ interface RunFlags extends SlurmFlags {
   stage?: string;
   source?: number;
   task?: string;
-}
-
-/** `--task i/n` → { index, count }. */
-function taskOf(s: string): { index: number; count: number } {
-  const m = /^(\d+)\/([1-9]\d*)$/.exec(s);
-  if (!m || Number(m[1]) >= Number(m[2])) usage(`--task must be i/n with 0 ≤ i < n (e.g. 0/4), got '${s}'`);
-  return { index: Number(m[1]), count: Number(m[2]) };
 }
 
 export function registerRun(program: Command): void {
@@ -40,10 +44,10 @@ export function registerRun(program: Command): void {
     if (f.task !== undefined && f.stage !== 'prune') usage('--task goes with --stage prune');
     if (f.stage !== undefined && !['irp', 'fit', 'prune', 'report'].includes(f.stage)) usage(`--stage must be irp, fit, prune or report, got '${f.stage}'`);
     if (f.slurm && f.stage) usage('--slurm submits every stage: leave out --stage');
-    if (!f.slurm && (f.dryRun || f.sbatchArgs !== undefined)) usage('--dry-run and --sbatch-args go with --slurm');
+    refuseSlurmOnlyFlags(f);
     const [main, { JobsFailedError }] = await Promise.all([import('../../run/main-job.ts'), import('../../sweep/jobs.ts')]);
     const log = (s: string) => process.stdout.write(`${s}\n`);
-    main.validateMainJob(config, file);
+    if (f.slurm || f.stage) main.validateMainJob(config, file); // runMainJob checks its own input
     if (f.slurm) {
       const { runStages, submitSlurm } = await import('../../run/slurm.ts');
       const pruneJobs = main.mainJobPlan(config, main.autosDirOf(f.out), main.tablesOf(config, f.out)[0]!).length;
@@ -59,7 +63,7 @@ export function registerRun(program: Command): void {
       if (f.stage === 'irp') await main.runIrpStage(config, f.out, backend, log, f.source);
       else if (f.stage === 'fit') await main.runFitStage(config, f.out, log);
       else if (f.stage === 'prune') {
-        const r = await main.runPruneStage(config, f.out, backend, log, { ...opts, task: f.task ? taskOf(f.task) : undefined });
+        const r = await main.runPruneStage(config, f.out, backend, log, { ...opts, task: f.task ? parseShard(f.task, '--task') : undefined });
         if (r.failed.length) throw new JobsFailedError(r.failed, r.total);
       } else if (f.stage === 'report') await main.reportStage(config, f.out, backend, log, opts);
       else await main.runMainJob(config, f.out, backend, log, opts);

@@ -5,7 +5,7 @@ import type { PruneConfig } from '../../prune/config.ts';
 import type { PoolShape } from '../../sweep/jobs.ts';
 import { parseShard } from '../../sweep/shard.ts';
 import { describeFailure, usage } from '../../util/errors.ts';
-import { addSlurmFlags, backendFrom, noteAfter, positiveInt, type SlurmFlags, slurmOptionsFrom, threadsFrom } from '../options.ts';
+import { addSlurmFlags, refuseSlurmOnlyFlags, backendFrom, noteAfter, positiveInt, type SlurmFlags, slurmOptionsFrom, threadsFrom } from '../options.ts';
 
 interface SweepFlags extends SlurmFlags {
   out: string;
@@ -37,7 +37,7 @@ export function registerSweep(program: Command): void {
     .option('--force', 'recompute finished jobs');
   addSlurmFlags(sweep, 'an array of shards, then the report').action(async (file: string, f: SweepFlags, c: Command) => {
     if (f.slurm) return submitSweep(file, f, c);
-    if (f.dryRun || f.sbatchArgs !== undefined) usage('--dry-run and --sbatch-args go with --slurm');
+    refuseSlurmOnlyFlags(f);
     const shard = parseShard(f.shard);
     const { runSweep } = await import('../../sweep/run.ts');
     const backend = await backendFrom(c);
