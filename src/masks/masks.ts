@@ -35,11 +35,19 @@ export function checkMasksFit(masks: Masks, model: Model, source: string, shapes
   }
 }
 
+/** One tensor's flags as a 0/1 float tensor of its shape. */
+export const bitsTensor = (bits: Uint8Array, shape: number[]): tf.Tensor => tf.tensor(Float32Array.from(bits), shape);
+
+/** t ⊙ bits as a new tensor, or a copy of t when there is no mask. */
+export function maskedTensor(t: tf.Tensor, bits: Uint8Array | undefined): tf.Tensor {
+  return bits ? tf.tidy(() => tf.mul(t, bitsTensor(bits, t.shape))) : tf.clone(t);
+}
+
 export function maskTensors(masks: Masks, model: Model): MaskTensors {
   const out: MaskTensors = {};
   for (const p of model.prunable) {
     const bits = masks.get(p.name);
-    if (bits) out[p.name] = tf.tensor(Float32Array.from(bits), p.shape);
+    if (bits) out[p.name] = bitsTensor(bits, p.shape);
   }
   return out;
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { grad, hvp } from '../engine/hvp.ts';
 import * as ops from '../engine/ops.ts';
 import type { Model, ParamMap } from '../models/types.ts';
-import type { Masks } from '../masks/masks.ts';
+import { maskedTensor, type Masks } from '../masks/masks.ts';
 
 export type BnMode = 'train' | 'eval';
 
@@ -30,10 +30,7 @@ export interface Features {
 
 /** θ (masked if asked) for the prunable tensors, as tensors in prunable order. */
 function weights(model: Model, params: ParamMap, masks?: Masks): tf.Tensor[] {
-  return model.prunable.map((p) => {
-    const bits = masks?.get(p.name);
-    return bits ? tf.tidy(() => tf.mul(params[p.name], tf.tensor(Float32Array.from(bits), p.shape))) : tf.clone(params[p.name]);
-  });
+  return model.prunable.map((p) => maskedTensor(params[p.name], masks?.get(p.name)));
 }
 
 /** Running sum over scoring chunks: total + part elementwise, both inputs disposed. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { grad } from '../../engine/hvp.ts';
-import type { Masks } from '../../masks/masks.ts';
+import { maskedTensor, type Masks } from '../../masks/masks.ts';
 import { initParams } from '../../models/init.ts';
 import type { Model, ParamMap } from '../../models/types.ts';
 import { Rng } from '../../util/rng.ts';
@@ -23,14 +23,10 @@ export interface NtkDraw {
  */
 export function ntkMaskGradient(model: Model, draw: NtkDraw, masks?: Masks): tf.Tensor[] {
   return tf.tidy(() => {
-    const m = model.prunable.map((p) => {
-      const bits = masks?.get(p.name);
-      return bits ? tf.tensor(Float32Array.from(bits), p.shape) : tf.ones(p.shape);
-    });
     const theta = model.prunable.map((p) => draw.params[p.name]);
-    const w1 = theta.map((t, i) => tf.mul(t, m[i]));
     const shifted = theta.map((t, i) => tf.add(t, draw.delta[i]));
-    const w2 = shifted.map((t, i) => tf.mul(t, m[i]));
+    const w1 = theta.map((t, i) => maskedTensor(t, masks?.get(model.prunable[i]!.name)));
+    const w2 = shifted.map((t, i) => maskedTensor(t, masks?.get(model.prunable[i]!.name)));
     const withWeights = (ws: tf.Tensor[], base: ParamMap) => {
       const p: ParamMap = { ...base };
       model.prunable.forEach((q, i) => (p[q.name] = ws[i]));

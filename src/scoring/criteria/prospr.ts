@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { grad, hvp, type LossOfParams } from '../../engine/hvp.ts';
 import * as ops from '../../engine/ops.ts';
 import type { Model, ParamMap } from '../../models/types.ts';
-import type { Masks } from '../../masks/masks.ts';
+import { maskedTensor, type Masks } from '../../masks/masks.ts';
 import { type BnMode, type ScoringBatches, sumChunks } from '../features.ts';
 import { resolveOptions } from './options.ts';
 import type { Criterion } from './types.ts';
@@ -40,21 +40,18 @@ function sampleLoss(model: Model, params: ParamMap, data: ScoringBatches, bnMode
 /**
  * The inner trajectory θ'₀ … θ'_M over every trainable tensor (BN affine and biases too, named by
  * `names`): θ'₀ = θ (prunable tensors masked by `masks` when given), θ'_{k+1} = θ'_k − α ∇L(θ'_k), L the
- * mean cross-entropy of the whole scoring sample. The caller disposes the tensors.
+ * mean cross-entropy of the whole scoring sample. The caller disposes the tensors; `overSample` sums a per-chunk quantity of that loss.
  */
 export function prosprPath(model: Model, params: ParamMap, data: ScoringBatches, bnMode: BnMode, opts: ProsprOptions, masks?: Masks) {
   const { names, overSample } = sampleLoss(model, params, data, bnMode);
-  const start = names.map((n) => {
-    const bits = masks?.get(n);
-    return bits ? tf.tidy(() => tf.mul(params[n], tf.tensor(Float32Array.from(bits), params[n].shape))) : tf.clone(params[n]);
-  });
+  const start = names.map((n) => maskedTensor(params[n], masks?.get(n)));
   const path = [start];
   for (let k = 0; k < opts.steps; k++) {
     const g = overSample((loss) => grad(loss, path[k]));
     path.push(path[k].map((t, i) => tf.tidy(() => tf.sub(t, tf.mul(g[i], opts.lr)))));
     tf.dispose(g);
   }
-  return { names, path };
+  return { names, path, overSample };
 }
 
 /**
@@ -70,8 +67,7 @@ export async function prosprMetaGradient(
   opts: ProsprOptions,
   masks?: Masks,
 ): Promise<Map<string, Float32Array>> {
-  const { overSample } = sampleLoss(model, params, data, bnMode);
-  const { names, path } = prosprPath(model, params, data, bnMode, opts, masks);
+  const { names, path, overSample } = prosprPath(model, params, data, bnMode, opts, masks);
   const prunable = new Set(model.prunable.map((p) => p.name));
   let a = overSample((loss) => grad(loss, path[opts.steps]));
   for (let k = opts.steps - 1; k >= 0; k--) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Masks } from '../../masks/masks.ts';
+import { bitsTensor, type Masks } from '../../masks/masks.ts';
 import type { Model, ParamMap } from '../../models/types.ts';
 import { pathFlowGradients } from '../path-flow.ts';
 import type { Scores } from '../select.ts';
@@ -16,7 +16,7 @@ export async function synflowScores(model: Model, params: ParamMap, masks?: Mask
     for (const [n, t] of Object.entries(params)) abs[n] = tf.abs(t);
     const ws = model.prunable.map((p) => {
       const bits = masks?.get(p.name);
-      return bits ? tf.mul(abs[p.name], tf.tensor(Float32Array.from(bits), p.shape)) : abs[p.name];
+      return bits ? tf.mul(abs[p.name], bitsTensor(bits, p.shape)) : abs[p.name];
     });
     const g = pathFlowGradients(model, abs, ws);
     return ws.map((w, i) => tf.abs(tf.mul(w, g[i])));
