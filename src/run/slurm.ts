@@ -13,7 +13,7 @@ import { UsageError } from '../util/errors.ts';
 import { type MainJobConfig, sourcesOf } from './config.ts';
 
 export const SLURM_DIR = 'slurm';
-export const SUBMISSIONS_FILE = 'submissions.json';
+const SUBMISSIONS_FILE = 'submissions.json';
 export type SlurmStage = 'irp' | 'fit' | 'prune' | 'report';
 
 export interface SlurmOptions {
@@ -55,10 +55,10 @@ export interface Submission {
   logs: string;
 }
 
-export const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** The prune tasks of an array: --max-tasks, at most one per job. */
-export const taskCount = (maxTasks: number, jobs: number) => Math.max(1, Math.min(maxTasks, jobs));
+const taskCount = (maxTasks: number, jobs: number) => Math.max(1, Math.min(maxTasks, jobs));
 
 /** The stages of `pipeline run`: IRP array over sources, fit, prune array, report. */
 export function runStages(config: MainJobConfig, out: string, pruneJobs: number, opts: SlurmOptions): StageSpec[] {
@@ -88,7 +88,7 @@ export function sweepStages(out: string, jobs: number, opts: SlurmOptions): Stag
 }
 
 /** The batch scripts of the stages (not yet written). */
-export function slurmScripts(out: string, stages: StageSpec[], opts: SlurmOptions): SlurmScript[] {
+function slurmScripts(out: string, stages: StageSpec[], opts: SlurmOptions): SlurmScript[] {
   const dir = path.join(path.resolve(out), SLURM_DIR);
   const cli = [opts.node, opts.bin, ...opts.globalArgs].map(quote).join(' ');
   return stages.map(({ stage, tasks, args }) => {
@@ -114,7 +114,7 @@ export function slurmScripts(out: string, stages: StageSpec[], opts: SlurmOption
 }
 
 /** The sbatch command line of each stage, its dependency on the previous stage's job id given. */
-export function sbatchArgv(s: SlurmScript, opts: SlurmOptions, after?: string): string[] {
+function sbatchArgv(s: SlurmScript, opts: SlurmOptions, after?: string): string[] {
   return [
     '--parsable',
     ...(s.array ? [`--array=${s.array}`] : []),

@@ -11,7 +11,7 @@ import { type MainJobConfig, parseMainJob } from './config.ts';
 import { autosDirOf, mainJobPlan, sourceDirs, tablesOf } from './main-job.ts';
 import { latestSubmission, queueStates, SLURM_DIR } from './slurm.ts';
 
-export interface StageState {
+interface StageState {
   stage: string;
   done: number;
   total: number;
@@ -30,7 +30,7 @@ export function runConfigOf(out: string, given?: unknown, source = 'run config')
   usage(`${out} has no ${SLURM_DIR}/config.json or manifest.json: pass the run's config with --config <file>`);
 }
 
-export function runStatus(config: MainJobConfig, out: string): StageState[] {
+function runStatus(config: MainJobConfig, out: string): StageState[] {
   const busy = (dir: string) => (fs.existsSync(dir) && !isFinished(dir) && lockHolderElsewhere(dir) ? 1 : 0);
   const irp = sourceDirs(config, out);
   const autos = autosDirOf(out);
