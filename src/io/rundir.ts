@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { usage } from '../util/errors.ts';
 import { LOCK_FILE } from './run-lock.ts';
@@ -22,6 +22,28 @@ export function canonicalJson(value: unknown): string {
 /** First 12 hex digits of the SHA-256 of the config's canonical JSON. */
 export function configHash(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
+}
+
+/** Config keys that name input files or directories (a survival table, a fitted AutoS, a dataset's files, a fit's tables). */
+const PATH_KEYS = new Set(['table', 'autos', 'dataDir', 'tables']);
+/** Stands for the run's or sweep's --out in a path inside it. */
+export const OUT_PREFIX = '$OUT/';
+
+/**
+ * The identity of a job whose inputs may lie inside the directory the run writes (`root`: a run's AutoS
+ * and tables, a sweep's --out): those paths written as `$OUT/<path inside root>`, so that a run
+ * directory moved or copied whole keeps its job names and config.json files and resumes. Paths outside
+ * `root` stay as given. With no root, the identity as it is.
+ */
+export function relocatable<T>(identity: T, root: string | undefined): T {
+  if (root === undefined) return identity;
+  const rel = (p: unknown) => (typeof p === 'string' && inside(p, root) ? OUT_PREFIX + relative(resolve(root), resolve(p)).split(sep).join('/') : p);
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, PATH_KEYS.has(k) ? (Array.isArray(x) ? x.map(rel) : rel(x)) : walk(x)]));
+  };
+  return walk(identity) as T;
 }
 
 export function runDir(root: string, kind: string, config: unknown): string {
@@ -44,6 +66,15 @@ export function checkRunDir(dir: string, identity: unknown, what: string, opts: 
     }
   } else if (opts.strict && existsSync(dir) && readdirSync(dir).some((f) => f !== LOCK_FILE)) {
     usage(`${dir} is not empty and is not a run directory of this tool (expected ${what}); pass another --out`);
+  }
+}
+
+/** The canonical JSON of the identity `<dir>/config.json` records, or undefined when there is none (or it is unreadable). */
+export function readRunConfig(dir: string): string | undefined {
+  try {
+    return canonicalJson(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  } catch {
+    return undefined;
   }
 }
 

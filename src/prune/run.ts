@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
-import { checkRunDir, configHash, emptyRunDir, isFinished, markFinished, recordRunConfig, runDir } from '../io/rundir.ts';
+import { checkRunDir, configHash, emptyRunDir, isFinished, markFinished, recordRunConfig, relocatable, runDir } from '../io/rundir.ts';
 import { lockRunDir } from '../io/run-lock.ts';
 import { writeMaskFile } from '../masks/mask-file.ts';
 import { keptCount, type Masks } from '../masks/masks.ts';
@@ -95,6 +95,8 @@ export async function runPrune(
   config: PruneConfig,
   opts: {
     out?: string;
+    /** The sweep's or run's --out this job lies in: inputs inside it are named relative to it in the job's identity (relocatable). */
+    root?: string;
     force?: boolean;
     backend: BackendInfo;
     plot?: (dir: string, report: PruneReport) => Promise<void>;
@@ -109,7 +111,7 @@ export async function runPrune(
   const options = resolveOptions(criterion, config.criterionOptions);
   const initSeed = criterion.initSeed?.(config) ?? config.seed;
   // A job whose θ₀ is not its seed's says so in its hash (and report): the same flags meant another init before.
-  const identity = { ...config, bnMode, backend: opts.backend.name, ...(initSeed !== config.seed ? { initSeed } : {}) };
+  const identity = relocatable({ ...config, bnMode, backend: opts.backend.name, ...(initSeed !== config.seed ? { initSeed } : {}) }, opts.root);
   const dir = opts.out ?? runDir('runs', `prune-${config.criterion}`, identity);
   const release = lockRunDir(dir, { waitMs: opts.lockWaitMs });
   try {

@@ -7,7 +7,7 @@ import type { BackendInfo } from '../engine/backend.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { parseIrpConfig } from '../irp/config.ts';
 import { runIrp } from '../irp/run.ts';
-import { claimRunDir, configHash, isFinished } from '../io/rundir.ts';
+import { canonicalJson, claimRunDir, configHash, isFinished, readRunConfig, recordRunConfig, relocatable } from '../io/rundir.ts';
 import { withRunLock } from '../io/run-lock.ts';
 import { UsageError } from '../util/errors.ts';
 import { createModel } from '../models/index.ts';
@@ -73,17 +73,18 @@ export interface MainJobOptions {
  * seeds. One target (prune.model): `<out>/prune/<entry>_s<sparsity>_seed<seed>_<config hash>`; with
  * prune.targets each name starts with `<model>[-w<width>]-<dataset>_`.
  */
-export function mainJobPlan(config: MainJobConfig, autosDir: string, table: string): PlannedJob[] {
+export function mainJobPlan(config: MainJobConfig, out: string): PlannedJob[] {
   const p = config.prune;
   const common = {
     samplesPerClass: p.samplesPerClass,
     scope: 'global' as const,
     temperature: 200,
     criterionOptions: p.criterionOptions,
-    autos: autosDir,
-    table,
+    autos: autosDirOf(out),
+    table: tablesOf(config, out)[0]!,
     train: p.train,
     source: 'main job',
+    root: out,
   };
   const stem: StemOf = ({ target, entry, level, seed }) =>
     `${p.targets ? `${targetSlug(target)}_` : ''}${entry === DENSE_SERIES ? DENSE_SERIES : `${entrySlug(entry)}_s${level.sparsity}`}_seed${seed}`;
@@ -174,7 +175,10 @@ export async function runFitStage(config: MainJobConfig, out: string, log: (s: s
     control: false,
   };
   await withRunLock(autosDir, async () => {
-    claimRunDir(autosDir, fitConfig, 'an AutoS fit', { strict: true, fix: STAGE_FIX });
+    const identity = relocatable(fitConfig, out);
+    // A fit recorded before identities were relocatable names its tables by absolute path: the same fit.
+    if (readRunConfig(autosDir) === canonicalJson(fitConfig)) recordRunConfig(autosDir, identity);
+    claimRunDir(autosDir, identity, 'an AutoS fit', { strict: true, fix: STAGE_FIX });
     if (!fs.existsSync(path.join(autosDir, 'autos.json'))) {
       const m = await fitAutos(fitConfig, autosDir);
       await writeSurvivalPlots(autosDir);
@@ -200,12 +204,13 @@ export async function runPruneStage(
   if (!fs.existsSync(path.join(autosDir, 'autos.json'))) throw new UsageError(`stage 3 needs the fitted AutoS model in ${autosDir} (run stage fit first)`);
   const targets = targetsOf(config);
   const several = targets.length > 1;
-  const all = mainJobPlan(config, autosDir, tablesOf(config, out)[0]!);
+  const all = mainJobPlan(config, out);
   const task = opts.task;
   const jobs = task ? all.filter((_, i) => inShard(i, task)) : all;
   const byName = new Map(jobs.map((j) => [j.name, j]));
   const r = await runJobs(jobs, {
     dir: path.join(out, 'prune'),
+    root: out,
     jobs: opts.jobs,
     threads: opts.threads,
     backend: backend.name,
@@ -245,7 +250,7 @@ export async function writeRunResults(
 ): Promise<ResultRow[]> {
   const targets = targetsOf(config);
   const several = targets.length > 1;
-  const jobs = mainJobPlan(config, autosDirOf(out), tablesOf(config, out)[0]!);
+  const jobs = mainJobPlan(config, out);
   const unfinished = jobs.filter((j) => !isFinished(path.join(out, 'prune', j.name)));
   if (unfinished.length) {
     throw new UsageError(

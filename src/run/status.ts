@@ -8,7 +8,7 @@ import { lockHolderElsewhere } from '../io/run-lock.ts';
 import { isFinished } from '../io/rundir.ts';
 import { usage } from '../util/errors.ts';
 import { type MainJobConfig, parseMainJob } from './config.ts';
-import { autosDirOf, mainJobPlan, sourceDirs, tablesOf } from './main-job.ts';
+import { autosDirOf, mainJobPlan, sourceDirs } from './main-job.ts';
 import { latestSubmission, queueStates, SLURM_DIR } from './slurm.ts';
 
 interface StageState {
@@ -34,7 +34,7 @@ function runStatus(config: MainJobConfig, out: string): StageState[] {
   const busy = (dir: string) => (fs.existsSync(dir) && !isFinished(dir) && lockHolderElsewhere(dir) ? 1 : 0);
   const irp = sourceDirs(config, out);
   const autos = autosDirOf(out);
-  const jobs = mainJobPlan(config, autos, tablesOf(config, out)[0]!).map((j) => path.join(out, 'prune', j.name));
+  const jobs = mainJobPlan(config, out).map((j) => path.join(out, 'prune', j.name));
   return [
     { stage: 'irp', done: irp.filter(isFinished).length, total: irp.length, running: irp.reduce((n, d) => n + busy(d), 0) },
     { stage: 'fit', done: fs.existsSync(path.join(autos, 'autos.json')) ? 1 : 0, total: 1, running: busy(autos) },

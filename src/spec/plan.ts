@@ -1,4 +1,4 @@
-import { configHash } from '../io/rundir.ts';
+import { configHash, relocatable } from '../io/rundir.ts';
 import type { PruneConfig } from '../prune/config.ts';
 import { DENSE_SERIES, parseEntry } from './criterion-entry.ts';
 import { denseJobConfig, type JobCommon, pruneJobConfig, targetTrainConfig } from './prune-job.ts';
@@ -24,8 +24,11 @@ export interface PlannedJob {
 /** A layout's directory stem of a job (without the hash). */
 export type StemOf = (j: Omit<PlannedJob, 'name' | 'config'>) => string;
 
-/** `<stem>_<first 8 hex digits of the config hash>`: the same config always lands in the same directory. */
-export const jobName = (stem: string, config: PruneConfig) => `${stem}_${configHash(config).slice(0, 8)}`;
+/**
+ * `<stem>_<first 8 hex digits of the config hash>`: the same config always lands in the same directory;
+ * inputs inside `root` (the run's --out) are hashed by their path inside it (relocatable).
+ */
+export const jobName = (stem: string, config: PruneConfig, root?: string) => `${stem}_${configHash(relocatable(config, root)).slice(0, 8)}`;
 
 /**
  * The one planner of `sweep` and of `run`'s stage 3: per target, its dense baseline per seed (unless a
@@ -46,7 +49,7 @@ export function planPruneJobs(
         seeds.map((seed) => {
           const config = pruneJobConfig(target, parseEntry(entry), level.density, seed, { ...common, train: trainOf(seed) });
           const key = { target, entry, level, seed };
-          return { ...key, name: jobName(stemOf(key), config), config };
+          return { ...key, name: jobName(stemOf(key), config, common.root), config };
         }),
       ),
     );
@@ -54,7 +57,7 @@ export function planPruneJobs(
     const dense = seeds.map((seed) => {
       const config = denseJobConfig(pruneJobConfig(target, parseEntry('magnitude'), 1, seed, { ...common, train: trainOf(seed) }));
       const key = { target, entry: DENSE_SERIES, level: { density: 1, sparsity: 0 }, seed };
-      return { ...key, name: jobName(stemOf(key), config), config };
+      return { ...key, name: jobName(stemOf(key), config, common.root), config };
     });
     return [...dense, ...pruned];
   });

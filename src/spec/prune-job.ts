@@ -17,6 +17,8 @@ export interface JobCommon {
   train?: Record<string, unknown>;
   /** Names the config in one-line errors. */
   source: string;
+  /** The run's or sweep's --out: inputs inside it are named relative to it in job names (relocatable). */
+  root?: string;
 }
 
 /**
@@ -48,7 +50,7 @@ export function pruneJobConfig(
   entry: CriterionEntry,
   density: number,
   seed: number,
-  common: Omit<JobCommon, 'train' | 'source'> & { train?: TrainConfig },
+  common: Omit<JobCommon, 'train' | 'source' | 'root'> & { train?: TrainConfig },
   extra: Partial<PruneConfig> = {},
 ): PruneConfig {
   return {

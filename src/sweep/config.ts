@@ -37,7 +37,7 @@ export interface SweepJob {
 }
 
 /** Parses and checks the whole sweep; every problem is found before any job starts. */
-export function planSweep(input: unknown, source: string): { sweep: SweepConfig; jobs: SweepJob[] } {
+export function planSweep(input: unknown, source: string, root?: string): { sweep: SweepConfig; jobs: SweepJob[] } {
   const r = SweepSchema.safeParse(input);
   if (!r.success) usage(describeZodError(r.error, source));
   const sweep = r.data;
@@ -59,6 +59,7 @@ export function planSweep(input: unknown, source: string): { sweep: SweepConfig;
     table: sweep.table,
     train: sweep.train,
     source,
+    root,
   };
   const planned = planPruneJobs(sweep.targets, sweep.criteria, levels, sweep.seeds, common, sweepStem);
   return { sweep, jobs: planned.map((j, index) => ({ index, name: j.name, config: j.config })) };

@@ -51,6 +51,8 @@ export function resolvePool(opts: { jobs?: number; threads?: number; pending: nu
 export interface JobRunOptions {
   /** Parent directory of the job directories. */
   dir: string;
+  /** The sweep's or run's --out, written into each job.json: the job's identity names inputs inside it relative to it. */
+  root: string;
   /** --jobs and --threads as given (undefined: chosen by resolvePool). */
   jobs?: number;
   threads?: number;
@@ -145,7 +147,7 @@ export async function runJobs(list: PruneJob[], opts: JobRunOptions): Promise<Jo
       // Emptied under the job's lock, so a job another process is running is never pulled from under it.
       if (opts.force) withRunLockSync(dir, () => emptyRunDir(dir));
       fs.mkdirSync(dir, { recursive: true });
-      if (!lockHolderElsewhere(dir)) writeJsonAtomic(path.join(dir, 'job.json'), { config: job.config });
+      if (!lockHolderElsewhere(dir)) writeJsonAtomic(path.join(dir, 'job.json'), { config: job.config, root: opts.root });
       enqueue(job, dir);
     }
     await queue.onIdle();
@@ -157,7 +159,7 @@ export async function runJobs(list: PruneJob[], opts: JobRunOptions): Promise<Jo
           summary.skipped++;
           ended(job, dir, true, null);
         } else {
-          writeJsonAtomic(path.join(dir, 'job.json'), { config: job.config });
+          writeJsonAtomic(path.join(dir, 'job.json'), { config: job.config, root: opts.root });
           enqueue(job, dir);
         }
       }

@@ -42,7 +42,7 @@ export interface SweepSummary {
  */
 export async function runSweep(file: string, opts: SweepOptions): Promise<SweepSummary> {
   const started = performance.now();
-  const { sweep, jobs } = planSweep(readPreset(file), file);
+  const { sweep, jobs } = planSweep(readPreset(file), file, opts.out);
   const mine = jobs.filter((j) => inShard(j.index, opts.shard));
   fs.mkdirSync(path.join(opts.out, 'jobs'), { recursive: true });
   // A changed config grows the sweep in place: jobs are addressed by their config hash, so every
@@ -50,6 +50,7 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
   writeJsonAtomic(path.join(opts.out, 'sweep.json'), { sweep, jobs: jobs.map((j) => j.name) });
   const r = await runJobs(mine, {
     dir: path.join(opts.out, 'jobs'),
+    root: opts.out,
     jobs: opts.jobs,
     threads: opts.threads,
     backend: opts.backend,

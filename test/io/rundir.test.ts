@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, configHash, isFinished, markFinished, runDir } from '../../src/io/rundir.ts';
+import { canonicalJson, configHash, isFinished, markFinished, relocatable, runDir } from '../../src/io/rundir.ts';
 import { UsageError } from '../../src/util/errors.ts';
 
 describe('run directories', () => {
@@ -29,5 +29,30 @@ describe('run directories', () => {
     expect(isFinished(dir)).toBe(false);
     markFinished(dir);
     expect(isFinished(dir)).toBe(true);
+  });
+
+  it('relocatable identities name inputs inside the run by their path inside it, and leave the rest as given', () => {
+    const id = {
+      criterion: 'autos',
+      autos: '/runs/a/autos',
+      table: '/data/t.arrow',
+      tables: ['/runs/a/irp/x/survival.arrow', '/elsewhere/survival.arrow'],
+      train: { dataDir: '/runs/a/data', lr: 0.1, note: '/runs/a/not-a-path-key' },
+      density: 0.1,
+    };
+    expect(relocatable(id, '/runs/a/')).toEqual({
+      criterion: 'autos',
+      autos: '$OUT/autos',
+      table: '/data/t.arrow',
+      tables: ['$OUT/irp/x/survival.arrow', '/elsewhere/survival.arrow'],
+      train: { dataDir: '$OUT/data', lr: 0.1, note: '/runs/a/not-a-path-key' },
+      density: 0.1,
+    });
+    // Moved whole: the same identity, so the same hash.
+    const paths = { ...id, train: { dataDir: id.train.dataDir, lr: 0.1 } };
+    const moved = JSON.parse(JSON.stringify(paths).replaceAll('/runs/a/', '/mnt/b/'));
+    expect(configHash(relocatable(moved, '/mnt/b'))).toBe(configHash(relocatable(paths, '/runs/a')));
+    expect(relocatable({ autos: '/runs/ab/autos' }, '/runs/a')).toEqual({ autos: '/runs/ab/autos' }); // a sibling is not inside
+    expect(relocatable(id, undefined)).toBe(id);
   });
 });

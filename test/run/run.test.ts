@@ -76,6 +76,25 @@ describe('pipeline run', () => {
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout.match(/\(done before\)/g)).toHaveLength(7);
     expect(table(parallel)).toEqual(table(serial));
+
+    // Moved whole, the run resumes as finished: its AutoS and table paths inside --out are part of no job's name or identity.
+    const moved = path.join(root, 'moved');
+    fs.renameSync(parallel, moved);
+    const after = await cli('run', file, '--out', moved, '--jobs', '2', '--threads', '1');
+    expect(after.status, after.stderr).toBe(0);
+    expect(after.stdout.match(/\(done before\)/g)).toHaveLength(7);
+    expect(fs.readdirSync(path.join(moved, 'prune')).sort()).toEqual(jobs);
+    expect(table(moved)).toEqual(table(serial));
+    // A fit recorded with absolute table paths (run directories made before relocatable identities) is kept, not refused.
+    const fitConfig = path.join(moved, 'autos', 'config.json');
+    const legacy = read(path.join(moved, 'autos'), 'config.json').replaceAll('$OUT/', `${moved}/`);
+    expect(legacy).not.toBe(read(path.join(moved, 'autos'), 'config.json'));
+    fs.writeFileSync(fitConfig, legacy);
+    const fitted = fs.statSync(path.join(moved, 'autos', 'autos.json')).mtimeMs;
+    const adopted = await cli('run', file, '--out', moved, '--jobs', '2', '--threads', '1');
+    expect(adopted.status, adopted.stderr).toBe(0);
+    expect(fs.statSync(path.join(moved, 'autos', 'autos.json')).mtimeMs).toBe(fitted);
+    expect(read(path.join(moved, 'autos'), 'config.json')).toContain('$OUT/');
   }, 240_000);
 
   it('--jobs × --threads beyond the cores runs, with one note line', async () => {

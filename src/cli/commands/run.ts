@@ -50,7 +50,7 @@ export function registerRun(program: Command): void {
     if (f.slurm || f.stage) main.validateMainJob(config, file); // runMainJob checks its own input
     if (f.slurm) {
       const { runStages, submitSlurm } = await import('../../run/slurm.ts');
-      const pruneJobs = main.mainJobPlan(config, main.autosDirOf(f.out), main.tablesOf(config, f.out)[0]!).length;
+      const pruneJobs = main.mainJobPlan(config, f.out).length;
       const slurm = slurmOptionsFrom(f, c);
       submitSlurm(config, f.out, runStages(config, f.out, pruneJobs, slurm), slurm);
       return;

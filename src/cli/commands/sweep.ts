@@ -21,7 +21,7 @@ async function submitSweep(file: string, f: SweepFlags, c: Command): Promise<voi
     import('../../run/slurm.ts'),
   ]);
   const config = readPreset(file);
-  const { jobs } = planSweep(config, file);
+  const { jobs } = planSweep(config, file, f.out);
   const slurm = slurmOptionsFrom(f, c);
   submitSlurm(config, f.out, sweepStages(f.out, jobs.length, slurm), slurm);
 }
@@ -94,9 +94,16 @@ export function registerSweep(program: Command): void {
         try {
           const backend = await ready;
           const [{ runPrune }, { writeLayerDensityPlot }] = await modules;
-          const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig };
+          const job = JSON.parse(fs.readFileSync(m.jobFile, 'utf8')) as { config: PruneConfig; root?: string };
           // A worker of a killed run may still hold the job's lock for the instant it takes to exit: wait for it.
-          const r = await runPrune(job.config, { out: path.dirname(m.jobFile), force: false, backend, plot: writeLayerDensityPlot, lockWaitMs: 15_000 });
+          const r = await runPrune(job.config, {
+            out: path.dirname(m.jobFile),
+            root: job.root,
+            force: false,
+            backend,
+            plot: writeLayerDensityPlot,
+            lockWaitMs: 15_000,
+          });
           process.send?.({ ok: true, skipped: r.skipped });
         } catch (err) {
           process.send?.({ ok: false, error: describeFailure(err).line });
