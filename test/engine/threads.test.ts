@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,5 +108,44 @@ describe('multi-threaded wasm', () => {
     const r = spawnSync(process.execPath, [path.join(root, 'bin/pipeline.mjs'), '--threads', '0', 'bench', '--model', 'lenet300'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe("pipeline: --threads must be a positive integer, got '0' (or unset PIPELINE_THREADS)");
+  });
+
+  it('bench --busy n measures beside n spinning processes and leaves none behind, also when killed with SIGKILL', async () => {
+    const bin = path.join(root, 'bin/pipeline.mjs');
+    const r = spawnSync(
+      process.execPath,
+      [bin, '--backend', 'wasm', '--threads', '1,2', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1', '--busy', '1'],
+      { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' }, timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.threads, l.busy])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
+
+    const bench = spawn(process.execPath, [bin, '--backend', 'wasm', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1000000', '--busy', '2'], {
+      stdio: 'ignore',
+    });
+    const childrenOf = (pid: number) => {
+      const ps = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout;
+      return ps
+        .split('\n')
+        .filter((l) => l.includes('for (;;)'))
+        .map((l) => Number(l.trim().split(' ')[0]));
+    };
+    const alive = (pid: number) => spawnSync('ps', ['-p', String(pid)]).status === 0;
+    let busy: number[] = [];
+    for (let i = 0; i < 200 && busy.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      busy = childrenOf(bench.pid!);
+    }
+    expect(busy).toHaveLength(2);
+    bench.kill('SIGKILL');
+    for (let i = 0; i < 100 && busy.some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(busy.filter(alive)).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { MODEL_NAMES, type ModelName } from '../../models/types.ts';
 import { usage } from '../../util/errors.ts';
-import { backendFrom, positiveInt, positiveNumber } from '../options.ts';
+import { backendFrom, nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
 
 interface BenchFlags {
   model: string;
@@ -11,6 +11,7 @@ interface BenchFlags {
   repeat: number;
   channelFraction?: number;
   profile?: boolean;
+  busy?: number;
 }
 
 export function registerBench(program: Command): void {
@@ -29,6 +30,7 @@ export function registerBench(program: Command): void {
       positiveNumber('--channel-fraction'),
     )
     .option('--profile', 'also time one train step and one GraSP Hg per kernel (key "profile")')
+    .option('--busy <n>', 'measure beside n busy processes (one spinning core each, as other jobs would take), key "busy"', nonNegativeInt('--busy'))
     .action(async (opts: BenchFlags, cmd: Command) => {
       const [{ runStructuredBench }, { runBench }, { createModel }, { requireChannels }] = await Promise.all([
         import('../../bench/structured.ts'),
@@ -36,6 +38,7 @@ export function registerBench(program: Command): void {
         import('../../models/index.ts'),
         import('../../prune/structured/stage.ts'),
       ]);
+      if (opts.busy && !process.env[BUSY_STARTED]) startBusyProcesses(opts.busy);
       const counts = threadCounts(cmd);
       if (counts) return benchEachThreadCount(counts);
       const model = createModel(opts.model, { width: opts.width }); // validates before the backend starts
@@ -50,7 +53,7 @@ export function registerBench(program: Command): void {
         fraction !== undefined
           ? await runStructuredBench({ model: name, width: opts.width, batch: opts.batch, repeat: opts.repeat, fraction }, backend)
           : await runBench({ model: name, width: opts.width, batch: opts.batch, repeat: opts.repeat, profile: opts.profile }, backend);
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.stdout.write(`${JSON.stringify(opts.busy === undefined ? result : { ...result, busy: opts.busy })}\n`);
     });
 }
 
@@ -70,7 +73,30 @@ function benchEachThreadCount(counts: number[]): void {
   for (const n of counts) {
     const args = [...argv];
     args.splice(at, args[at] === '--threads' ? 2 : 1, `--threads=${n}`);
-    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, [BUSY_STARTED]: '1' },
+    });
     if (r.status !== 0) usage(`bench at --threads ${n} failed (exit ${r.status}); run it alone to see why`);
   }
+}
+
+/** Set for the per-thread-count children: the parent's busy processes are already running. */
+const BUSY_STARTED = 'PIPELINE_BENCH_BUSY_STARTED';
+
+/**
+ * `n` processes that each spin one core until this process ends: killed at exit and on SIGINT/SIGTERM,
+ * and each ends by itself when its IPC channel closes (this process killed with SIGKILL). The spinning
+ * runs on a worker thread so that the child's own event loop can see the channel close.
+ */
+function startBusyProcesses(n: number): void {
+  const spin = "const { Worker } = require('node:worker_threads'); new Worker('for (;;) {}', { eval: true }); process.on('disconnect', () => process.exit());";
+  const children = Array.from({ length: n }, () => spawn(process.execPath, ['-e', spin], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }));
+  const stop = () => children.forEach((c) => c.kill('SIGKILL'));
+  process.once('exit', stop);
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
+    process.once(signal, () => (stop(), process.exit(code)));
 }

@@ -6,14 +6,16 @@
  */
 
 // Control words: the claim word (call number << 7 | blocks claimed), the block count, blocks finished,
-// the number of the last call a block of which threw, the block bounds (MAX_BLOCKS + 1); then per
+// the number of the last call a block of which threw, how long a waiting thread polls before it
+// sleeps (µs; the main thread sets it), the block bounds (MAX_BLOCKS + 1); then per
 // worker a slot: call number to serve (main → worker), last call served (worker → main), export index,
 // argument count and the arguments.
 export const CLAIM = 0;
 export const BLOCKS = 1;
 export const FINISHED = 2;
 export const FAILED = 3;
-export const BOUNDS = 4;
+export const POLL_US = 4;
+export const BOUNDS = 5;
 export const MAX_BLOCKS = 64; // < 128: the claimed count fits below the call number in CLAIM
 /** A claimed count above any block count: no block of the call can be claimed yet. */
 export const CLOSED = 127;

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { CpuContention } from './cpu-contention.ts';
 import {
   ARGC,
   ARGS,
@@ -18,6 +19,7 @@ import {
   SLOTS,
   STRIDE,
   waitWhile,
+  POLL_US,
 } from './wasm-pool-protocol.mjs';
 
 /**
@@ -42,8 +44,10 @@ const BLOCKS_PER_THREAD = 16;
  * wake once its core has been idle ~1 ms (11 µs after 50 µs), about a batch-norm pass at 2 threads
  * and a block of every convolution. Polling 2 ms covers the gaps between kernels of a step (resnet18
  * w16 at 2 threads, interleaved in one process: train step median 162 → 144 ms, GraSP Hg 766 → 703
- * ms). Only while every thread has a core of its own (see start): a thread polling a shared core
- * takes it from the one it waits for.
+ * ms). Only while every thread has a core of its own: with more threads than cores (see start), or
+ * while other processes keep the cores busy (CpuContention), a thread polling a shared core takes it
+ * from the one it waits for, and threads sleep at once (resnet18 w16 batch 32 at 2 threads beside two
+ * busy processes on 2 cores: train step 461 ms polling, 335 ms sleeping; 1 thread 470–508 ms).
  */
 const SPIN_MS = 2;
 
@@ -61,6 +65,7 @@ export class WasmKernelPool {
     private readonly control: Int32Array,
     private readonly message: Uint8Array,
     private readonly spinMs: number,
+    private readonly contention = new CpuContention(),
   ) {}
 
   /** Threads that run a call (this one included). */
@@ -86,7 +91,7 @@ export class WasmKernelPool {
     try {
       for (let slot = 0; slot < count; slot++) {
         const worker = new Worker(new URL('./wasm-pool-worker.mjs', import.meta.url), {
-          workerData: { module, memory, control: control.buffer, messages: message.buffer, slot, names, spinMs },
+          workerData: { module, memory, control: control.buffer, messages: message.buffer, slot, names },
         });
         workers.push(worker);
       }
@@ -143,7 +148,9 @@ export class WasmKernelPool {
       helpers--;
     }
     claimBlocks(control, call, fn, args, this.message);
-    const until = performance.now() + this.spinMs;
+    const now = performance.now();
+    const pollMs = this.pollMs(now);
+    const until = now + pollMs;
     for (;;) {
       const finished = Atomics.load(control, FINISHED);
       if (finished >= blocks) break;
@@ -152,6 +159,13 @@ export class WasmKernelPool {
     if (Atomics.load(control, FAILED) === call) {
       throw new Error(`wasm kernel '${name}' failed: ${new TextDecoder().decode(this.message.slice()).replace(/\0+$/, '')}`);
     }
+  }
+
+  /** How long threads poll now: SPIN_MS while the cores are ours, else 0; published for the helpers. */
+  private pollMs(now: number): number {
+    const ms = this.workers.length > 0 && this.spinMs > 0 && !this.contention.contended(now) ? this.spinMs : 0;
+    if (Atomics.load(this.control, POLL_US) !== ms * 1000) Atomics.store(this.control, POLL_US, ms * 1000);
+    return ms;
   }
 
   /** Ends the workers (they also end with the process, being unref'd). */
