@@ -5,6 +5,7 @@ import { readArrowBatches } from '../../io/arrow.ts';
 import { createModel, initParams, isModelName } from '../../models/index.ts';
 import { synflowScores } from '../criteria/synflow.ts';
 import { usage } from '../../util/errors.ts';
+import { checkSurvivalRows, tableRounds } from '../survival-checks.ts';
 import { yieldToEventLoop } from '../../util/yield.ts';
 import type { LayerDescriptor, NetworkContext, TensorColumns } from './features.ts';
 
@@ -33,6 +34,7 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
   const parts = new Map<string, { theta: Float32Array[]; grad: Float32Array[]; hg: Float32Array[]; y: Float32Array[]; rounds: Uint8Array[] }>();
   let metadata: Map<string, string> | undefined;
   let rows = 0;
+  let rounds = 0;
   for await (const batch of readArrowBatches(path)) {
     await yieldToEventLoop();
     if (!metadata) {
@@ -41,6 +43,7 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
       if (missing.length)
         usage(`${path} lacks column(s) ${missing.join(', ')}; pass a survival table from 'pipeline irp'${needHg ? ' or drop hg from --features' : ''}`);
       if (!metadata.has('layers')) usage(`${path} has no 'layers' metadata; pass a survival table from 'pipeline irp'`);
+      rounds = tableRounds(path, metadata);
     }
     rows += batch.numRows;
     const layer = batch.getChild('layer')!;
@@ -50,7 +53,8 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
     // Hg is read whenever the table has it: GraSP's θ·Hg is a baseline of the fit's metrics.
     const hg = names(batch).includes('hg') ? (col('hg') as Float32Array) : undefined;
     const y = col('score') as Float32Array;
-    const rounds = col('rounds_survived') as Uint8Array;
+    const survived = col('rounds_survived') as Uint8Array;
+    checkSurvivalRows(path, rounds, survived, y, rows - batch.numRows, (i) => String(layer.get(i)));
     let start = 0;
     while (start < batch.numRows) {
       const name = String(layer.get(start));
@@ -61,7 +65,7 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
       p.grad.push(grad.slice(start, end));
       if (hg) p.hg.push(hg.slice(start, end));
       p.y.push(y.slice(start, end));
-      p.rounds.push(rounds.slice(start, end));
+      p.rounds.push(survived.slice(start, end));
       parts.set(name, p);
       start = end;
     }
@@ -82,34 +86,39 @@ export async function readSurvivalSource(path: string, needHg: boolean): Promise
     }
     return out;
   };
-  const tensors = descriptors
-    .filter((d) => parts.has(d.name))
-    .map((d) => {
-      const p = parts.get(d.name)!;
-      const size = Array.isArray(d.shape) ? d.shape.reduce((a, b) => a * b, 1) : Number.NaN;
-      const rowsOf = p.theta.reduce((n, x) => n + x.length, 0);
-      if (rowsOf !== size)
-        usage(
-          `${path}: tensor '${d.name}' has ${rowsOf} rows but its shape [${d.shape}] in the 'layers' metadata has ${size} weights; re-create the table with 'pipeline irp'`,
-        );
-      for (const [column, chunks] of [
-        ['theta', p.theta],
-        ['grad', p.grad],
-        ['hg', p.hg],
-      ] as const) {
-        if (chunks.some((x) => x.some((v) => !Number.isFinite(v))))
-          usage(`${path}: column '${column}' of tensor '${d.name}' holds NaN or Inf; re-create the table with 'pipeline irp'`);
-      }
-      return {
-        source: path,
-        layer: d,
-        theta: concat(p.theta, (n) => new Float32Array(n)),
-        grad: concat(p.grad, (n) => new Float32Array(n)),
-        hg: p.hg.length ? concat(p.hg, (n) => new Float32Array(n)) : undefined,
-        y: concat(p.y, (n) => new Float32Array(n)),
-        rounds: concat(p.rounds, (n) => new Uint8Array(n)),
-      };
-    });
+  if (!Array.isArray(descriptors)) usage(`${path}: its 'layers' metadata is not a list of tensors; pass a survival table from 'pipeline irp'`);
+  const described = new Set(descriptors.map((d) => d.name));
+  const unlisted = [...parts.keys()].find((name) => !described.has(name));
+  if (unlisted !== undefined)
+    usage(`${path}: rows of tensor '${unlisted}' but no such tensor in its 'layers' metadata; re-create the table with 'pipeline irp'`);
+  const empty = descriptors.find((d) => !parts.has(d.name));
+  if (empty) usage(`${path}: tensor '${empty.name}' of its 'layers' metadata has no rows; re-create the table with 'pipeline irp'`);
+  const tensors = descriptors.map((d) => {
+    const p = parts.get(d.name)!;
+    const size = Array.isArray(d.shape) ? d.shape.reduce((a, b) => a * b, 1) : Number.NaN;
+    const rowsOf = p.theta.reduce((n, x) => n + x.length, 0);
+    if (rowsOf !== size)
+      usage(
+        `${path}: tensor '${d.name}' has ${rowsOf} rows but its shape [${d.shape}] in the 'layers' metadata has ${size} weights; re-create the table with 'pipeline irp'`,
+      );
+    for (const [column, chunks] of [
+      ['theta', p.theta],
+      ['grad', p.grad],
+      ['hg', p.hg],
+    ] as const) {
+      if (chunks.some((x) => x.some((v) => !Number.isFinite(v))))
+        usage(`${path}: column '${column}' of tensor '${d.name}' holds NaN or Inf; re-create the table with 'pipeline irp'`);
+    }
+    return {
+      source: path,
+      layer: d,
+      theta: concat(p.theta, (n) => new Float32Array(n)),
+      grad: concat(p.grad, (n) => new Float32Array(n)),
+      hg: p.hg.length ? concat(p.hg, (n) => new Float32Array(n)) : undefined,
+      y: concat(p.y, (n) => new Float32Array(n)),
+      rounds: concat(p.rounds, (n) => new Uint8Array(n)),
+    };
+  });
   return { path, metadata, tensors };
 }
 

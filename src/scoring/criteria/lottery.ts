@@ -1,6 +1,7 @@
 import type { Table } from 'apache-arrow';
 import { readArrowFile } from '../../io/arrow.ts';
 import { usage } from '../../util/errors.ts';
+import { checkSurvivalRows, tableRounds } from '../survival-checks.ts';
 import type { Criterion } from './types.ts';
 
 /** Order-preserving map of a float32 to uint32 (IEEE-754 bits, negatives flipped). */
@@ -55,6 +56,18 @@ export const lottery: Criterion = {
     const total = model.prunable.reduce((n, p) => n + p.size, 0);
     if (t.numRows !== total) usage(`${table} has ${t.numRows} rows but ${model.config.name} has ${total} prunable weights`);
     const rounds = column(t, table, 'rounds_survived', Uint8Array);
+    const layer = t.getChild('layer');
+    if (!layer) usage(`${table} has no column 'layer'; it is not a complete survival table: re-create it with 'pipeline irp'`);
+    let first = 0;
+    for (const p of model.prunable) {
+      for (const row of [first, first + p.size - 1])
+        if (String(layer.get(row)) !== p.name)
+          usage(
+            `${table}: row ${row} belongs to '${layer.get(row)}' where ${model.config.name}'s weights put '${p.name}'; re-create the table with 'pipeline irp'`,
+          );
+      first += p.size;
+    }
+    checkSurvivalRows(table, tableRounds(table, meta), rounds, undefined, 0, (i) => String(layer.get(i)));
     const last = column(t, table, 'final_score', Float32Array);
     if (last.some((v) => !Number.isFinite(v))) usage(`${table}: column 'final_score' holds NaN or Inf; re-create the table with 'pipeline irp --force'`);
     const theta = column(t, table, 'theta', Float32Array);
