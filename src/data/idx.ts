@@ -68,6 +68,11 @@ export function loadIdxDir(dir: string, numClasses: number, ctx: ReaderContext):
   requireDir(dir, ctx.what, ctx.fix);
   const train = loadIdxSplit(dir, 'train', numClasses, ctx);
   const test = loadIdxSplit(dir, 't10k', numClasses, ctx);
+  for (const [split, s] of [
+    ['train', train],
+    ['test', test],
+  ] as const)
+    if (s.n === 0) usage(`${ctx.what}: the ${split} split in ${dir} holds no images; pass a dataset with examples in both splits`);
   if (train.shape.join() !== test.shape.join()) {
     usage(`${ctx.what}: train images are ${train.shape[0]}x${train.shape[1]} but test images are ${test.shape[0]}x${test.shape[1]} in ${dir}; ${ctx.fix}`);
   }

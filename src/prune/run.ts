@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { readPruneReport } from './report-file.ts';
 import type { BackendInfo } from '../engine/backend.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
@@ -117,7 +118,7 @@ export async function runPrune(
   try {
     if (!opts.force) checkRunDir(dir, identity, 'a prune run');
     if (isFinished(dir) && !opts.force) {
-      return { dir, skipped: true, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) };
+      return { dir, skipped: true, report: readPruneReport(dir) };
     }
     const theta0 = initParams(model, initSeed);
     if (opts.force) emptyRunDir(dir, [config.table, config.autos, config.dataDir]);

@@ -2,13 +2,13 @@
  * The one results schema of `pipeline run` and `pipeline sweep`: a row per prune job (the dense
  * baseline included), written as results.csv, results.arrow and results.md, plus the plots.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { Float64, Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { catalogEntry } from '../data/catalog.ts';
 import { writeArrowFile } from '../io/arrow.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import type { PruneConfig, PruneReport } from '../prune/config.ts';
+import { readPruneReport } from '../prune/report-file.ts';
+import type { PruneConfig } from '../prune/config.ts';
 import { DENSE_SERIES, formatEntry } from '../spec/criterion-entry.ts';
 import { accuracyVsSparsityPlot, layerDensityPlot, writeSvg } from './plots.ts';
 
@@ -68,7 +68,7 @@ export interface JobResult {
 const round12 = (x: number) => Number(x.toPrecision(12));
 
 export function jobResult(dir: string, config: PruneConfig): JobResult {
-  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as PruneReport;
+  const report = readPruneReport(dir);
   return {
     row: {
       target: `${config.model}${config.width ? `-w${config.width}` : ''}/${config.dataset}`,

@@ -19,7 +19,8 @@ import { at, checkCriterionOptions, checkEntries, checkTargets } from '../spec/c
 import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
 import { type Level, type PlannedJob, planPruneJobs, type StemOf } from '../spec/plan.ts';
 import { targetLabel, targetSlug } from '../spec/target.ts';
-import { JobsFailedError, type PoolShape, readJobReport, resolvePool, runJobs } from '../sweep/jobs.ts';
+import { JobsFailedError, type PoolShape, resolvePool, runJobs } from '../sweep/jobs.ts';
+import { readPruneReport } from '../prune/report-file.ts';
 import { inShard, type Shard } from '../sweep/shard.ts';
 import { checkMainJob, type MainJobConfig, sourcesOf, targetsOf } from './config.ts';
 import { latestSubmission } from './slurm.ts';
@@ -232,7 +233,7 @@ export async function runPruneStage(
       const what = `  [${o.done}/${o.total}] ${on}${job.entry === DENSE_SERIES ? 'dense (unpruned)' : `${job.entry} at ${(100 * job.level.sparsity).toFixed(1)}% sparsity`}, seed ${job.seed}`;
       const line = o.error
         ? `${what}: failed: ${o.error}`
-        : `${what}: ${(100 * readJobReport(o.dir).test_accuracy!).toFixed(2)}%${o.skipped ? ' (done before)' : ''}`;
+        : `${what}: ${(100 * readPruneReport(o.dir).test_accuracy!).toFixed(2)}%${o.skipped ? ' (done before)' : ''}`;
       progress.log(() => log(line));
     },
   });

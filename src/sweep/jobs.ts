@@ -6,7 +6,7 @@ import { MAX_WASM_THREADS } from '../engine/backends/wasm.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { emptyRunDir, isFinished } from '../io/rundir.ts';
 import { lockHolderElsewhere, withRunLockSync } from '../io/run-lock.ts';
-import type { PruneConfig, PruneReport } from '../prune/config.ts';
+import type { PruneConfig } from '../prune/config.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { WorkerPool } from './pool.ts';
 
@@ -100,10 +100,6 @@ export class JobsFailedError extends Error {
 
 /** How often a job running in another process is checked for its end. */
 const ELSEWHERE_POLL_MS = 1000;
-
-export function readJobReport(dir: string): PruneReport {
-  return JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as PruneReport;
-}
 
 /**
  * Runs prune jobs on a pool of worker processes: finished ones (a DONE marker) are skipped unless

@@ -42,7 +42,12 @@ export function collectResults(out: string): SweepResults {
   for (const name of fs.readdirSync(jobsDir).sort()) {
     const dir = path.join(jobsDir, name);
     if ((planned && !planned.has(name)) || !isFinished(dir)) continue;
-    const { config } = JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8')) as { config: PruneConfig };
+    let config: PruneConfig;
+    try {
+      config = (JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8')) as { config: PruneConfig }).config;
+    } catch {
+      usage(`${path.join(dir, 'job.json')} is missing or not valid JSON; delete ${path.join(dir, 'DONE')} and rerun the sweep to redo that job`);
+    }
     results.push(jobResult(dir, config));
     finished.add(name);
   }

@@ -76,6 +76,17 @@ describe('IDX reader', () => {
     expectUsageError(() => loadDataset('mnist-idx', { dataDir: dir }), /3 images but .* 2 labels/);
   });
 
+  it('rejects a split without images (a valid file of 0 images), naming the split and the directory', () => {
+    for (const split of ['train', 't10k']) {
+      const dir = tempDir();
+      writeIdxSet(dir, false, { [`${split}-images-idx3-ubyte`]: idxBytes([0, 2, 3], []), [`${split}-labels-idx1-ubyte`]: idxBytes([0], []) });
+      expectUsageError(
+        () => loadDataset('mnist-idx', { dataDir: dir }),
+        new RegExp(`the ${split === 'train' ? 'train' : 'test'} split in ${dir} holds no images`),
+      );
+    }
+  });
+
   it('explains a missing file or directory with the fix', () => {
     const dir = tempDir();
     writeIdxSet(dir, false, { 't10k-images-idx3-ubyte': undefined });

@@ -107,7 +107,7 @@ describe('refusals advise only what the command has', () => {
 });
 
 describe('sweep reports never overwrite good results from bad inputs, and name missing jobs', () => {
-  it('a malformed sweep.json is refused (exit 2, results untouched); a removed job directory is named (exit 1)', async () => {
+  it('a malformed sweep.json, report.json or job.json is refused (exit 2, results untouched); a removed job directory is named (exit 1)', async () => {
     const root = tmp();
     const config = path.join(root, 'cfg.json');
     fs.writeFileSync(
@@ -128,6 +128,32 @@ describe('sweep reports never overwrite good results from bad inputs, and name m
       expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8')).toBe(good);
     }
     fs.writeFileSync(path.join(out, 'sweep.json'), plan);
+    // A job's report.json or job.json that is damaged or holds values of the wrong type: refused naming the file and key, results untouched.
+    const job = path.join(
+      out,
+      'jobs',
+      JSON.parse(plan).jobs.find((n: string) => n.includes('_magnitude_')),
+    );
+    const report = fs.readFileSync(path.join(job, 'report.json'), 'utf8');
+    const edits: Array<[string, (r: Record<string, unknown>) => unknown, RegExp]> = [
+      ['report.json', (r) => ({ ...r, test_accuracy: String(r.test_accuracy) }), /report\.json: 'test_accuracy' expected number, received string/],
+      ['report.json', (r) => ({ ...r, test_accuracy: 93.5 }), /report\.json: 'test_accuracy' number must be less than or equal to 1/],
+      ['report.json', (r) => ({ ...r, layers: [{ name: 'fc1', size: 10, kept: -1, density: 0.1 }] }), /report\.json: 'layers\.0\.kept'/],
+      ['report.json', () => '{"criterion": ', /report\.json is not valid JSON/],
+      ['job.json', () => '', /job\.json is missing or not valid JSON/],
+    ];
+    for (const [file, edit, says] of edits) {
+      const before = fs.readFileSync(path.join(job, file), 'utf8');
+      const edited = edit(JSON.parse(report));
+      fs.writeFileSync(path.join(job, file), typeof edited === 'string' ? edited : JSON.stringify(edited));
+      const r = await cliInProcess('report', out);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(says);
+      expect(r.stderr).toContain(`delete ${path.join(job, 'DONE')}`);
+      expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8')).toBe(good);
+      fs.writeFileSync(path.join(job, file), before);
+    }
     const gone = JSON.parse(plan).jobs.find((n: string) => n.includes('_random_'));
     fs.rmSync(path.join(out, 'jobs', gone), { recursive: true });
     const r = await cliInProcess('report', out);
