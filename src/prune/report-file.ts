@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { usage } from '../util/errors.ts';
+import { parseJsonText } from '../util/json-text.ts';
 import type { PruneReport } from './config.ts';
 
 const fraction = z.number().min(0).max(1);
@@ -33,15 +34,14 @@ const ReportFileSchema = z
 export function readPruneReport(dir: string): PruneReport {
   const file = path.join(dir, 'report.json');
   const redo = `delete ${path.join(dir, 'DONE')} and rerun to redo that job`;
-  let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    usage(
-      `${file} ${e.code === 'ENOENT' ? 'is missing' : e instanceof SyntaxError ? 'is not valid JSON' : `cannot be read (${e.code ?? e.message})`}; ${redo}`,
-    );
+    usage(`${file} ${e.code === 'ENOENT' ? 'is missing' : `cannot be read (${e.code ?? e.message})`}; ${redo}`);
   }
+  const value = parseJsonText(text, file, redo);
   const r = ReportFileSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0]!;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { duplicateKey } from '../util/json-keys.ts';
+import { parseJsonText } from '../util/json-text.ts';
 import { usage, withPath } from '../util/errors.ts';
 
 export const OptimizerSchema = z
@@ -91,14 +91,7 @@ export function readPreset(file: string): Record<string, unknown> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw withPath(err, file); // a directory, no permission: the filesystem error path
     usage(`preset ${file} not found: pass an existing JSON file (see pipelines/)`);
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    usage(`preset ${file} is not valid JSON (${(err as Error).message}); fix the file`);
-  }
-  const twice = duplicateKey(text);
-  if (twice) usage(`preset ${file}: key "${twice.key}" appears twice in one object (line ${twice.line}); JSON keeps only the last: keep one`);
+  const value = parseJsonText(text, `preset ${file}`, 'fix the file');
   const infinite = nonFinitePath(value);
   if (infinite !== undefined) usage(`preset ${file}: '${infinite}' is not a finite number (JSON numbers like 1e999 overflow to Infinity); fix the file`);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

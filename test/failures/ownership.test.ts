@@ -229,4 +229,15 @@ describe('presets with a key given twice', () => {
     expect(() => readPreset(file)).toThrow(UsageError);
     expect(() => readPreset(file)).toThrow(/key "epochs" appears twice in one object \(line 4\)/);
   });
+
+  it("and so are the tool's own JSON files read back (a fitted AutoS's autos.json, a job's report.json)", async () => {
+    const { loadAutos } = await import('../../src/scoring/autos/model-file.ts');
+    const { readPruneReport } = await import('../../src/prune/report-file.ts');
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'autos.json'), '{\n  "format": "x",\n  "features": [],\n  "format": "y"\n}\n');
+    expect(() => loadAutos(dir)).toThrow(UsageError);
+    expect(() => loadAutos(dir)).toThrow(/autos\.json: key "format" appears twice in one object \(line 4\); JSON keeps only the last: refit/);
+    fs.writeFileSync(path.join(dir, 'report.json'), '{"test_accuracy": 0.1,\n"test_accuracy": 0.9}');
+    expect(() => readPruneReport(dir)).toThrow(/report\.json: key "test_accuracy" appears twice in one object \(line 2\)/);
+  });
 });
