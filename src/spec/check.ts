@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../data/registry.ts';
+import { scoringSample } from '../data/scoring-sample.ts';
 import { createModel } from '../models/index.ts';
 import { checkAllocation, checkKeepsSome } from '../scoring/allocation.ts';
 import { CRITERIA, getCriterion, resolveOptions } from '../scoring/criteria/index.ts';
 import { checkStructured } from '../prune/structured/stage.ts';
 import { UsageError, usage } from '../util/errors.ts';
 import { parseEntry } from './criterion-entry.ts';
+import { inConfigTerms } from './flag-keys.ts';
 import type { Level } from './plan.ts';
 import { needsAutos } from './prune-job.ts';
 import type { Target } from './target.ts';
@@ -42,18 +44,21 @@ export function checkCriterionOptions(options: Record<string, Record<string, num
   }
 }
 
-/** Every target's dataset and model build, and every structured entry can prune it at every level. */
+/** Every target's dataset and model build, its training split holds the scoring sample, and every structured entry can prune it at every level. */
 export function checkTargets(
   targets: readonly Target[],
   entries: readonly string[],
   levels: readonly Level[],
   scope: string,
+  samplesPerClass: number,
   source: string,
   fieldOf: (i: number) => string,
 ): void {
+  const scored = entries.some((e) => getCriterion(parseEntry(e).criterion).needsData);
   targets.forEach((t, i) => {
     const where = `${source}: ${fieldOf(i)}`;
     const data = at(where, () => loadDataset(t.dataset, { dataDir: t.dataDir, padTo: t.padTo }));
+    if (scored) at(where, () => scoringSample(data, samplesPerClass));
     const model = at(where, () => createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
     for (const entry of entries) {
       const { criterion, allocation, structured } = parseEntry(entry);
@@ -67,12 +72,12 @@ export function checkTargets(
   });
 }
 
-/** A one-line input error of `f`, prefixed with where in the config it comes from. */
+/** A one-line input error of `f`, prefixed with where in the config it comes from and told in the config's keys, not flags. */
 export function at<T>(where: string, f: () => T): T {
   try {
     return f();
   } catch (err) {
-    if (err instanceof UsageError) usage(`${where}: ${err.message}`);
+    if (err instanceof UsageError) usage(`${where}: ${inConfigTerms(err.message)}`);
     throw err;
   }
 }
