@@ -13,7 +13,7 @@ import { Schema, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { type Fixtures, makeFixtures, TINY_TRAIN } from './fixtures.ts';
+import { type Fixtures, lotteryArgs, makeFixtures, TINY_TRAIN } from './fixtures.ts';
 import { cliInProcess, STACK_TRACE } from './in-process-cli.ts';
 
 type Corruption = 'missing' | 'empty' | 'truncated' | 'random bytes' | 'wrong schema' | 'wrong shapes' | 'NaN/Inf';
@@ -200,27 +200,7 @@ cases.push({
 const tableCommands = [
   {
     command: 'prune --criterion lottery',
-    args: (f: string, out: string, width = '0.25') => [
-      'prune',
-      '--criterion',
-      'lottery',
-      '--table',
-      f,
-      '--model',
-      'lenet300',
-      '--width',
-      width,
-      '--dataset',
-      'none',
-      '--input-shape',
-      '28,28,1',
-      '--classes',
-      '10',
-      '--density',
-      '0.1',
-      '--out',
-      out,
-    ],
+    args: lotteryArgs,
     poison: 'final_score',
   },
   {

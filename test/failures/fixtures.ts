@@ -131,3 +131,26 @@ export async function makeFixtures(root: string): Promise<Fixtures> {
   writeCifar(cifarDir);
   return { root, survival: path.join(irp, 'survival.arrow'), autos, masks: path.join(prune, 'masks.arrow'), trainDir, trainArgs, idxDir, cifarDir };
 }
+
+/** `prune --criterion lottery` on a survival table of lenet300 (width 0.25), data-free, into `out`. */
+export const lotteryArgs = (table: string, out: string, width = '0.25') => [
+  'prune',
+  '--criterion',
+  'lottery',
+  '--table',
+  table,
+  '--model',
+  'lenet300',
+  '--width',
+  width,
+  '--dataset',
+  'none',
+  '--input-shape',
+  '28,28,1',
+  '--classes',
+  '10',
+  '--density',
+  '0.1',
+  '--out',
+  out,
+];

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/util/rng.ts';
-import { writeSyntheticSurvivalTable } from './fixtures.ts';
+import { lotteryArgs, writeSyntheticSurvivalTable } from './fixtures.ts';
 import { cliInProcess, STACK_TRACE } from './in-process-cli.ts';
 
 type Command = 'fit-autos' | 'lottery';
@@ -109,29 +109,7 @@ const CORRUPTIONS: Corruption[] = [
 ];
 
 const args = (command: Command, table: string, out: string) =>
-  command === 'fit-autos'
-    ? ['fit-autos', '--table', table, '--hidden', '4', '--epochs', '1', '--out', out]
-    : [
-        'prune',
-        '--criterion',
-        'lottery',
-        '--table',
-        table,
-        '--model',
-        'lenet300',
-        '--width',
-        '0.25',
-        '--dataset',
-        'none',
-        '--input-shape',
-        '28,28,1',
-        '--classes',
-        '10',
-        '--density',
-        '0.1',
-        '--out',
-        out,
-      ];
+  command === 'fit-autos' ? ['fit-autos', '--table', table, '--hidden', '4', '--epochs', '1', '--out', out] : lotteryArgs(table, out);
 
 describe('survival tables wrong in meaning: one line, exit 2, nothing written', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-survival-meaning-'));

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expectSameFile } from '../helpers/bytes.ts';
 import { describe, expect, it } from 'vitest';
 import { runAsync } from '../helpers/cli.ts';
 import { initBackend } from '../../src/engine/backend.ts';
@@ -171,7 +172,7 @@ describe('pipeline irp on lenet300 / embedded mnist', () => {
     expect(fs.existsSync(path.join(killed, 'survival.arrow'))).toBe(false);
     const resumed = await cli('irp', '--config', preset, '--out', killed);
     expect(resumed.status, resumed.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(killed, 'survival.arrow'))).toEqual(fs.readFileSync(path.join(full, 'survival.arrow')));
+    expectSameFile(path.join(killed, 'survival.arrow'), path.join(full, 'survival.arrow'));
   });
 
   it('smoke: resnet18 (width 4) on synthetic 32×32 data, 2 rounds', async () => {

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expectSameFile } from '../helpers/bytes.ts';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.ts';
 import { readArrowFile } from '../../src/io/arrow.ts';
@@ -72,7 +73,7 @@ describe('pipeline prune', () => {
     // Same config + seed + backend → identical masks.
     const again = path.join(tmp(), 'run');
     await runPrune({ ...base, criterion: 'grasp' }, { out: again, backend });
-    expect(fs.readFileSync(path.join(again, 'masks.arrow'))).toEqual(fs.readFileSync(path.join(dir, 'masks.arrow')));
+    expectSameFile(path.join(again, 'masks.arrow'), path.join(dir, 'masks.arrow'));
   });
 
   it('--train trains the pruned net and reports its test accuracy', async () => {
