@@ -1,3 +1,4 @@
+import { usage } from '../util/errors.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,13 +65,29 @@ export function totalSteps(config: TrainConfig, n: number): number {
   return config.steps ? Math.min(config.steps, full) : full;
 }
 
+/**
+ * The epochs up to the checkpoint's from metrics.jsonl. A last line without its newline is an append cut
+ * short by a kill: its epoch came after the checkpoint (metrics are appended before it is saved), so it
+ * is dropped. Any other line that is not an epoch's record is refused in one line.
+ */
 function readMetrics(file: string, upToEpoch: number): EpochMetrics[] {
   if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as EpochMetrics)
+  const text = fs.readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  if (!text.endsWith('\n')) lines.pop();
+  return lines
+    .map((l, i) => ({ l, i }))
+    .filter(({ l }) => l !== '')
+    .map(({ l, i }) => {
+      let m: EpochMetrics | undefined;
+      try {
+        m = JSON.parse(l) as EpochMetrics;
+      } catch {
+        // refused below
+      }
+      if (!Number.isInteger(m?.epoch)) usage(`${file}: line ${i + 1} is not an epoch's metrics record; rerun with --force to start over`);
+      return m!;
+    })
     .filter((m) => m.epoch <= upToEpoch);
 }
 

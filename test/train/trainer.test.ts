@@ -53,6 +53,8 @@ describe('trainer checkpoints', () => {
     });
     expect(killed.stopped).toBe(true);
     expect(killed.metrics).toHaveLength(1);
+    // Killed while appending epoch 2's record: a last line without its newline is dropped on resume.
+    fs.appendFileSync(path.join(b, 'metrics.jsonl'), '{"epoch":2,"step":6,"lr":0.0');
     const resumed = await train({ config, configHash: 'h', model, dataset, params: initParams(model, 0), outDir: b, resume: true });
     expect(resumed.metrics.map((m) => m.epoch)).toEqual([1, 2, 3]);
     const ta = loadSafetensors(path.join(a, 'checkpoint.safetensors')).tensors;
@@ -60,7 +62,15 @@ describe('trainer checkpoints', () => {
     expect(Object.keys(tb).sort()).toEqual(Object.keys(ta).sort());
     expect(Object.keys(ta).some((k) => k.startsWith('optimizer.momentum.'))).toBe(true);
     for (const k of Object.keys(ta)) expect(Buffer.from((tb[k].data as Float32Array).buffer)).toEqual(Buffer.from((ta[k].data as Float32Array).buffer));
-    expect(fs.readFileSync(path.join(b, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
+    const lines = fs.readFileSync(path.join(b, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1, 2, 3]);
+    const withoutTime = (l: string) => ({ ...JSON.parse(l), seconds: undefined });
+    expect(lines.map(withoutTime)).toEqual(fs.readFileSync(path.join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map(withoutTime));
+    // A damaged line that is not the last is no cut-short append: refused in one line naming it.
+    fs.writeFileSync(path.join(b, 'metrics.jsonl'), [lines[0], '{"epo', lines[2]].join('\n') + '\n');
+    await expect(train({ config, configHash: 'h', model, dataset, params: initParams(model, 0), outDir: b, resume: true })).rejects.toThrow(
+      /metrics\.jsonl: line 2 is not an epoch's metrics record; rerun with --force/,
+    );
     // Training moved the weights (the comparison above is not between two untouched inits).
     const init = initParams(model, 0);
     expect(Buffer.from(ta['features.conv0'].data.buffer)).not.toEqual(Buffer.from(init['features.conv0'].dataSync().buffer));
