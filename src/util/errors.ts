@@ -26,6 +26,7 @@ const FS_ADVICE: Record<string, { what: string; fix: string; code: number }> = {
   EISDIR: { what: 'is a directory where a file is expected', fix: 'name a file, or remove the directory', code: EXIT.usage },
   ENOENT: { what: 'not found', fix: 'check the path', code: EXIT.usage },
   ENAMETOOLONG: { what: 'name too long', fix: 'choose a shorter path', code: EXIT.usage },
+  ELOOP: { what: 'too many symbolic links (a link loop)', fix: 'fix the links or choose another path', code: EXIT.usage },
   ENOSPC: { what: 'no space left on the device', fix: 'free some space, then rerun (finished work is kept)', code: EXIT.failure },
   EDQUOT: { what: 'disk quota exceeded', fix: 'free some space, then rerun (finished work is kept)', code: EXIT.failure },
   EIO: { what: 'input/output error', fix: 'check the disk, then rerun', code: EXIT.failure },

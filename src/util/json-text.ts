@@ -6,6 +6,8 @@ import { usage } from './errors.ts';
  * would keep the last one silently), is refused in one line ending with `fix`.
  */
 export function parseJsonText(text: string, file: string, fix: string): unknown {
+  const depth = nesting(text);
+  if (depth > MAX_NESTING) usage(`${file} nests ${depth} levels deep, more than the ${MAX_NESTING} any file of this tool needs; ${fix}`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -15,4 +17,24 @@ export function parseJsonText(text: string, file: string, fix: string): unknown 
   const twice = duplicateKey(text);
   if (twice) usage(`${file}: key "${twice.key}" appears twice in one object (line ${twice.line}); JSON keeps only the last: ${fix}`);
   return value;
+}
+
+/** Deeper than any config, table metadata or report of this tool; deeper JSON would overflow the recursive checks after parsing. */
+const MAX_NESTING = 64;
+
+/** The deepest nesting of objects and arrays in JSON `text` (brackets inside strings not counted). */
+function nesting(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') deepest = Math.max(deepest, ++depth);
+    else if (c === '}' || c === ']') depth--;
+  }
+  return deepest;
 }

@@ -65,6 +65,7 @@ describe('one filesystem error path', () => {
     ['EROFS', EXIT.usage],
     ['ENOTDIR', EXIT.usage],
     ['EISDIR', EXIT.usage],
+    ['ELOOP', EXIT.usage],
     ['ENOSPC', EXIT.failure],
   ];
   for (const [code, exit] of cases) {
@@ -86,5 +87,16 @@ describe('one filesystem error path', () => {
     expect(r.stderr).toContain(file);
     expect(r.stderr).not.toMatch(STACK_TRACE);
     expect(fs.readFileSync(file, 'utf8')).toBe('keep me');
+  });
+
+  it('--out inside a symbolic-link loop (a real ELOOP): one line naming it, exit 2', async () => {
+    const dir = tmp();
+    fs.symlinkSync('loop', path.join(dir, 'loop'));
+    const out = path.join(dir, 'loop', 'run');
+    const r = await cliInProcess(...trainArgs(out));
+    expect(r.status, r.stderr).toBe(EXIT.usage);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/: too many symbolic links \(a link loop\) \(ELOOP in \w+\); fix the links or choose another path/);
+    expect(r.stderr).not.toMatch(/internal error/);
   });
 });

@@ -228,6 +228,13 @@ describe('presets with a key given twice', () => {
     fs.writeFileSync(file, '{\n  "model": "lenet5",\n  "epochs": 3,\n  "epochs": 30\n}\n');
     expect(() => readPreset(file)).toThrow(UsageError);
     expect(() => readPreset(file)).toThrow(/key "epochs" appears twice in one object \(line 4\)/);
+    // Pathologically deep JSON is refused by its depth before any recursive check could overflow the stack.
+    for (const deep of ['['.repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)]) {
+      fs.writeFileSync(file, deep);
+      expect(() => readPreset(file)).toThrow(/nests \d+ levels deep, more than the 64 any file of this tool needs; fix the file$/);
+    }
+    fs.writeFileSync(file, JSON.stringify({ a: '[[[[{{{{'.repeat(20), b: [[[1]]] }));
+    expect(readPreset(file)).toEqual({ a: '[[[[{{{{'.repeat(20), b: [[[1]]] }); // brackets inside strings do not count
   });
 
   it("and so are the tool's own JSON files read back (a fitted AutoS's autos.json, a job's report.json)", async () => {
