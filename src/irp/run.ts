@@ -1,3 +1,4 @@
+import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -88,7 +89,7 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   try {
     claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true, fix: opts.fix, inputs: [config.dataDir] });
     if (isFinished(dir)) {
-      const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+      const summary = readJsonFile(path.join(dir, 'summary.json'), `delete ${path.join(dir, 'DONE')} and rerun to redo the IRP`) as Omit<IrpResult, 'dir' | 'skipped'>;
       return { dir, skipped: true, ...summary };
     }
     const hash = configHash(identity);

@@ -1,3 +1,4 @@
+import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -30,9 +31,10 @@ export async function densePhase(
   const distanceFile = path.join(denseDir, 'distances.json');
   const firstFile = path.join(denseDir, 'epoch1.safetensors');
   const cap = when === 'early' ? (config.earlyMaxEpochs ?? recipe.epochs - 1) : Number(when.slice(6));
-  const decided = fs.existsSync(decisionFile) ? (JSON.parse(fs.readFileSync(decisionFile, 'utf8')).epoch as number) : undefined;
+  const damaged = `rerun with --force to redo the dense phase`;
+  const decided = fs.existsSync(decisionFile) ? ((readJsonFile(decisionFile, damaged) as { epoch: number }).epoch as number) : undefined;
   const names = prepared.model.prunable.map((p) => p.name);
-  const distances: number[] = fs.existsSync(distanceFile) ? JSON.parse(fs.readFileSync(distanceFile, 'utf8')) : [];
+  const distances: number[] = fs.existsSync(distanceFile) ? (readJsonFile(distanceFile, damaged) as number[]) : [];
   let first: Float32Array[] | undefined;
   fs.mkdirSync(denseDir, { recursive: true });
   const run = await train({

@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { readJsonFile } from '../util/json-text.ts';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { CURVES_FILE, type SurvivalCurve } from '../autos/survival-curves.ts';
@@ -88,7 +88,7 @@ export async function predictedVsTruePlot(curves: SurvivalCurve[]): Promise<stri
 
 /** survival-vs-scores.svg and predicted-vs-true.svg from a fitted AutoS directory's curves. */
 export async function writeSurvivalPlots(dir: string): Promise<string[]> {
-  const curves = JSON.parse(fs.readFileSync(path.join(dir, CURVES_FILE), 'utf8')) as SurvivalCurve[];
+  const curves = readJsonFile(path.join(dir, CURVES_FILE), "refit with 'pipeline fit-autos'") as SurvivalCurve[];
   const written: string[] = [];
   const source = curves.filter((c) => c.kind !== 'all');
   const held = curves.filter((c) => c.kind === 'all');

@@ -2,6 +2,7 @@
  * `pipeline status <run dir>`: what a run has done, read from its directory alone (DONE markers, locks,
  * the fitted model, results), and Slurm's queue for the latest submission when squeue is there.
  */
+import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { lockHolderElsewhere } from '../io/run-lock.ts';
@@ -24,7 +25,7 @@ export function runConfigOf(out: string, given?: unknown, source = 'run config')
   if (given !== undefined) return parseMainJob(given, source);
   for (const file of [path.join(out, SLURM_DIR, 'config.json'), path.join(out, 'manifest.json')]) {
     if (!fs.existsSync(file)) continue;
-    const j = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const j = readJsonFile(file, "pass the run's config with --config <file>") as { config?: unknown };
     return parseMainJob(file.endsWith('manifest.json') ? j.config : j, file);
   }
   usage(`${out} has no ${SLURM_DIR}/config.json or manifest.json: pass the run's config with --config <file>`);

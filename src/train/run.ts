@@ -1,3 +1,4 @@
+import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -61,7 +62,7 @@ export async function runTraining(req: TrainRunRequest): Promise<TrainRunResult>
     // Another configuration's run (or a directory that is not a run) is refused, never reported as this one's.
     if (!req.force) checkRunDir(dir, identity, 'a training run', { strict: true });
     if (isFinished(dir) && !req.force) {
-      const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
+      const result = readJsonFile(path.join(dir, 'result.json'), 'rerun with --force to redo the training') as { final: EpochMetrics | undefined };
       return { dir, skipped: true, final: result.final, density };
     }
     if (req.force) emptyRunDir(dir, [req.maskFile, config.dataDir]);

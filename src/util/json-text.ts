@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { duplicateKey } from './json-keys.ts';
 import { usage } from './errors.ts';
 
@@ -17,6 +18,11 @@ export function parseJsonText(text: string, file: string, fix: string): unknown 
   const twice = duplicateKey(text);
   if (twice) usage(`${file}: key "${twice.key}" appears twice in one object (line ${twice.line}); JSON keeps only the last: ${fix}`);
   return value;
+}
+
+/** A JSON file read and parsed as parseJsonText does (filesystem errors go to the caller's error path). */
+export function readJsonFile(file: string, fix: string): unknown {
+  return parseJsonText(fs.readFileSync(file, 'utf8'), file, fix);
 }
 
 /** Deeper than any config, table metadata or report of this tool; deeper JSON would overflow the recursive checks after parsing. */

@@ -80,6 +80,12 @@ describe('reruns of train', () => {
     const same = await train(out, '--lr', '0.05');
     expect(same.status).toBe(0);
     expect(same.stdout).toMatch(/already finished/);
+    // A finished run whose result.json was damaged: one line naming it (was a SyntaxError, exit 1).
+    const result = path.join(out, 'result.json');
+    fs.writeFileSync(result, fs.readFileSync(result, 'utf8').slice(0, 20));
+    const damaged = await train(out, '--lr', '0.05');
+    expect(damaged.status).toBe(2);
+    expect(damaged.stderr.trim()).toMatch(new RegExp(`^pipeline: ${result} is not valid JSON \\(.*\\); rerun with --force to redo the training$`));
   });
 
   it('a non-empty directory that is not a run is refused', async () => {
