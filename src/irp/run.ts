@@ -89,7 +89,10 @@ export async function runIrp(config: IrpConfig, opts: { out?: string; force?: bo
   try {
     claimRunDir(dir, identity, 'an IRP run', { force: opts.force, strict: true, fix: opts.fix, inputs: [config.dataDir] });
     if (isFinished(dir)) {
-      const summary = readJsonFile(path.join(dir, 'summary.json'), `delete ${path.join(dir, 'DONE')} and rerun to redo the IRP`) as Omit<IrpResult, 'dir' | 'skipped'>;
+      const summary = readJsonFile(path.join(dir, 'summary.json'), `delete ${path.join(dir, 'DONE')} and rerun to redo the IRP`) as Omit<
+        IrpResult,
+        'dir' | 'skipped'
+      >;
       return { dir, skipped: true, ...summary };
     }
     const hash = configHash(identity);
