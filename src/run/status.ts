@@ -1,5 +1,5 @@
 /**
- * `pipeline status <run dir>`: what a run has done, read from its directory alone (DONE markers, locks,
+ * `pipeline status <run or sweep dir>`: what a run or sweep has done, read from its directory alone (DONE markers, locks,
  * the fitted model, results), and Slurm's queue for the latest submission when squeue is there.
  */
 import { readJsonFile } from '../util/json-text.ts';
@@ -31,8 +31,8 @@ export function runConfigOf(out: string, given?: unknown, source = 'run config')
   usage(`${out} has no ${SLURM_DIR}/config.json or manifest.json: pass the run's config with --config <file>`);
 }
 
-function runStatus(config: MainJobConfig, out: string): StageState[] {
-  const busy = (dir: string) => (fs.existsSync(dir) && !isFinished(dir) && lockHolderElsewhere(dir) ? 1 : 0);
+/** A run's stages from its config. */
+export function runStatus(config: MainJobConfig, out: string): StageState[] {
   const irp = sourceDirs(config, out);
   const autos = autosDirOf(out);
   const jobs = mainJobPlan(config, out).map((j) => path.join(out, 'prune', j.name));
@@ -44,9 +44,28 @@ function runStatus(config: MainJobConfig, out: string): StageState[] {
   ];
 }
 
+/**
+ * A sweep directory's stages, from the plan its sweep wrote (`sweep.json`: the job names); undefined when
+ * `out` holds no sweep.
+ */
+export function sweepStatus(out: string): StageState[] | undefined {
+  const planFile = path.join(out, 'sweep.json');
+  if (!fs.existsSync(planFile)) return undefined;
+  const names = (readJsonFile(planFile, `rerun 'pipeline sweep <config> --out ${out}' to rewrite it`) as { jobs?: unknown }).jobs;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
+    usage(`${planFile} has no 'jobs' list; rerun 'pipeline sweep <config> --out ${out}' to rewrite it`);
+  const jobs = names.map((n) => path.join(out, 'jobs', n));
+  return [
+    { stage: 'prune', done: jobs.filter(isFinished).length, total: jobs.length, running: jobs.reduce((n, d) => n + busy(d), 0) },
+    { stage: 'report', done: fs.existsSync(path.join(out, 'results.csv')) ? 1 : 0, total: 1, running: 0 },
+  ];
+}
+
+const busy = (dir: string) => (fs.existsSync(dir) && !isFinished(dir) && lockHolderElsewhere(dir) ? 1 : 0);
+
 /** Human-readable lines: one per stage, then the latest Slurm submission's jobs and their queue states. */
-export function statusLines(config: MainJobConfig, out: string): string[] {
-  const lines = runStatus(config, out).map((s) => {
+export function statusLines(stages: StageState[], out: string): string[] {
+  const lines = stages.map((s) => {
     const pending = s.total - s.done - s.running;
     return `${s.stage.padEnd(6)} ${s.done}/${s.total} done${s.running ? `, ${s.running} running` : ''}${pending > 0 ? `, ${pending} to do` : ''}`;
   });

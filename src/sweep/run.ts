@@ -47,7 +47,7 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
   fs.mkdirSync(path.join(opts.out, 'jobs'), { recursive: true });
   // A changed config grows the sweep in place: jobs are addressed by their config hash, so every
   // finished job it still names is reused; the reports cover only the jobs named now.
-  writeJsonAtomic(path.join(opts.out, 'sweep.json'), { sweep, jobs: jobs.map((j) => j.name) });
+  writePlan(opts.out, sweep, jobs);
   const r = await runJobs(mine, {
     dir: path.join(opts.out, 'jobs'),
     root: opts.out,
@@ -69,4 +69,10 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
     seconds: (performance.now() - started) / 1000,
     notes: sweep.train ? recipeNotes(sweep.targets) : [],
   };
+}
+
+/** `<out>/sweep.json`: the config and the job names it plans (what `report` and `status` read). */
+export function writePlan(out: string, sweep: unknown, jobs: ReadonlyArray<{ name: string }>): void {
+  fs.mkdirSync(out, { recursive: true });
+  writeJsonAtomic(path.join(out, 'sweep.json'), { sweep, jobs: jobs.map((j) => j.name) });
 }

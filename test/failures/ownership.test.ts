@@ -123,6 +123,7 @@ describe('sweep reports never overwrite good results from bad inputs, and name m
     const out = path.join(root, 'sweep');
     const ran = await cliInProcess('sweep', config, '--out', out, '--jobs', '1');
     expect(ran.status, ran.stderr).toBe(0);
+    expect((await cliInProcess('status', out)).stdout).toBe('prune  3/3 done\nreport 1/1 done\n');
     const good = fs.readFileSync(path.join(out, 'results.csv'), 'utf8');
     const plan = fs.readFileSync(path.join(out, 'sweep.json'), 'utf8');
     for (const bad of ['{"jobs": [', '{}', '{"jobs": [1, 2]}']) {
@@ -162,6 +163,7 @@ describe('sweep reports never overwrite good results from bad inputs, and name m
     }
     const gone = JSON.parse(plan).jobs.find((n: string) => n.includes('_random_'));
     fs.rmSync(path.join(out, 'jobs', gone), { recursive: true });
+    expect((await cliInProcess('status', out)).stdout).toBe('prune  2/3 done, 1 to do\nreport 1/1 done\n');
     const r = await cliInProcess('report', out);
     expect(r.status).toBe(1);
     expect(r.stdout.trim().split('\n').at(-1)).toMatch(/finished jobs; 1 named by the plan have no result\)$/);

@@ -139,6 +139,11 @@ describe('pipeline run --slurm on a one-node Slurm', () => {
     const csv = (d: string) => results(path.join(work, d)).csv;
     expect(csv('sweep-slurm')).toEqual(csv('sweep-here'));
     expect(csv('sweep-here')).toHaveLength(6); // header, dense, 2 criteria × 2 densities
+    const status = await cli('status', path.join(work, 'sweep-slurm'));
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(
+      /^prune +5\/5 done\nreport +1\/1 done\nslurm \(latest submission; logs in .*\):\n {2}prune +job \d+ array 0-1: not in the queue \(ended\)\n/,
+    );
   }, 300_000);
 
   it('a lock left on another node by a Slurm job that has ended is taken over; one of a live holder is not', () => {

@@ -15,14 +15,16 @@ interface SweepFlags extends SlurmFlags {
 
 async function submitSweep(file: string, f: SweepFlags, c: Command): Promise<void> {
   if (f.shard || f.force) usage('--slurm shards the sweep itself: leave out --shard and --force');
-  const [{ planSweep }, { readPreset }, { submitSlurm, sweepStages }] = await Promise.all([
+  const [{ planSweep }, { readPreset }, { submitSlurm, sweepStages }, { writePlan }] = await Promise.all([
     import('../../sweep/config.ts'),
     import('../../train/config.ts'),
     import('../../run/slurm.ts'),
+    import('../../sweep/run.ts'),
   ]);
   const config = readPreset(file);
-  const { jobs } = planSweep(config, file, f.out);
+  const { sweep, jobs } = planSweep(config, file, f.out);
   const slurm = slurmOptionsFrom(f, c);
+  if (!slurm.dryRun) writePlan(f.out, sweep, jobs); // `status` reads it while the shards wait in the queue
   submitSlurm(config, f.out, sweepStages(f.out, jobs.length, slurm), slurm);
 }
 
