@@ -24,7 +24,7 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import { commitTempFile, tempPathFor } from './atomic.ts';
-import { usage, UsageError } from '../util/errors.ts';
+import { usage, UsageError, withPath } from '../util/errors.ts';
 
 export interface ArrowFileWriter {
   readonly path: string;
@@ -57,7 +57,7 @@ export function openArrowFileWriter(path: string, schema: Schema): ArrowFileWrit
   };
 
   try {
-    writer.reset(new FileSink(fd), schema);
+    writer.reset(new FileSink(fd, path), schema);
   } catch (err) {
     abort();
     throw err;
@@ -82,6 +82,8 @@ export function openArrowFileWriter(path: string, schema: Schema): ArrowFileWrit
           writer.write(new RecordBatch(schema, batch.data));
         } catch (err) {
           abort();
+          // A full disk or an I/O error is the filesystem's (one line naming the file, exit 1), not a bug.
+          if (typeof (err as NodeJS.ErrnoException).code === 'string') throw withPath(err, path);
           throw new Error(`writing ${path} failed: ${(err as Error).message}`, { cause: err });
         }
         rows += batch.numRows;
@@ -94,7 +96,7 @@ export function openArrowFileWriter(path: string, schema: Schema): ArrowFileWrit
         fsyncSync(fd);
       } catch (err) {
         abort();
-        throw err;
+        throw withPath(err, path);
       }
       isOpen = false;
       closeSync(fd);
@@ -276,14 +278,21 @@ function describe(schema: Schema): string {
 
 /** Receives the writer's bytes and writes them straight to the file, so nothing accumulates in memory. */
 class FileSink extends AsyncByteQueue {
-  constructor(private readonly fd: number) {
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+  ) {
     super();
   }
 
   override write(chunk: Parameters<AsyncByteQueue['write']>[0]): void {
     if (!(chunk instanceof Uint8Array)) throw new TypeError('FileSink expects Uint8Array chunks');
-    for (let written = 0; written < chunk.byteLength;) {
-      written += writeSync(this.fd, chunk, written, chunk.byteLength - written);
+    try {
+      for (let written = 0; written < chunk.byteLength;) {
+        written += writeSync(this.fd, chunk, written, chunk.byteLength - written);
+      }
+    } catch (err) {
+      throw withPath(err, this.path); // a write on a descriptor fails without a path (ENOSPC)
     }
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { withPath } from '../util/errors.ts';
 
 /**
  * mkdir -p without Node's recursive mkdir, which spins forever on some virtual filesystems
@@ -84,7 +85,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     commitTempFile(tempPath, path);
   } catch (err) {
     rmSync(tempPath, { force: true });
-    throw err;
+    throw withPath(err, path); // write/fsync on a descriptor fail without a path (ENOSPC, EIO)
   }
 }
 
@@ -103,7 +104,7 @@ export async function writeFileAtomicAsync(path: string, data: string | Uint8Arr
     syncDirectory(dirname(path));
   } catch (err) {
     await rm(tempPath, { force: true });
-    throw err;
+    throw withPath(err, path);
   }
 }
 
