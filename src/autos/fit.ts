@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeJsonAtomic } from '../io/atomic.ts';
@@ -480,7 +480,7 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
     samples_per_class: meta0.has('samples_per_class') ? Number(meta0.get('samples_per_class')) : null,
     sources: config.tables,
   };
-  fs.mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   await saveAutos(outDir, meta, weights);
   saveAllocation(outDir, {
     format: ALLOCATION_FORMAT,

@@ -1,3 +1,4 @@
+import { makeDirs } from '../io/atomic.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -60,7 +61,7 @@ export async function installArchive(name: string, archive: ArchiveSpec, dest: s
   if (fs.existsSync(target) && !opts.force) return { name, path: target, url: archive.url, alreadyPresent: true };
 
   const destIsNew = !fs.existsSync(dest);
-  fs.mkdirSync(dest, { recursive: true });
+  makeDirs(dest);
   const work = fs.mkdtempSync(path.join(dest, '.fetch-'));
   try {
     const download = path.join(work, 'archive.tar.gz');

@@ -1,3 +1,4 @@
+import { makeDirs } from '../io/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -87,10 +88,10 @@ export function extractTar(archive: Uint8Array, dest: string): string[] {
       throw new TarFormatError(`tar entry "${entry.name}" points outside the destination`);
     }
     if (entry.type === 'directory') {
-      fs.mkdirSync(target, { recursive: true });
+      makeDirs(target);
       continue;
     }
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirs(path.dirname(target));
     fs.writeFileSync(target, entry.data);
     written.push(target);
   }

@@ -2,7 +2,7 @@
  * Arrow IPC *file* format helpers over apache-arrow 21. Output is uncompressed (the only kind pyarrow and
  * polars can read from this library) and appears atomically: written to a temp file, then renamed.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -23,7 +23,7 @@ import {
   Vector,
   vectorFromArray,
 } from 'apache-arrow';
-import { commitTempFile, tempPathFor } from './atomic.ts';
+import { commitTempFile, makeDirs, tempPathFor } from './atomic.ts';
 import { usage, UsageError, withPath } from '../util/errors.ts';
 
 export interface ArrowFileWriter {
@@ -39,7 +39,7 @@ export interface ArrowFileWriter {
 
 /** Streams record batches into an Arrow file, holding none of them after they are written. */
 export function openArrowFileWriter(path: string, schema: Schema): ArrowFileWriter {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   const tempPath = tempPathFor(path);
   const fd = openSync(tempPath, 'w');
   const writer = new RecordBatchFileWriter();

@@ -5,8 +5,9 @@
  * A run counts as finished when its directory holds a `DONE` marker. Write the marker last, after every
  * other output (manifest included) is complete: a run killed half-way then has no marker and is redone.
  */
+import { makeDirs } from './atomic.ts';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { usage } from '../util/errors.ts';
@@ -80,7 +81,7 @@ export function readRunConfig(dir: string): string | undefined {
 
 /** Records the identity a run directory belongs to, in `<dir>/config.json`. */
 export function recordRunConfig(dir: string, identity: unknown): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   writeFileAtomic(join(dir, 'config.json'), `${canonicalJson(identity)}\n`);
 }
 

@@ -1,3 +1,4 @@
+import { makeDirs } from '../io/atomic.ts';
 import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,7 +37,7 @@ export async function densePhase(
   const names = prepared.model.prunable.map((p) => p.name);
   const distances: number[] = fs.existsSync(distanceFile) ? (readJsonFile(distanceFile, damaged) as number[]) : [];
   let first: Float32Array[] | undefined;
-  fs.mkdirSync(denseDir, { recursive: true });
+  makeDirs(denseDir);
   const run = await train({
     // Same config hash whatever the stopping epoch, so a resumed run finds its checkpoint.
     config: { ...recipe, epochs: decided ?? cap },

@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readPruneReport } from './report-file.ts';
@@ -177,7 +177,7 @@ export async function runPrune(
       seconds: { score: scoreSeconds, grad_norm: gradNormSeconds },
     };
 
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     if (pruned.masks) {
       const shapes = new Map(model.prunable.map((p) => [p.name, p.shape]));
       writeMaskFile(path.join(dir, 'masks.arrow'), pruned.masks, shapes, {

@@ -1,3 +1,4 @@
+import { makeDirs } from '../io/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_FEATURES, parseFeatureList } from '../scoring/autos/features.ts';
@@ -116,7 +117,7 @@ async function runMainJobLocked(
   opts: MainJobOptions,
 ): Promise<ResultRow[]> {
   const started = new Date();
-  fs.mkdirSync(out, { recursive: true });
+  makeDirs(out);
   await runIrpStage(config, out, backend, log);
   await runFitStage(config, out, log);
   const r = await runPruneStage(config, out, backend, log, opts);

@@ -5,6 +5,7 @@
  * that calls `pipeline run --stage …` on the same run directory. Every stage skips finished work, so a
  * resubmission after a cancelled, preempted or timed-out task redoes only what is missing.
  */
+import { makeDirs } from '../io/atomic.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -147,7 +148,7 @@ export function submitSlurm(
     }
     return [];
   }
-  fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  makeDirs(path.join(dir, 'logs'));
   writeJsonAtomic(path.join(dir, 'config.json'), config);
   for (const s of scripts) {
     writeFileAtomic(s.file, s.text);

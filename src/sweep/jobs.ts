@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import { cpuCores } from '../engine/backend.ts';
@@ -106,7 +106,7 @@ const ELSEWHERE_POLL_MS = 1000;
  * `force`, the rest are written as `<dir>/<name>/job.json` and queued. Failures are collected, not thrown.
  */
 export async function runJobs(list: PruneJob[], opts: JobRunOptions): Promise<JobRunSummary> {
-  fs.mkdirSync(opts.dir, { recursive: true });
+  makeDirs(opts.dir);
   const pending = list.filter((j) => opts.force || !isFinished(path.join(opts.dir, j.name)));
   const shape = resolvePool({ jobs: opts.jobs, threads: opts.threads, pending: pending.length });
   const pool = pending.length ? shape : { ...shape, jobs: 0 };
@@ -142,7 +142,7 @@ export async function runJobs(list: PruneJob[], opts: JobRunOptions): Promise<Jo
       const dir = path.join(opts.dir, job.name);
       // Emptied under the job's lock, so a job another process is running is never pulled from under it.
       if (opts.force) withRunLockSync(dir, () => emptyRunDir(dir));
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       if (!lockHolderElsewhere(dir)) writeJsonAtomic(path.join(dir, 'job.json'), { config: job.config, root: opts.root });
       enqueue(job, dir);
     }

@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { readPreset, recipeNotes } from '../train/config.ts';
@@ -44,7 +44,7 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
   const started = performance.now();
   const { sweep, jobs } = planSweep(readPreset(file), file, opts.out);
   const mine = jobs.filter((j) => inShard(j.index, opts.shard));
-  fs.mkdirSync(path.join(opts.out, 'jobs'), { recursive: true });
+  makeDirs(path.join(opts.out, 'jobs'));
   // A changed config grows the sweep in place: jobs are addressed by their config hash, so every
   // finished job it still names is reused; the reports cover only the jobs named now.
   writePlan(opts.out, sweep, jobs);
@@ -73,6 +73,6 @@ export async function runSweep(file: string, opts: SweepOptions): Promise<SweepS
 
 /** `<out>/sweep.json`: the config and the job names it plans (what `report` and `status` read). */
 export function writePlan(out: string, sweep: unknown, jobs: ReadonlyArray<{ name: string }>): void {
-  fs.mkdirSync(out, { recursive: true });
+  makeDirs(out);
   writeJsonAtomic(path.join(out, 'sweep.json'), { sweep, jobs: jobs.map((j) => j.name) });
 }

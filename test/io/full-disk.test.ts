@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Field, Float32, Schema, Table, vectorFromArray } from 'apache-arrow';
+import { Field, Float32, makeVector, Schema, Table } from 'apache-arrow';
 import { describe, expect, it, vi } from 'vitest';
 
 const full = vi.hoisted(() => ({ armed: false }));
@@ -52,7 +52,7 @@ describe('a full disk names the file being written (exit 1), and leaves no temp 
     const file = path.join(dir, 'masks.arrow');
     const schema = new Schema([new Field('x', new Float32(), false)]);
     const writer = openArrowFileWriter(file, schema);
-    const batch = new Table(schema, { x: vectorFromArray(new Float32Array(1000), new Float32()) }).batches[0]!;
+    const batch = new Table(schema, { x: makeVector(new Float32Array(1000)) }).batches[0]!;
     const f = failure(() => writer.write(batch));
     expect(f.code).toBe(EXIT.failure);
     expect(f.line).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no space left on the device \\(ENOSPC in write\\)`));

@@ -1,3 +1,4 @@
+import { makeDirs } from '../../io/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type CostRatios, costRatios, type StepCost, stepCost } from '../../train/step-cost.ts';
@@ -92,7 +93,7 @@ export async function structuredStage(opts: {
     shrunk,
     speedup: costRatios(dense, shrunk),
   };
-  fs.mkdirSync(opts.dir, { recursive: true });
+  makeDirs(opts.dir);
   writeJsonAtomic(path.join(opts.dir, 'channels.json'), Object.fromEntries(pruned.keep));
   writeJsonAtomic(path.join(opts.dir, 'model.json'), small.model.config);
   await saveParams(path.join(opts.dir, 'shrunk.safetensors'), small.params);
