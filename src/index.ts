@@ -9,8 +9,10 @@ export { initBackend, shutdownBackend, type BackendInfo } from './engine/backend
 export { parseIrpConfig, type IrpConfig } from './irp/config.ts';
 export { runIrp, type IrpResult } from './irp/run.ts';
 export { fitAutos, type FitConfig, type FitMetrics } from './autos/fit.ts';
+export { FitConfigSchema } from './autos/fit-config-schema.ts';
 export { runPrune } from './prune/run.ts';
 export type { PruneConfig, PruneReport } from './prune/config.ts';
+export { PruneConfigSchema } from './prune/config-schema.ts';
 export { parseTrainConfig, type TrainConfig } from './train/config.ts';
 export { runTraining } from './train/run.ts';
 export { parseMainJob, type MainJobConfig } from './run/config.ts';

@@ -1,3 +1,4 @@
+import { checkFitConfig } from './fit-config-schema.ts';
 import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -243,9 +244,12 @@ const withoutPredictions = <T extends { predicted: Float32Array }>({ predicted: 
 
 const concatY = (tensors: SourceTensor[], f: (t: SourceTensor) => ArrayLike<number>) => Float32Array.from(tensors.flatMap((t) => Array.from(f(t))));
 
-/** `pipeline fit-autos`: fits the scorer, validates on held-out tensors, writes the model and metrics.json. */
-/** Fits AutoS into `outDir`, holding the directory's lock. */
+/**
+ * `pipeline fit-autos`: fits the scorer into `outDir` (holding the directory's lock), validates on
+ * held-out tensors, writes the model and metrics.json. The config is checked first (FitConfigSchema).
+ */
 export function fitAutos(config: FitConfig, outDir: string): Promise<FitMetrics> {
+  checkFitConfig(config, 'fit config');
   return withRunLock(outDir, () => fitAutosIn(config, outDir));
 }
 

@@ -1,3 +1,4 @@
+import { checkPruneConfig } from './config-schema.ts';
 import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -106,6 +107,7 @@ export async function runPrune(
   },
 ): Promise<PruneRunResult> {
   const started = new Date();
+  checkPruneConfig(config, 'prune config');
   const prepared = preparePrune(config);
   const { model, dataset, data, bnMode } = prepared;
   const criterion = getCriterion(config.criterion);
