@@ -102,25 +102,7 @@ export async function makeFixtures(root: string): Promise<Fixtures> {
   const autos = path.join(root, 'autos');
   await ok('fit-autos', '--table', path.join(irp, 'survival.arrow'), '--hidden', '8', '--epochs', '1', '--max-rows-per-tensor', '2000', '--out', autos);
   const prune = path.join(root, 'prune');
-  await ok(
-    'prune',
-    '--criterion',
-    'random',
-    '--model',
-    'lenet300',
-    '--width',
-    '0.25',
-    '--dataset',
-    'none',
-    '--input-shape',
-    '28,28,1',
-    '--classes',
-    '10',
-    '--density',
-    '0.5',
-    '--out',
-    prune,
-  );
+  await ok(...dataFreePruneArgs('random', prune, { density: '0.5' }));
   const trainDir = path.join(root, 'train');
   const trainArgs = ['train', ...TINY_TRAIN, '--out', trainDir, '--resume'];
   await ok('train', ...TINY_TRAIN, '--out', trainDir);
@@ -132,17 +114,16 @@ export async function makeFixtures(root: string): Promise<Fixtures> {
   return { root, survival: path.join(irp, 'survival.arrow'), autos, masks: path.join(prune, 'masks.arrow'), trainDir, trainArgs, idxDir, cifarDir };
 }
 
-/** `prune --criterion lottery` on a survival table of lenet300 (width 0.25), data-free, into `out`. */
-export const lotteryArgs = (table: string, out: string, width = '0.25') => [
+/** `prune` of lenet300 (width 0.25 unless given) without data (28×28×1 inputs, 10 classes) into `out`. */
+export const dataFreePruneArgs = (criterion: string, out: string, opts: { width?: string; density?: string; more?: string[] } = {}) => [
   'prune',
   '--criterion',
-  'lottery',
-  '--table',
-  table,
+  criterion,
+  ...(opts.more ?? []),
   '--model',
   'lenet300',
   '--width',
-  width,
+  opts.width ?? '0.25',
   '--dataset',
   'none',
   '--input-shape',
@@ -150,7 +131,10 @@ export const lotteryArgs = (table: string, out: string, width = '0.25') => [
   '--classes',
   '10',
   '--density',
-  '0.1',
+  opts.density ?? '0.1',
   '--out',
   out,
 ];
+
+/** `prune --criterion lottery` on a survival table of lenet300 (width 0.25), data-free, into `out`. */
+export const lotteryArgs = (table: string, out: string, width = '0.25') => dataFreePruneArgs('lottery', out, { width, more: ['--table', table] });

@@ -4,30 +4,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyRunDir } from '../../src/io/rundir.ts';
 import { UsageError } from '../../src/util/errors.ts';
+import { dataFreePruneArgs } from './fixtures.ts';
 import { cliInProcess, STACK_TRACE } from './in-process-cli.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-own-'));
-const prune = (out: string, ...more: string[]) =>
-  cliInProcess(
-    'prune',
-    '--criterion',
-    'magnitude',
-    '--model',
-    'lenet300',
-    '--width',
-    '0.25',
-    '--dataset',
-    'none',
-    '--input-shape',
-    '28,28,1',
-    '--classes',
-    '10',
-    '--density',
-    '0.1',
-    '--out',
-    out,
-    ...more,
-  );
+const prune = (out: string, ...more: string[]) => cliInProcess(...dataFreePruneArgs('magnitude', out), ...more);
 const train = (out: string, ...more: string[]) =>
   cliInProcess('train', '--model', 'lenet300', '--width', '0.25', '--dataset', 'mnist', '--steps', '3', '--out', out, ...more);
 
