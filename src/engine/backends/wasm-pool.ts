@@ -47,7 +47,8 @@ const BLOCKS_PER_THREAD = 16;
  * ms). Only while every thread has a core of its own: with more threads than cores (see start), or
  * while other processes keep the cores busy (CpuContention), a thread polling a shared core takes it
  * from the one it waits for, and threads sleep at once (resnet18 w16 batch 32 at 2 threads beside two
- * busy processes on 2 cores: train step 461 ms polling, 335 ms sleeping; 1 thread 470–508 ms).
+ * busy processes on 2 cores: train step 484 / 521 ms polling, 462 / 492 ms sleeping, two passes; GraSP
+ * Hg 2,060 / 2,097 → 1,894 / 1,461 ms; docs/engine.md).
  */
 const SPIN_MS = 2;
 
