@@ -3,28 +3,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runAsync } from '../helpers/cli.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const fixture = path.join(import.meta.dirname, 'fixtures', 'thread-outputs.ts');
 const tsx = ['--import', 'tsx'];
 
-function outputsAt(threads: number): { threads: number; ownKernels: boolean; kernelThreads: number; digests: Record<string, string> } {
+async function outputsAt(threads: number): Promise<{ threads: number; ownKernels: boolean; kernelThreads: number; digests: Record<string, string> }> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), `pipeline-threads-${threads}-`));
-  const r = spawnSync(process.execPath, [...tsx, fixture, String(threads), out], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, PIPELINE_QUIET: '1' },
-    timeout: 300_000,
-  });
+  const r = await runAsync(process.execPath, [...tsx, fixture, String(threads), out], { ...process.env, PIPELINE_QUIET: '1' }, { cwd: root });
   expect(r.status, r.stderr.slice(-2000)).toBe(0);
   fs.rmSync(out, { recursive: true, force: true });
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
 describe('multi-threaded wasm', () => {
-  it("training, hvp and every criterion's scores are bit-identical at 1 and 2 threads", () => {
-    const one = outputsAt(1);
-    const two = outputsAt(2);
+  it("training, hvp and every criterion's scores are bit-identical at 1 and 2 threads", async () => {
+    const one = await outputsAt(1);
+    const two = await outputsAt(2);
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
     // The project's SIMD kernels (conv filter gradients, batch norm) ran on as many threads.
@@ -112,10 +108,10 @@ describe('multi-threaded wasm', () => {
 
   it('bench --busy n measures beside n spinning processes and leaves none behind, also when killed with SIGKILL', async () => {
     const bin = path.join(root, 'bin/pipeline.mjs');
-    const r = spawnSync(
+    const r = await runAsync(
       process.execPath,
       [bin, '--backend', 'wasm', '--threads', '1,2', 'bench', '--model', 'lenet300', '--batch', '4', '--repeat', '1', '--busy', '1'],
-      { encoding: 'utf8', env: { ...process.env, PIPELINE_QUIET: '1' }, timeout: 120_000 },
+      { ...process.env, PIPELINE_QUIET: '1' },
     );
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout

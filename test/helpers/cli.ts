@@ -10,9 +10,9 @@ export interface CliResult {
  * Runs a command without blocking the test worker's event loop: a spawnSync of a minute-long run
  * starves vitest's worker RPC ("Timeout calling onTaskUpdate"), which fails the whole suite.
  */
-export function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+export function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
