@@ -1,8 +1,6 @@
-import { checkFitConfig } from './fit-config-schema.ts';
-import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { makeDirs, writeJsonAtomic } from '../io/atomic.ts';
 import { usage } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
@@ -27,6 +25,7 @@ import {
   meanError,
   saveAllocation,
 } from '../scoring/autos/allocation-model.ts';
+import { checkFitConfig } from './fit-config-schema.ts';
 import { withRunLock } from '../io/run-lock.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 

@@ -1,8 +1,8 @@
-import { makeDirs } from '../io/atomic.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { makeDirs } from '../io/atomic.ts';
 import { usage } from '../util/errors.ts';
 import { catalogEntry } from './catalog.ts';
 import { defaultCacheDir } from './paths.ts';

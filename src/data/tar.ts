@@ -1,6 +1,6 @@
-import { makeDirs } from '../io/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../io/atomic.ts';
 
 const BLOCK = 512;
 

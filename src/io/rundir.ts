@@ -5,11 +5,10 @@
  * A run counts as finished when its directory holds a `DONE` marker. Write the marker last, after every
  * other output (manifest included) is complete: a run killed half-way then has no marker and is redone.
  */
-import { makeDirs } from './atomic.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { writeFileAtomic } from './atomic.ts';
+import { makeDirs, writeFileAtomic } from './atomic.ts';
 import { usage } from '../util/errors.ts';
 import { LOCK_FILE } from './run-lock.ts';
 

@@ -1,7 +1,7 @@
-import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { readJsonFile } from '../util/json-text.ts';
 import { loadDataset } from '../data/registry.ts';
 import { sampleChunks, scoringSample } from '../data/scoring-sample.ts';
 import type { BackendInfo } from '../engine/backend.ts';

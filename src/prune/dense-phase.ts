@@ -1,9 +1,8 @@
-import { makeDirs } from '../io/atomic.ts';
-import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { readJsonFile } from '../util/json-text.ts';
+import { makeDirs, writeJsonAtomic } from '../io/atomic.ts';
 import { configHash } from '../io/rundir.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
 import type { ParamMap } from '../models/index.ts';
@@ -33,7 +32,7 @@ export async function densePhase(
   const firstFile = path.join(denseDir, 'epoch1.safetensors');
   const cap = when === 'early' ? (config.earlyMaxEpochs ?? recipe.epochs - 1) : Number(when.slice(6));
   const damaged = `rerun with --force to redo the dense phase`;
-  const decided = fs.existsSync(decisionFile) ? ((readJsonFile(decisionFile, damaged) as { epoch: number }).epoch as number) : undefined;
+  const decided = fs.existsSync(decisionFile) ? (readJsonFile(decisionFile, damaged) as { epoch: number }).epoch : undefined;
   const names = prepared.model.prunable.map((p) => p.name);
   const distances: number[] = fs.existsSync(distanceFile) ? (readJsonFile(distanceFile, damaged) as number[]) : [];
   let first: Float32Array[] | undefined;

@@ -1,10 +1,9 @@
-import { checkPruneConfig } from './config-schema.ts';
-import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { checkPruneConfig } from './config-schema.ts';
 import { readPruneReport } from './report-file.ts';
 import type { BackendInfo } from '../engine/backend.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { makeDirs, writeJsonAtomic } from '../io/atomic.ts';
 import { writeManifest } from '../io/manifest.ts';
 import { checkRunDir, configHash, emptyRunDir, isFinished, markFinished, recordRunConfig, relocatable, runDir } from '../io/rundir.ts';
 import { lockRunDir } from '../io/run-lock.ts';

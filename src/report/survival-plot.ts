@@ -1,6 +1,6 @@
-import { readJsonFile } from '../util/json-text.ts';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
+import { readJsonFile } from '../util/json-text.ts';
 import { CURVES_FILE, type SurvivalCurve } from '../autos/survival-curves.ts';
 import { chartConfig, PALETTE, renderVegaLite, writeSvg } from './plots.ts';
 

@@ -1,6 +1,6 @@
-import { makeDirs } from '../io/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../io/atomic.ts';
 import { DEFAULT_FEATURES, parseFeatureList } from '../scoring/autos/features.ts';
 import { type FitConfig, fitAutos } from '../autos/fit.ts';
 import { loadDataset } from '../data/registry.ts';

@@ -5,11 +5,10 @@
  * that calls `pipeline run --stage …` on the same run directory. Every stage skips finished work, so a
  * resubmission after a cancelled, preempted or timed-out task redoes only what is missing.
  */
-import { makeDirs } from '../io/atomic.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
+import { makeDirs, writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { UsageError } from '../util/errors.ts';
 import { type MainJobConfig, sourcesOf } from './config.ts';
 

@@ -2,15 +2,16 @@
  * `pipeline status <run or sweep dir>`: what a run or sweep has done, read from its directory alone (DONE markers, locks,
  * the fitted model, results), and Slurm's queue for the latest submission when squeue is there.
  */
-import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJsonFile } from '../util/json-text.ts';
 import { lockHolderElsewhere } from '../io/run-lock.ts';
 import { isFinished } from '../io/rundir.ts';
 import { usage } from '../util/errors.ts';
 import { type MainJobConfig, parseMainJob } from './config.ts';
 import { autosDirOf, mainJobPlan, sourceDirs } from './main-job.ts';
 import { latestSubmission, queueStates, SLURM_DIR } from './slurm.ts';
+import { readPlan } from '../sweep/report.ts';
 
 interface StageState {
   stage: string;
@@ -49,12 +50,9 @@ export function runStatus(config: MainJobConfig, out: string): StageState[] {
  * `out` holds no sweep.
  */
 export function sweepStatus(out: string): StageState[] | undefined {
-  const planFile = path.join(out, 'sweep.json');
-  if (!fs.existsSync(planFile)) return undefined;
-  const names = (readJsonFile(planFile, `rerun 'pipeline sweep <config> --out ${out}' to rewrite it`) as { jobs?: unknown }).jobs;
-  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
-    usage(`${planFile} has no 'jobs' list; rerun 'pipeline sweep <config> --out ${out}' to rewrite it`);
-  const jobs = names.map((n) => path.join(out, 'jobs', n));
+  const planned = readPlan(out);
+  if (!planned) return undefined;
+  const jobs = [...planned].map((n) => path.join(out, 'jobs', n));
   return [
     { stage: 'prune', done: jobs.filter(isFinished).length, total: jobs.length, running: jobs.reduce((n, d) => n + busy(d), 0) },
     { stage: 'report', done: fs.existsSync(path.join(out, 'results.csv')) ? 1 : 0, total: 1, running: 0 },

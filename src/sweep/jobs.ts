@@ -1,9 +1,8 @@
-import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import { cpuCores } from '../engine/backend.ts';
 import { MAX_WASM_THREADS } from '../engine/backends/wasm.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { makeDirs, writeJsonAtomic } from '../io/atomic.ts';
 import { emptyRunDir, isFinished } from '../io/rundir.ts';
 import { lockHolderElsewhere, withRunLockSync } from '../io/run-lock.ts';
 import type { PruneConfig } from '../prune/config.ts';

@@ -7,7 +7,7 @@ import { type JobResult, jobResult, type ResultRow, writeResults } from '../repo
 import { usage } from '../util/errors.ts';
 
 /** The job names of the sweep's current plan (`sweep.json`), or undefined without one; a plan that cannot be read is refused. */
-function readPlan(out: string): Set<string> | undefined {
+export function readPlan(out: string): Set<string> | undefined {
   const planFile = path.join(out, 'sweep.json');
   if (!fs.existsSync(planFile)) return undefined;
   const refuse = (why: string) => usage(`${planFile} ${why}; rerun 'pipeline sweep <config> --out ${out}' to rewrite it (results were left as they are)`);

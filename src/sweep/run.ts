@@ -1,6 +1,5 @@
-import { makeDirs } from '../io/atomic.ts';
 import path from 'node:path';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { makeDirs, writeJsonAtomic } from '../io/atomic.ts';
 import { readPreset, recipeNotes } from '../train/config.ts';
 import { planSweep } from './config.ts';
 import { type PoolShape, runJobs } from './jobs.ts';

@@ -1,7 +1,7 @@
-import { readJsonFile } from '../util/json-text.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { readJsonFile } from '../util/json-text.ts';
 import { loadDataset } from '../data/registry.ts';
 import type { Dataset } from '../data/types.ts';
 import type { BackendInfo } from '../engine/backend.ts';

@@ -1,8 +1,8 @@
-import { usage } from '../util/errors.ts';
-import { yieldToEventLoop } from '../util/yield.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { yieldToEventLoop } from '../util/yield.ts';
+import { usage } from '../util/errors.ts';
 import { epochOrder, iterateBatches, makeBatch } from '../data/batches.ts';
 import type { Dataset } from '../data/types.ts';
 import { appendJsonLine, writeFileAtomic } from '../io/atomic.ts';

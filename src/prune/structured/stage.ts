@@ -1,8 +1,7 @@
-import { makeDirs } from '../../io/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type CostRatios, costRatios, type StepCost, stepCost } from '../../train/step-cost.ts';
-import { writeJsonAtomic } from '../../io/atomic.ts';
+import { makeDirs, writeJsonAtomic } from '../../io/atomic.ts';
 import type { Model, ModelConfig, ParamMap } from '../../models/types.ts';
 import { shrinkModel } from '../../models/shrink.ts';
 import { createModel } from '../../models/zoo.ts';

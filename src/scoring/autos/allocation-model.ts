@@ -4,7 +4,7 @@ import { writeJsonAtomic } from '../../io/atomic.ts';
 import type { Model, PrunableTensor } from '../../models/types.ts';
 import { countsFromSizes } from '../allocation.ts';
 import { usage } from '../../util/errors.ts';
-import { parseJsonText } from '../../util/json-text.ts';
+import { readJsonFile } from '../../util/json-text.ts';
 import type { LayerDescriptor } from './features.ts';
 import type { SourceTable } from './source.ts';
 import { type AllocationFeature, ALLOCATION_FEATURES } from './allocation-features.ts';
@@ -311,8 +311,7 @@ export function loadAllocation(dir: string): AllocationFile {
     usage(
       `--allocation learned: ${dir} has no allocation.json (fitted before learned allocation existed); refit it with 'pipeline fit-autos', or use --allocation survival`,
     );
-  let a: AllocationFile;
-  a = parseJsonText(fs.readFileSync(file, 'utf8'), file, "refit with 'pipeline fit-autos'") as AllocationFile;
+  const a = readJsonFile(file, "refit with 'pipeline fit-autos'") as AllocationFile;
   if (a?.format !== ALLOCATION_FORMAT) usage(`${file} has format '${a?.format}', expected ${ALLOCATION_FORMAT}; refit with 'pipeline fit-autos'`);
   const ok =
     Array.isArray(a.features) &&

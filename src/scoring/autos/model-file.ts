@@ -5,7 +5,7 @@ import { writeJsonAtomic } from '../../io/atomic.ts';
 import { loadSafetensors, saveSafetensors } from '../../io/safetensors.ts';
 import { readF32 } from '../../train/checkpoint.ts';
 import { usage } from '../../util/errors.ts';
-import { parseJsonText } from '../../util/json-text.ts';
+import { readJsonFile } from '../../util/json-text.ts';
 import type { FeatureName } from './features.ts';
 import type { ScorerSpec, ScorerWeights } from './scorer.ts';
 
@@ -38,8 +38,7 @@ export async function saveAutos(dir: string, meta: AutosMeta, weights: ScorerWei
 export function loadAutos(dir: string, requested?: FeatureName[]): { meta: AutosMeta; weights: ScorerWeights } {
   const file = path.join(dir, 'autos.json');
   if (!fs.existsSync(file)) usage(`${dir} holds no AutoS model (autos.json missing): run 'pipeline fit-autos' first`);
-  let meta: AutosMeta;
-  meta = parseJsonText(fs.readFileSync(file, 'utf8'), file, "refit with 'pipeline fit-autos'") as AutosMeta;
+  const meta = readJsonFile(file, "refit with 'pipeline fit-autos'") as AutosMeta;
   if (meta?.format !== AUTOS_FORMAT) usage(`${file} has format '${meta?.format}', expected ${AUTOS_FORMAT}; refit with this version`);
   const hidden = meta.scorer?.hidden;
   if (!Array.isArray(meta.features) || !Array.isArray(hidden) || !hidden.every((h) => Number.isInteger(h) && h > 0)) {
