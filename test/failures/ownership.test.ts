@@ -156,34 +156,11 @@ describe('an --out no directory can be made at', () => {
   it('/proc/self/x: one line, exit 2, at once (Node’s recursive mkdir spins forever there)', async () => {
     const { spawnSync } = await import('node:child_process');
     const bin = path.resolve(import.meta.dirname, '../../bin/pipeline.mjs');
-    const r = spawnSync(
-      process.execPath,
-      [
-        bin,
-        'prune',
-        '--criterion',
-        'magnitude',
-        '--model',
-        'lenet300',
-        '--width',
-        '0.25',
-        '--dataset',
-        'none',
-        '--input-shape',
-        '28,28,1',
-        '--classes',
-        '10',
-        '--density',
-        '0.1',
-        '--out',
-        '/proc/self/x',
-      ],
-      {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, PIPELINE_QUIET: '1' },
-      },
-    );
+    const r = spawnSync(process.execPath, [bin, ...dataFreePruneArgs('magnitude', '/proc/self/x')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, PIPELINE_QUIET: '1' },
+    });
     expect(r.signal).toBeNull(); // not killed by the timeout
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
