@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ALLOCATION_FEATURES } from '../scoring/autos/allocation-features.ts';
 import { ALL_FEATURES } from '../scoring/autos/features.ts';
-import { describeZodError } from '../train/config.ts';
+import { describeZodError } from '../util/config-errors.ts';
 import { usage } from '../util/errors.ts';
 import type { FitConfig } from './fit.ts';
 

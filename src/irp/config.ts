@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { OptimizerSchema, ScheduleSchema, describeZodError } from '../train/config.ts';
+import { OptimizerSchema, ScheduleSchema } from '../train/config.ts';
+import { describeZodError } from '../util/config-errors.ts';
 import { usage } from '../util/errors.ts';
 
 const Rewind = z.union([z.literal('init'), z.string().regex(/^epoch:\d+$/, "rewind must be 'init' or 'epoch:K'")]);

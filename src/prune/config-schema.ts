@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ALL_FEATURES } from '../scoring/autos/features.ts';
-import { describeZodError, TrainConfigSchema } from '../train/config.ts';
+import { CRITERIA, defaultAllocationOf } from '../scoring/criteria/index.ts';
+import { TrainConfigSchema } from '../train/config.ts';
+import { describeZodError, type KeyNames } from '../util/config-errors.ts';
 import { usage } from '../util/errors.ts';
 import type { PruneConfig } from './config.ts';
 
@@ -8,9 +10,9 @@ const positiveInt = z.number().int().positive();
 
 /**
  * A prune job's config as a value (what `runPrune` takes from a library caller, a sweep's job.json or the
- * CLI): every key, its type and range, unknown keys refused, named by key. The CLI's flags and the
- * sweep/run planners build configs that pass; this is the check for configs built by hand. The rules
- * between keys (lottery needs a table, `when` needs `train`, …) are checked next by preparePrune.
+ * CLI): every key, its type and range, unknown keys refused, and the rules between keys (crossKeyRules).
+ * What needs the file system or the built model (a table that exists, a density that keeps a weight of
+ * every layer) is checked next by preparePrune.
  */
 export const PruneConfigSchema = z
   .object({
@@ -48,10 +50,61 @@ export const PruneConfigSchema = z
     earlyMaxEpochs: positiveInt.optional(),
     structured: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const broken = crossKeyRules(c as PruneConfig);
+    if (broken) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [broken.key], message: broken.message });
+  });
 
-/** Checks a prune config (see PruneConfigSchema); one line naming `source` and the key. The config itself is left as given (its hash unchanged). */
-export function checkPruneConfig(config: unknown, source: string): asserts config is PruneConfig {
+/**
+ * The first rule between keys that `c` breaks: the key to change and a message naming keys as {key}
+ * (rendered as keys for a JSON config, as flags by the CLI).
+ */
+function crossKeyRules(c: PruneConfig): { key: string; message: string } | undefined {
+  const criterion = CRITERIA[c.criterion];
+  if (!criterion) return { key: 'criterion', message: `unknown criterion '${c.criterion}': choose one of ${Object.keys(CRITERIA).join(', ')}` };
+  if (c.criterion === 'lottery' && !c.table) return { key: 'table', message: "criterion 'lottery' needs {table}: a survival.arrow from 'pipeline irp'" };
+  if (c.criterion === 'autos' && !c.autos) return { key: 'autos', message: "criterion 'autos' needs {autos}: a model directory from 'pipeline fit-autos'" };
+  const when = c.when ?? 'init';
+  if (when !== 'init') {
+    if (c.criterion === 'lottery')
+      return { key: 'when', message: `criterion 'lottery' trains the ticket from its own θ₀; {when} ${when} does not apply to it: drop {when}` };
+    if (!c.train) return { key: 'train', message: `{when} ${when} trains before pruning: add {train}` };
+    const epochs = c.train.epochs;
+    const k = when === 'early' ? (c.earlyMaxEpochs ?? epochs - 1) : Number(when.slice('epoch:'.length));
+    if (!(k >= 1 && k < epochs))
+      return {
+        key: 'when',
+        message: `{when} ${when} must prune after 1 to ${epochs - 1} dense epochs of the ${epochs} trained; adjust {train.epochs} or {when}`,
+      };
+  }
+  const allocation = c.allocation ?? defaultAllocationOf(c.criterion);
+  if (!c.structured && allocation === 'survival' && c.criterion !== 'autos')
+    return { key: 'allocation', message: "{allocation} survival needs {criterion} autos (it allocates by AutoS's predicted survival)" };
+  if (!c.structured && allocation === 'learned' && !c.autos)
+    return { key: 'autos', message: "{allocation} learned needs {autos}: a model directory from 'pipeline fit-autos' (its allocation.json)" };
+  if (c.dataset === 'none') {
+    if (criterion.needsData)
+      return { key: 'dataset', message: `criterion '${c.criterion}' needs scoring data but {dataset} is none: name a dataset (e.g. mnist)` };
+    if (c.dumpScores)
+      return {
+        key: 'dumpScores',
+        message: '{dumpScores} writes g and Hg, which need scoring data, but {dataset} is none: name a dataset (e.g. mnist) or drop {dumpScores}',
+      };
+    if (c.train) return { key: 'train', message: '{train} needs a dataset to train on, but {dataset} is none: name a dataset (e.g. mnist)' };
+  }
+  if (c.signalFloor && (allocation === 'global' || c.structured))
+    return { key: 'signalFloor', message: '{signalFloor} applies to a layer allocation: set {allocation} (layer, erk, learned, survival or a criterion)' };
+  if (c.structured && c.dumpScores)
+    return { key: 'dumpScores', message: '{dumpScores} writes per-weight scores; with {structured} the channel choice is in channels.json: drop {dumpScores}' };
+  return undefined;
+}
+
+/**
+ * Checks a prune config (see PruneConfigSchema); one line naming `source` and the keys, or the flags
+ * when the CLI passes `names`. The config itself is left as given (its hash unchanged).
+ */
+export function checkPruneConfig(config: unknown, source: string, names?: KeyNames): asserts config is PruneConfig {
   const r = PruneConfigSchema.safeParse(config);
-  if (!r.success) usage(describeZodError(r.error, source));
+  if (!r.success) usage(describeZodError(r.error, source, names));
 }

@@ -20,49 +20,19 @@ export interface Prepared {
   bnMode: BnMode;
 }
 
-/** Checks everything about the request before any output exists. */
+/**
+ * Builds what the run needs and checks what only files and the built model can tell (the table and the
+ * fitted AutoS exist, every layer keeps a weight, …), before any output exists. The rules between the
+ * config's keys were checked before, by checkPruneConfig.
+ */
 export function preparePrune(config: PruneConfig): Prepared {
   const criterion = getCriterion(config.criterion);
-  if (!(config.density > 0 && config.density <= 1)) usage(`density ${config.density} is outside (0, 1]: pass --density in (0, 1] or --sparsity in [0, 1)`);
-  if (config.minLayerDensity !== undefined && !(config.minLayerDensity >= 0 && config.minLayerDensity <= 1)) {
-    usage(`--min-layer-density ${config.minLayerDensity} is outside [0, 1]`);
-  }
-  if (criterion.name === 'lottery' && !config.table) usage("criterion 'lottery' needs --table <survival.arrow> from 'pipeline irp'");
-  let bnDefault = criterion.defaultBnMode;
-  if (criterion.name === 'autos') {
-    if (!config.autos) usage("criterion 'autos' needs --autos <model dir> from 'pipeline fit-autos'");
-    bnDefault = loadAutos(config.autos, config.autosFeatures).meta.feature_bn_mode;
-  }
-  const when = config.when ?? 'init';
-  if (criterion.name === 'lottery' && when !== 'init')
-    usage(`criterion 'lottery' trains the ticket from its own θ₀; --when ${when} does not apply to it: drop --when`);
-  if (!/^(init|early|epoch:\d+)$/.test(when)) usage(`--when must be init, early or epoch:K, got '${when}'`);
-  if (when !== 'init') {
-    if (!config.train) usage(`--when ${when} trains before pruning: add --train`);
-    const k = when === 'early' ? (config.earlyMaxEpochs ?? config.train.epochs - 1) : Number(when.slice(6));
-    if (!(k >= 1 && k < config.train.epochs))
-      usage(`--when ${when} must prune after 1 to ${config.train.epochs - 1} dense epochs of the ${config.train.epochs} trained; adjust --epochs or --when`);
-  }
+  const bnDefault = criterion.name === 'autos' ? loadAutos(config.autos!, config.autosFeatures).meta.feature_bn_mode : criterion.defaultBnMode;
   const allocation = config.allocation ?? defaultAllocationOf(config.criterion);
   checkAllocation(allocation, Object.keys(CRITERIA));
-  if (!config.structured && allocation === 'survival' && criterion.name !== 'autos')
-    usage("--allocation survival needs --criterion autos (it allocates by AutoS's predicted survival)");
-  if (!config.structured && allocation === 'learned') {
-    if (!config.autos) usage("--allocation learned needs --autos <model dir> from 'pipeline fit-autos' (its allocation.json)");
-    loadAllocation(config.autos);
-  }
-
+  if (!config.structured && allocation === 'learned') loadAllocation(config.autos!);
   if (config.table && !fs.existsSync(config.table)) usage(`survival table ${config.table} not found: run 'pipeline irp' first`);
-  let dataset: Dataset | undefined;
-  if (config.dataset === 'none') {
-    if (criterion.needsData) usage(`criterion '${criterion.name}' needs scoring data but --dataset none was given: pass a dataset (e.g. --dataset mnist)`);
-    if (config.dumpScores)
-      usage(
-        '--dump-scores writes g and Hg, which need scoring data, but --dataset none was given: pass a dataset (e.g. --dataset mnist) or drop --dump-scores',
-      );
-  } else {
-    dataset = loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
-  }
+  const dataset = config.dataset === 'none' ? undefined : loadDataset(config.dataset, { dataDir: config.dataDir, padTo: config.padTo });
   const model = createModel(config.model, {
     width: config.width,
     batchNorm: config.batchNorm,
@@ -70,13 +40,8 @@ export function preparePrune(config: PruneConfig): Prepared {
     numClasses: dataset?.numClasses ?? config.numClasses,
   });
   if (!config.structured) checkKeepsSome(model, config.density);
-  if (config.signalFloor && (allocation === 'global' || config.structured))
-    usage('--signal-floor applies to a layer allocation: add --allocation (layer, erk, learned, survival or a criterion)');
   if (!config.structured && (config.signalFloor || allocation === 'learned')) checkSignalFloor(model, config.density, `--allocation ${allocation}`);
-  if (config.structured) {
-    checkStructured(model, criterion.name, config.density, config);
-    if (config.dumpScores) usage('--dump-scores writes per-weight scores; with --structured the channel choice is in channels.json: drop --dump-scores');
-  }
+  if (config.structured) checkStructured(model, criterion.name, config.density, config);
   let data: ScoringBatches | undefined;
   if (dataset) {
     const sample = scoringSample(dataset, config.samplesPerClass);

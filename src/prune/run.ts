@@ -11,7 +11,7 @@ import { writeMaskFile } from '../masks/mask-file.ts';
 import { keptCount, type Masks } from '../masks/masks.ts';
 import { initParams, type Model, type ParamMap } from '../models/index.ts';
 import { train } from '../train/trainer.ts';
-import { usage } from '../util/errors.ts';
+import type { KeyNames } from '../util/config-errors.ts';
 import type { LayerReport, PruneConfig, PruneReport } from './config.ts';
 import { disconnectedWeights } from '../scoring/connectivity.ts';
 import { defaultAllocationOf, getCriterion, resolveOptions } from '../scoring/criteria/index.ts';
@@ -103,10 +103,12 @@ export async function runPrune(
     plot?: (dir: string, report: PruneReport) => Promise<void>;
     /** How long to wait for the directory's lock while a live process holds it (a worker of a killed run, exiting). */
     lockWaitMs?: number;
+    /** How input errors name the config's keys: as keys (default) or, from the CLI, as its flags. */
+    names?: KeyNames;
   },
 ): Promise<PruneRunResult> {
   const started = new Date();
-  checkPruneConfig(config, 'prune config');
+  checkPruneConfig(config, opts.names ? '' : 'prune config', opts.names);
   const prepared = preparePrune(config);
   const { model, dataset, data, bnMode } = prepared;
   const criterion = getCriterion(config.criterion);
@@ -200,13 +202,13 @@ export async function runPrune(
       });
     }
     if (config.train) {
-      if (!dataset) usage('--train needs a dataset: pass --dataset');
       const t2 = performance.now();
       const trained = await train({
         config: dense ? { ...config.train, epochs: config.train.epochs - dense.epochs } : config.train,
         configHash: configHash({ ...identity, train: config.train }),
         model: pruned.model,
-        dataset,
+        // checkPruneConfig refused `train` with dataset 'none'.
+        dataset: dataset!,
         params: pruned.params,
         masks: pruned.masks,
         outDir: path.join(dir, 'train'),

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { type IrpConfig, IrpConfigSchema } from '../irp/config.ts';
-import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/config.ts';
+import { TargetSchema, TrainConfigSchema } from '../train/config.ts';
 import { type Target, targetLabel } from '../spec/target.ts';
+import { describeZodError } from '../util/config-errors.ts';
 import { refuseRepeats, usage } from '../util/errors.ts';
 
 /**

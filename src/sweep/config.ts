@@ -4,7 +4,8 @@ import { checkCriterionOptions, checkEntries, checkTargets } from '../spec/check
 import { DENSE_SERIES, entrySlug } from '../spec/criterion-entry.ts';
 import { planPruneJobs, type StemOf } from '../spec/plan.ts';
 import { safeName } from '../spec/target.ts';
-import { describeZodError, TargetSchema, TrainConfigSchema } from '../train/config.ts';
+import { TargetSchema, TrainConfigSchema } from '../train/config.ts';
+import { describeZodError } from '../util/config-errors.ts';
 import { refuseRepeats, usage } from '../util/errors.ts';
 
 export const SweepSchema = z

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { describeZodError } from '../util/config-errors.ts';
 import { parseJsonText } from '../util/json-text.ts';
 import { usage, withPath } from '../util/errors.ts';
 
@@ -56,15 +57,6 @@ export const TrainConfigSchema = TargetSchema.extend({
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 /** Turns a zod failure into one line naming the offending key and what to do. */
-export function describeZodError(err: z.ZodError, source: string): string {
-  const issue = err.issues[0];
-  const where = issue.path.length ? issue.path.join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') {
-    return `${source}: unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')} at ${where}; remove or rename them`;
-  }
-  return `${source}: invalid value at '${where}': ${issue.message}`;
-}
-
 export function parseTrainConfig(input: unknown, source: string): TrainConfig {
   const result = TrainConfigSchema.safeParse(input);
   if (!result.success) usage(describeZodError(result.error, source));

@@ -131,6 +131,12 @@ describe('pipeline prune', () => {
     ['both density and sparsity', ['--density', '0.1', '--sparsity', '0.9'], /exactly one of --density/],
     ['a data criterion without data', ['--density', '0.1', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10'], /needs scoring data/],
     ['unknown criterion', ['--density', '0.1', '--criterion', 'obd'], /unknown criterion 'obd'/],
+    // Refused before pruning: this one used to prune, write masks and only then fail at training.
+    [
+      'training without data',
+      ['--density', '0.1', '--criterion', 'synflow', '--dataset', 'none', '--input-shape', '28,28,1', '--classes', '10', '--train'],
+      /^pipeline: --train needs a dataset to train on, but --dataset is none: name a dataset \(e\.g\. mnist\)$/,
+    ],
     [
       'a density that keeps no weight',
       ['--density', '1e-9'],

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { parseFeatureList } from '../../scoring/autos/features.ts';
 import { CRITERION_NAMES } from '../../scoring/criteria/names.ts';
 import type { PruneConfig } from '../../prune/config.ts';
+import { flagOf } from '../../spec/flag-keys.ts';
 import { pruneJobConfig } from '../../spec/prune-job.ts';
 import { usage } from '../../util/errors.ts';
 import { addTargetFlags, backendFrom, positiveInt, positiveNumber, targetOf } from '../options.ts';
@@ -177,7 +178,7 @@ export function registerPrune(program: Command): void {
     const config = pruneConfigFrom(flags);
     const [{ runPrune }, { writeLayerDensityPlot }] = await Promise.all([import('../../prune/run.ts'), import('../../report/prune-plot.ts')]);
     const backend = await backendFrom(c);
-    const r = await runPrune(config, { out: flags.out, force: flags.force, backend, plot: writeLayerDensityPlot });
+    const r = await runPrune(config, { out: flags.out, force: flags.force, backend, plot: writeLayerDensityPlot, names: flagOf });
     const rep = r.report;
     process.stdout.write(
       `${r.skipped ? 'already finished' : 'finished'}: ${r.dir}  ${rep.criterion} density ${(100 * rep.density).toFixed(3)}%` +
