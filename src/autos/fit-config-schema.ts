@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ALLOCATION_FEATURES } from '../scoring/autos/allocation-features.ts';
 import { ALL_FEATURES } from '../scoring/autos/features.ts';
-import { describeZodError } from '../util/config-errors.ts';
+import { describeZodError, type KeyNames } from '../util/config-errors.ts';
 import { usage } from '../util/errors.ts';
 import type { FitConfig } from './fit.ts';
 
@@ -28,10 +28,19 @@ export const FitConfigSchema = z
     allocationFeatures: z.array(z.enum(ALLOCATION_FEATURES)).optional(),
     allocationLambda: z.number().nonnegative().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Before any table is read: the rule between keys, in {key} terms (see renderKeys).
+    if (c.holdoutArch?.length && (c.valTable || c.holdout?.length))
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['holdoutArch'],
+        message: '{holdoutArch} holds out whole architectures: drop {holdout} and {valTable}',
+      });
+  });
 
-/** Checks a fit config; one line naming `source` and the key. */
-export function checkFitConfig(config: unknown, source: string): asserts config is FitConfig {
+/** Checks a fit config; one line naming `source` and the keys, or the flags when the CLI passes `names`. */
+export function checkFitConfig(config: unknown, source: string, names?: KeyNames): asserts config is FitConfig {
   const r = FitConfigSchema.safeParse(config);
-  if (!r.success) usage(describeZodError(r.error, source));
+  if (!r.success) usage(describeZodError(r.error, source, names));
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeDirs, writeJsonAtomic } from '../io/atomic.ts';
+import type { KeyNames } from '../util/config-errors.ts';
 import { usage } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
@@ -245,10 +246,11 @@ const concatY = (tensors: SourceTensor[], f: (t: SourceTensor) => ArrayLike<numb
 
 /**
  * `pipeline fit-autos`: fits the scorer into `outDir` (holding the directory's lock), validates on
- * held-out tensors, writes the model and metrics.json. The config is checked first (FitConfigSchema).
+ * held-out tensors, writes the model and metrics.json. The config is checked first (FitConfigSchema),
+ * its errors naming keys, or the CLI's flags when it passes `names`.
  */
-export function fitAutos(config: FitConfig, outDir: string): Promise<FitMetrics> {
-  checkFitConfig(config, 'fit config');
+export function fitAutos(config: FitConfig, outDir: string, names?: KeyNames): Promise<FitMetrics> {
+  checkFitConfig(config, names ? '' : 'fit config', names);
   return withRunLock(outDir, () => fitAutosIn(config, outDir));
 }
 
@@ -295,7 +297,6 @@ async function fitAutosIn(config: FitConfig, outDir: string): Promise<FitMetrics
   const modes = new Set(everyTable.map((t) => `${t.metadata.get('feature_bn_mode')}/${t.metadata.get('temperature')}`));
   if (modes.size > 1) usage(`the tables computed their features differently (${[...modes].join(' vs ')}); fit on tables from one feature setting`);
   const holdoutArch = config.holdoutArch ?? [];
-  if (holdoutArch.length && (val || config.holdout?.length)) usage('--holdout-arch holds out whole architectures: drop --holdout / --val-table');
   const archOf = new Map(tables.map((t) => [t, architectureOf(t.metadata)]));
   const archs = [...new Set(archOf.values())];
   const all = tables.flatMap((t) => t.tensors);

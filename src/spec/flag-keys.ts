@@ -39,6 +39,21 @@ export const KEY_FLAGS: Readonly<Record<string, string>> = {
   structured: '--structured',
 };
 
+/** The keys of an AutoS fit's config that `fit-autos` sets by a flag of another name. */
+const FIT_KEY_FLAGS: Readonly<Record<string, string>> = {
+  tables: '--table',
+  valTable: '--val-table',
+  holdout: '--holdout',
+  holdoutArch: '--holdout-arch',
+  maxRowsPerTensor: '--max-rows-per-tensor',
+  allocationFeatures: '--allocation-features',
+  allocationLambda: '--allocation-lambda',
+  batchSize: '--batch-size',
+};
+
+/** A fit config's key as `fit-autos`' flag (the others are the key's own name as a flag). */
+export const fitFlagOf = (key: string): string => FIT_KEY_FLAGS[key] ?? `--${key}`;
+
 /** In a sweep or run file these are parts of a criterion entry, not keys of their own. */
 const IN_ENTRIES: Readonly<Record<string, string>> = {
   allocation: "an entry's @<allocation>",

@@ -159,7 +159,12 @@ describe('fit-autos on tables of several architectures', () => {
     expect(r.stderr).toMatch(/--holdout-arch names 'resnet18', which no table is; the tables' architectures are lenet300-w1, lenet5-w1, vgg11-w0.5/);
     r = await cli('fit-autos', '--table', ...tables, '--holdout-arch', 'vgg11', '--holdout', 'lenet5.l1', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/drop --holdout/);
+    expect(r.stderr.trim()).toBe('pipeline: --holdout-arch holds out whole architectures: drop --holdout and --val-table');
+    // The same rule from a library call (or a run's stage 2) names the config's keys, before any table is read.
+    expect(() => fitAutos({ ...fitDefaults, tables: ['/no/such.arrow'], holdoutArch: ['vgg11'], valTable: '/no/val.arrow' }, path.join(root, 'y'))).toThrow(
+      /^fit config: 'holdoutArch' holds out whole architectures: drop 'holdout' and 'valTable'$/,
+    );
+    expect(fs.existsSync(path.join(root, 'y'))).toBe(false);
     r = await cli('fit-autos', '--table', ...tables, '--allocation-features', 'bias,depthh', '--out', path.join(root, 'x'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown allocation feature 'depthh'/);

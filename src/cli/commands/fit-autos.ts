@@ -11,6 +11,7 @@ import type { BaselineMetrics, FitConfig } from '../../autos/fit.ts';
 import { writeManifest } from '../../io/manifest.ts';
 import { configHash } from '../../io/rundir.ts';
 import { withRunLock } from '../../io/run-lock.ts';
+import { fitFlagOf } from '../../spec/flag-keys.ts';
 import { usage } from '../../util/errors.ts';
 import { backendFrom, nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
 
@@ -102,7 +103,7 @@ export function registerFitAutos(program: Command): void {
       const out = f.out ?? path.join('runs', `autos_${configHash(config)}`);
       const started = new Date();
       const m = await withRunLock(out, async () => {
-        const fitted = await fitAutos(config, out);
+        const fitted = await fitAutos(config, out, fitFlagOf);
         await writeSurvivalPlots(out);
         writeManifest(out, { command: 'fit-autos', config: f, resolved: config, backend, timings: { seconds: fitted.seconds }, startedAt: started });
         return fitted;
