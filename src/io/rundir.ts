@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { makeDirs, writeFileAtomic } from './atomic.ts';
 import { usage } from '../util/errors.ts';
+import { readJsonFile } from '../util/json-text.ts';
 import { LOCK_FILE } from './run-lock.ts';
 
 export const DONE_MARKER = 'DONE';
@@ -61,7 +62,8 @@ export function runDir(root: string, kind: string, config: unknown): string {
 export function checkRunDir(dir: string, identity: unknown, what: string, opts: { strict?: boolean; fix?: string } = {}): void {
   const configFile = join(dir, 'config.json');
   if (existsSync(configFile)) {
-    if (canonicalJson(JSON.parse(readFileSync(configFile, 'utf8'))) !== canonicalJson(identity)) {
+    const recorded = readJsonFile(configFile, `it records which run the directory holds: pass --force to replace the directory, or another --out`);
+    if (canonicalJson(recorded) !== canonicalJson(identity)) {
       usage(`${dir} holds ${what} with a different configuration; ${opts.fix ?? 'pass another --out or --force to replace it'}`);
     }
   } else if (opts.strict && existsSync(dir) && readdirSync(dir).some((f) => f !== LOCK_FILE)) {

@@ -1,9 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, configHash, isFinished, markFinished, relocatable, runDir } from '../../src/io/rundir.ts';
+import { canonicalJson, checkRunDir, configHash, isFinished, markFinished, relocatable, runDir } from '../../src/io/rundir.ts';
 import { UsageError } from '../../src/util/errors.ts';
 
 describe('run directories', () => {
@@ -22,6 +22,20 @@ describe('run directories', () => {
     expect(runDir('/runs', 'train', { a: 1 })).toBe(`/runs/train_${configHash({ a: 1 })}`);
     expect(() => runDir('/runs', '../escape', {})).toThrow(UsageError);
     expect(() => runDir('/runs', '', {})).toThrow(UsageError);
+  });
+
+  it('a damaged config.json is one usage line naming it (it was an internal SyntaxError), and the directory is left as it is', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'rundir-test-')), 'prune_abc');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), '{"criterion": "snip",');
+    expect(() => checkRunDir(dir, { criterion: 'snip' }, 'a prune run')).toThrow(UsageError);
+    expect(() => checkRunDir(dir, { criterion: 'snip' }, 'a prune run')).toThrow(
+      new RegExp(
+        `^${join(dir, 'config.json')} is not valid JSON \\(.*\\); it records which run the directory holds: pass --force to replace the directory, or another --out$`,
+      ),
+    );
+    expect(readdirSync(dir)).toEqual(['config.json']);
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"criterion": "snip",');
   });
 
   it('a run is finished once the DONE marker is written', () => {
