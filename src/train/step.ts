@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ops from '../engine/ops.ts';
+import { runningAverage } from '../engine/running-average.ts';
 import type { Model, ParamMap } from '../models/types.ts';
 
 export const BN_MOMENTUM = 0.1;
@@ -31,8 +32,8 @@ export function lossAndGrads(
       for (const [layer, stats] of out.bnStats) {
         const m = `${layer}.running_mean`;
         const v = `${layer}.running_var`;
-        buffers[m] = tf.keep(tf.add(tf.mul(params[m], 1 - BN_MOMENTUM), tf.mul(stats.mean, BN_MOMENTUM)));
-        buffers[v] = tf.keep(tf.add(tf.mul(params[v], 1 - BN_MOMENTUM), tf.mul(stats.variance, BN_MOMENTUM)));
+        buffers[m] = tf.keep(runningAverage(params[m], stats.mean, BN_MOMENTUM));
+        buffers[v] = tf.keep(runningAverage(params[v], stats.variance, BN_MOMENTUM));
       }
       correct = tf.keep(countCorrect(out.logits, y));
       return ops.crossEntropy(out.logits, y);

@@ -9,6 +9,7 @@ import { createModel, initParams } from '../../src/models/index.ts';
 import { countStep } from '../../src/bench/step-counters.ts';
 import { SGD_STEP, sgdStep } from '../../src/engine/sgd-step.ts';
 import { RELU_GRAD, reluGrad } from '../../src/engine/relu-grad.ts';
+import { RUNNING_AVERAGE, runningAverage } from '../../src/engine/running-average.ts';
 import { sgd, trainStep } from '../../src/train/train-step.ts';
 import { randn } from './helpers.ts';
 import { computeOn, relErr } from './webgpu-helpers.ts';
@@ -291,8 +292,8 @@ describe('webgpu work counters (pipeline bench --profile)', () => {
     const counted = await countStep('train_step', step);
     // A regression guard, not a goal: update it (and docs/engine.md's counts) when a kernel change
     // moves it on purpose (2,038 with the composed SGD step, batch norm and ReLU gradient; 1,908 with the WGSL SGD step; 921 with WGSL batch norm;
-    // 902 with the WGSL ReLU gradient; 647 with the implicit-GEMM filter gradient).
-    expect(counted.dispatches).toBe(647);
+    // 902 with the WGSL ReLU gradient; 647 with the implicit-GEMM filter gradient; 563 with the fused BN running average).
+    expect(counted.dispatches).toBe(563);
     expect(counted.submits).toBeGreaterThan(0);
     optimizer.dispose();
     tf.dispose([x, y, ...Object.values(params)]);
@@ -354,5 +355,28 @@ describe('webgpu fused ReLU gradient matches the cpu composition', () => {
     });
     expect(counted.dispatches).toBe(1);
     tf.dispose([x, dy]);
+  });
+});
+
+describe('webgpu fused BN running average matches the cpu composition', () => {
+  it('r·(1 − m) + s·m, one dispatch instead of three', async () => {
+    await initBackend('webgpu');
+    expect(tf.getKernel(RUNNING_AVERAGE, 'webgpu')).toBeDefined();
+    const fn = () => [runningAverage(randn([37], 5), tf.abs(randn([37], 6)), 0.1)];
+    const [cpu] = await computeOn('cpu', fn);
+    const [gpu] = await computeOn('webgpu', fn);
+    // The cpu composes it from tfjs's Multiply and Add; the same float32 roundings give the same bits
+    // unless the shader compiler contracts a product and the sum into one fma (allowed in WGSL).
+    expect(relErr(gpu, cpu)).toBeLessThan(1e-6);
+    const r = tf.tensor([1, 2, 3]);
+    const s = tf.tensor([4, 5, 6]);
+    await Promise.all([r.data(), s.data()]);
+    const counted = await countStep('running-average', async () => {
+      const out = runningAverage(r, s, 0.1);
+      await out.data();
+      out.dispose();
+    });
+    expect(counted.dispatches).toBe(1);
+    tf.dispose([r, s]);
   });
 });

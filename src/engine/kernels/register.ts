@@ -13,6 +13,7 @@ import { registerComposedBatchNorm } from './webgpu/batch-norm.ts';
 import { registerWgslBatchNorm } from './webgpu/batch-norm-wgsl.ts';
 import { registerWebGpuConvBackprop } from './webgpu/conv-backprop.ts';
 import { registerWebGpuReluGrad } from './webgpu/relu-grad.ts';
+import { registerWebGpuRunningAverage } from './webgpu/running-average.ts';
 import { registerWebGpuSgdStep } from './webgpu/sgd-step.ts';
 
 /**
@@ -33,7 +34,15 @@ const KERNELS_BY_BACKEND: Record<string, Array<(backendName: string) => void>> =
     registerSimdReluGrad,
   ],
   cpu: [registerHostBatchNorm],
-  webgpu: [registerChunkedAddN, registerWebGpuConvBackprop, registerComposedBatchNorm, registerWgslBatchNorm, registerWebGpuSgdStep, registerWebGpuReluGrad],
+  webgpu: [
+    registerChunkedAddN,
+    registerWebGpuConvBackprop,
+    registerComposedBatchNorm,
+    registerWgslBatchNorm,
+    registerWebGpuSgdStep,
+    registerWebGpuReluGrad,
+    registerWebGpuRunningAverage,
+  ],
 };
 
 export function registerProjectKernels(backendName: string): void {
