@@ -76,12 +76,12 @@ describe('webgpu conv backprop (implicit-GEMM split-K dW, flipped-filter dX) mat
     });
   }
 
-  it('splits the long axis (split-K) into chunks of at most the rows asked, and sums them right', async () => {
+  it('splits the long axis (split-K) into chunks of at most the rows asked, and sums them right; tiles cut by the shapes', async () => {
     expect(splitsOf(100, 4096)).toBe(1);
     expect(splitsOf(8192, 1000)).toBe(9);
     // 2·64·64 = 8192 rows > 4096: the default split is exercised here, its last chunk as long as the others.
     // And a 66-channel filter whose depth (594) and Cout (66) are not multiples of the 64×64 tile, with
-    // rows (2·9·11 = 198) not a multiple of the 16-row step.
+    // rows (2·9·11 = 198) not a multiple of the 16-row step; its input gradient at stride 2 too.
     await compare(() => {
       const x = randn([2, 64, 64, 4], 1) as tf.Tensor4D;
       const dy = randn([2, 64, 64, 8], 2);
