@@ -1,22 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { RELU_GRAD } from '../../relu-grad.ts';
-import type { WebGpuBackend } from './program.ts';
-
-const WORKGROUP = 64;
+import { ElementwiseProgram, type WebGpuBackend } from './program.ts';
 
 /** dy · step(x) in one pass: step is 1 for x > 0, 0 elsewhere, NaN where x is (tfjs's Step). */
-class ReluGradProgram {
+class ReluGradProgram extends ElementwiseProgram {
   variableNames = ['dy', 'x'];
-  outputShape: number[];
   shaderKey = 'pipelineReluGrad';
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  size = true;
-  constructor(n: number) {
-    this.outputShape = [n];
-    this.dispatch = [Math.ceil(n / WORKGROUP), 1, 1];
-  }
   getUserCode(): string {
     return `
       fn main(index : i32) {

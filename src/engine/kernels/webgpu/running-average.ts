@@ -1,23 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { RUNNING_AVERAGE, type RunningAverageAttrs } from '../../running-average.ts';
-import type { ProgramUniform, WebGpuBackend } from './program.ts';
-
-const WORKGROUP = 64;
+import { ElementwiseProgram, type ProgramUniform, type WebGpuBackend } from './program.ts';
 
 /** r·(1 − m) + s·m in one pass, each product and the sum rounded as the composition rounds them. */
-class RunningAverageProgram {
+class RunningAverageProgram extends ElementwiseProgram {
   variableNames = ['r', 's'];
-  outputShape: number[];
   shaderKey = 'pipelineRunningAverage';
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  size = true;
   uniforms = 'keep : f32, momentum : f32,';
-  constructor(n: number) {
-    this.outputShape = [n];
-    this.dispatch = [Math.ceil(n / WORKGROUP), 1, 1];
-  }
   getUserCode(): string {
     return `
       fn main(index : i32) {

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerSgdStepKernel } from '../../sgd-step.ts';
-import type { ProgramUniform, WebGpuBackend } from './program.ts';
-
-const WORKGROUP = 64;
+import { ElementwiseProgram, type ProgramUniform, type WebGpuBackend } from './program.ts';
 
 /**
  * One of the step's two passes (a tfjs-webgpu program has one output): 'momentum' writes
@@ -10,14 +8,9 @@ const WORKGROUP = 64;
  * u = d + μ·b (Nesterov) or b, reading the b just written; d = g + wd·θ. Every operation in the order
  * of sgd-step.ts's composition.
  */
-class SgdStepProgram {
+class SgdStepProgram extends ElementwiseProgram {
   variableNames: string[];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  size = true;
   uniforms = 'lr : f32, mu : f32, wd : f32,';
 
   constructor(
@@ -25,9 +18,7 @@ class SgdStepProgram {
     private pass: 'momentum' | 'theta',
     private flags: { decay: boolean; prev: boolean; mask: boolean; nesterov: boolean; momentum: boolean },
   ) {
-    this.outputShape = [n];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = [Math.ceil(n / WORKGROUP), 1, 1];
+    super(n);
     // Every input must be read: the pipeline's layout is derived from the shader and drops unused bindings.
     const thetaRead = pass === 'theta' || flags.decay;
     this.variableNames = [
