@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ALL_FEATURES } from '../scoring/autos/features.ts';
+import { STRUCTURED_CRITERIA } from '../scoring/channels/channel-scores.ts';
 import { CRITERIA, defaultAllocationOf } from '../scoring/criteria/index.ts';
 import { TrainConfigSchema } from '../train/config.ts';
 import { describeZodError, type KeyNames } from '../util/config-errors.ts';
@@ -65,6 +66,15 @@ function crossKeyRules(c: PruneConfig): { key: string; message: string } | undef
   if (!criterion) return { key: 'criterion', message: `unknown criterion '${c.criterion}': choose one of ${Object.keys(CRITERIA).join(', ')}` };
   if (c.criterion === 'lottery' && !c.table) return { key: 'table', message: "criterion 'lottery' needs {table}: a survival.arrow from 'pipeline irp'" };
   if (c.criterion === 'autos' && !c.autos) return { key: 'autos', message: "criterion 'autos' needs {autos}: a model directory from 'pipeline fit-autos'" };
+  if (c.structured) {
+    if (!(STRUCTURED_CRITERIA as readonly string[]).includes(c.criterion))
+      return {
+        key: 'criterion',
+        message: `{structured} scores channels with ${STRUCTURED_CRITERIA.join(', ')}, not '${c.criterion}': pick one of those or drop {structured}`,
+      };
+    if ((c.allocation ?? 'global') !== 'global' || c.scope !== 'global' || c.minLayerDensity !== undefined)
+      return { key: 'structured', message: '{structured} ranks channels globally with ≥ 1 per layer: drop {allocation}, {scope} and {minLayerDensity}' };
+  }
   const when = c.when ?? 'init';
   if (when !== 'init') {
     if (c.criterion === 'lottery')

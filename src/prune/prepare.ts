@@ -41,7 +41,7 @@ export function preparePrune(config: PruneConfig): Prepared {
   });
   if (!config.structured) checkKeepsSome(model, config.density);
   if (!config.structured && (config.signalFloor || allocation === 'learned')) checkSignalFloor(model, config.density, `--allocation ${allocation}`);
-  if (config.structured) checkStructured(model, criterion.name, config.density, config);
+  if (config.structured) checkStructured(model, config.density);
   let data: ScoringBatches | undefined;
   if (dataset) {
     const sample = scoringSample(dataset, config.samplesPerClass);

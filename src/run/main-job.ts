@@ -44,7 +44,7 @@ export function validateMainJob(config: MainJobConfig, source = 'run config'): v
   // The AutoS model and the survival table are made by stages 2 and 1.
   checkEntries(p.criteria, source, 'prune.criteria', { autos: 'later', table: 'later' });
   checkCriterionOptions(p.criterionOptions, p.criteria, `${source}: prune`);
-  checkTargets(targetsOf(config), p.criteria, levelsOf(config), 'global', p.samplesPerClass, source, (i) => (p.targets ? `prune.targets[${i}]` : 'prune'));
+  checkTargets(targetsOf(config), p.criteria, levelsOf(config), p.samplesPerClass, source, (i) => (p.targets ? `prune.targets[${i}]` : 'prune'));
   if (config.autos.features) parseFeatureList(config.autos.features.join(','));
 }
 

@@ -49,7 +49,6 @@ export function checkTargets(
   targets: readonly Target[],
   entries: readonly string[],
   levels: readonly Level[],
-  scope: string,
   samplesPerClass: number,
   source: string,
   fieldOf: (i: number) => string,
@@ -61,13 +60,11 @@ export function checkTargets(
     if (scored) at(where, () => scoringSample(data, samplesPerClass));
     const model = at(where, () => createModel(t.model, { width: t.width, batchNorm: t.batchNorm, inputShape: data.train.shape, numClasses: data.numClasses }));
     for (const entry of entries) {
-      const { criterion, allocation, structured } = parseEntry(entry);
-      if (!structured) {
+      if (!parseEntry(entry).structured) {
         for (const { density } of levels) at(`${source}: '${entry}' on ${fieldOf(i)}`, () => checkKeepsSome(model, density));
         continue;
       }
-      for (const { density } of levels)
-        at(`${source}: '${entry}' on ${fieldOf(i)} at density ${density}`, () => checkStructured(model, criterion, density, { allocation, scope }));
+      for (const { density } of levels) at(`${source}: '${entry}' on ${fieldOf(i)} at density ${density}`, () => checkStructured(model, density));
     }
   });
 }

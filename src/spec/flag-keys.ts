@@ -64,6 +64,9 @@ const IN_ENTRIES: Readonly<Record<string, string>> = {
 /** Flag → how a sweep or run file names it. */
 export const FLAG_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(KEY_FLAGS).map(([key, flag]) => [flag, IN_ENTRIES[key] ?? key]));
 
+/** A job config's key as a sweep or run file says it (KeyNames for the planners' check of every job). */
+export const inEntryTerms = (key: string): string => IN_ENTRIES[key] ?? `'${key}'`;
+
 /** A config key as the flag that sets it (the CLI's KeyNames); a key no flag sets stays a quoted key. */
 export const flagOf = (key: string): string => KEY_FLAGS[key] ?? `'${key}'`;
 

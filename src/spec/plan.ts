@@ -1,6 +1,8 @@
 import { configHash, relocatable } from '../io/rundir.ts';
 import type { PruneConfig } from '../prune/config.ts';
+import { checkPruneConfig } from '../prune/config-schema.ts';
 import { DENSE_SERIES, parseEntry } from './criterion-entry.ts';
+import { inEntryTerms } from './flag-keys.ts';
 import { denseJobConfig, type JobCommon, pruneJobConfig, targetTrainConfig } from './prune-job.ts';
 import type { Target } from './target.ts';
 
@@ -32,7 +34,8 @@ export const jobName = (stem: string, config: PruneConfig, root?: string) => `${
 
 /**
  * The one planner of `sweep` and of `run`'s stage 3: per target, its dense baseline per seed (unless a
- * level of density 1 already is it), then entries × levels × seeds, every job built by pruneJobConfig.
+ * level of density 1 already is it), then entries × levels × seeds, every job built by pruneJobConfig
+ * and checked by the schema its run will check it by (so a plan holds no job that would be refused).
  */
 export function planPruneJobs(
   targets: readonly Target[],
@@ -48,6 +51,7 @@ export function planPruneJobs(
       levels.flatMap((level) =>
         seeds.map((seed) => {
           const config = pruneJobConfig(target, parseEntry(entry), level.density, seed, { ...common, train: trainOf(seed) });
+          checkPruneConfig(config, `${common.source}: '${entry}'`, inEntryTerms);
           const key = { target, entry, level, seed };
           return { ...key, name: jobName(stemOf(key), config, common.root), config };
         }),

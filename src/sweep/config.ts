@@ -50,7 +50,7 @@ export function planSweep(input: unknown, source: string, root?: string): { swee
     if (!(d > 0 && d <= 1)) usage(`${source}: densities[${i}] = ${d} is impossible; densities must be in (0, 1]`);
   });
   const levels = sweep.densities.map((density) => ({ density, sparsity: 1 - density }));
-  checkTargets(sweep.targets, sweep.criteria, levels, sweep.scope, sweep.samplesPerClass, source, (i) => `targets[${i}]`);
+  checkTargets(sweep.targets, sweep.criteria, levels, sweep.samplesPerClass, source, (i) => `targets[${i}]`);
   const common = {
     samplesPerClass: sweep.samplesPerClass,
     scope: sweep.scope,

@@ -131,6 +131,16 @@ describe('the prune and fit configs as values: types, ranges and keys checked by
       "'dumpScores' writes per-weight scores; with 'structured'",
       '--dump-scores writes per-weight scores; with --structured',
     ],
+    [
+      { ...structured, criterion: 'grasp' },
+      "'structured' scores channels with crop, snip, random, not 'grasp': pick one of those or drop 'structured'",
+      "--structured scores channels with crop, snip, random, not 'grasp': pick one of those or drop --structured",
+    ],
+    [
+      { ...structured, scope: 'layer' },
+      "'structured' ranks channels globally with ≥ 1 per layer: drop 'allocation', 'scope' and 'minLayerDensity'",
+      '--structured ranks channels globally with ≥ 1 per layer: drop --allocation, --scope and --min-layer-density',
+    ],
   ] as [Partial<PruneConfig>, string, string][])('%j', (change, inKeys, inFlags) => {
     const keys = refusal(change, 'keys');
     expect(keys.startsWith('prune config: ') && keys.includes(inKeys), keys).toBe(true);

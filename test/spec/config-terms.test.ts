@@ -25,7 +25,7 @@ describe('errors of a JSON config speak of its keys, not of command-line flags',
     [{ targets: [{ model: 'lenet5', dataset: 'mnist-idx' }] }, /^s\.json: targets\[0\]: mnist-idx needs a data directory; pass dataDir </],
     [
       { criteria: ['structured:crop@erk'] },
-      /a 'structured:' entry ranks channels globally with ≥ 1 per layer: drop an entry's @<allocation>, scope and a per-layer floor$/,
+      /^s\.json: 'structured:crop@erk': a 'structured:' entry ranks channels globally with ≥ 1 per layer: drop an entry's @<allocation>, 'scope' and a per-layer floor$/,
     ],
     [{ criteria: ['structured:crop'], densities: [0.001] }, /density 0\.001 keeps 0 of 22 channels.*use density ≥ 0\.0909$/],
     // Checked when the sweep is planned, not in every job: the scoring sample must exist in the training split.

@@ -8,7 +8,7 @@ import { createModel } from '../../models/zoo.ts';
 import { loadParams, saveParams } from '../../train/checkpoint.ts';
 import { usage } from '../../util/errors.ts';
 import type { BnMode, ScoringBatches } from '../../scoring/features.ts';
-import { STRUCTURED_CRITERIA, type StructuredCriterion } from '../../scoring/channels/channel-scores.ts';
+import type { StructuredCriterion } from '../../scoring/channels/channel-scores.ts';
 import { structuredPrune } from './structured.ts';
 
 export interface StructuredReport {
@@ -31,21 +31,13 @@ export function requireChannels(model: Model): void {
   }
 }
 
-/** Refuses --structured requests that cannot work, before any output exists. */
-export function checkStructured(
-  model: Model,
-  criterion: string,
-  density: number,
-  other: { allocation?: string; scope: string; minLayerDensity?: number; table?: string },
-): void {
+/**
+ * Refuses --structured requests the built model cannot take, before any output exists (the rules
+ * between keys — which criteria score channels, no allocation — are PruneConfigSchema's).
+ */
+export function checkStructured(model: Model, density: number): void {
   const name = model.config.name;
   requireChannels(model);
-  if (!(STRUCTURED_CRITERIA as readonly string[]).includes(criterion)) {
-    usage(`--structured scores channels with ${STRUCTURED_CRITERIA.join(', ')}, not '${criterion}': pick one of those or drop --structured`);
-  }
-  if ((other.allocation ?? 'global') !== 'global' || other.scope !== 'global' || other.minLayerDensity !== undefined) {
-    usage('--structured ranks channels globally with ≥ 1 per layer: drop --allocation, --scope and --min-layer-density');
-  }
   const total = model.channelGroups.reduce((n, g) => n + g.size, 0);
   const groups = model.channelGroups.length;
   if (Math.round(density * total) < groups) {
