@@ -5,7 +5,7 @@ import { CRITERIA, defaultAllocationOf } from '../scoring/criteria/index.ts';
 import { TrainConfigSchema } from '../train/config.ts';
 import { describeZodError, type KeyNames } from '../util/config-errors.ts';
 import { usage } from '../util/errors.ts';
-import type { PruneConfig } from './config.ts';
+import { latestPruneEpoch, type PruneConfig } from './config.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -81,7 +81,7 @@ function crossKeyRules(c: PruneConfig): { key: string; message: string } | undef
       return { key: 'when', message: `criterion 'lottery' trains the ticket from its own θ₀; {when} ${when} does not apply to it: drop {when}` };
     if (!c.train) return { key: 'train', message: `{when} ${when} trains before pruning: add {train}` };
     const epochs = c.train.epochs;
-    const k = when === 'early' ? (c.earlyMaxEpochs ?? epochs - 1) : Number(when.slice('epoch:'.length));
+    const k = latestPruneEpoch(when, c.earlyMaxEpochs, epochs);
     if (!(k >= 1 && k < epochs))
       return {
         key: 'when',

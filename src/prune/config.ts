@@ -118,3 +118,11 @@ export interface PruneReport {
   structured?: StructuredReport;
   seconds: { score: number; grad_norm: number; train?: number };
 }
+
+/**
+ * The latest dense epoch a `when` other than 'init' prunes after: K for 'epoch:K', `earlyMaxEpochs`
+ * (default: all epochs but the last) for 'early'.
+ */
+export function latestPruneEpoch(when: string, earlyMaxEpochs: number | undefined, epochs: number): number {
+  return when === 'early' ? (earlyMaxEpochs ?? epochs - 1) : Number(when.slice('epoch:'.length));
+}

@@ -7,7 +7,7 @@ import { configHash } from '../io/rundir.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
 import type { ParamMap } from '../models/index.ts';
 import { train } from '../train/trainer.ts';
-import type { PruneConfig } from './config.ts';
+import { latestPruneEpoch, type PruneConfig } from './config.ts';
 import { plateauEpoch, relativeDistance } from './early.ts';
 import type { Prepared } from './prepare.ts';
 
@@ -30,7 +30,7 @@ export async function densePhase(
   const decisionFile = path.join(denseDir, 'pruned_at.json');
   const distanceFile = path.join(denseDir, 'distances.json');
   const firstFile = path.join(denseDir, 'epoch1.safetensors');
-  const cap = when === 'early' ? (config.earlyMaxEpochs ?? recipe.epochs - 1) : Number(when.slice(6));
+  const cap = latestPruneEpoch(when, config.earlyMaxEpochs, recipe.epochs);
   const damaged = `rerun with --force to redo the dense phase`;
   const decided = fs.existsSync(decisionFile) ? (readJsonFile(decisionFile, damaged) as { epoch: number }).epoch : undefined;
   const names = prepared.model.prunable.map((p) => p.name);

@@ -56,7 +56,6 @@ export const TrainConfigSchema = TargetSchema.extend({
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
-/** Turns a zod failure into one line naming the offending key and what to do. */
 export function parseTrainConfig(input: unknown, source: string): TrainConfig {
   const result = TrainConfigSchema.safeParse(input);
   if (!result.success) usage(describeZodError(result.error, source));
